@@ -1,0 +1,1 @@
+"""Static files of the TensorCap tab, served by the plugin."""

@@ -1,0 +1,33 @@
+"""TensorCap: capture named tensors from eager TensorFlow, browse them in TensorBoard.
+
+    import tb_tensorcap as tensorcap
+    y = tensorcap.capture(x @ w, "logits")      # written through tf.summary
+    reader = tensorcap.load("runs")             # read back as numpy, no server
+
+Capturing needs TensorFlow and is imported on first use; reading (`load`,
+the TensorBoard plugin, the `tensorcap` command) needs only tensorboard and
+numpy, so this package imports without TensorFlow.
+"""
+
+from tb_tensorcap.reader import CaptureInfo, NotFoundError, Reader, load
+
+# Names served by the TensorFlow-dependent modules, imported on first use.
+_LAZY = {
+    "capture": "tb_tensorcap.summary",
+    "Capturer": "tb_tensorcap.summary",
+    "flush": "tb_tensorcap.summary",
+    "default_logdir": "tb_tensorcap.summary",
+}
+
+__all__ = ["CaptureInfo", "NotFoundError", "Reader", "load", *_LAZY]
+
+
+def __getattr__(name):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError("module 'tb_tensorcap' has no attribute %r" % name)
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

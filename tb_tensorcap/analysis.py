@@ -1,0 +1,175 @@
+"""Numbers about captured values: statistics, histograms, element-wise diffs.
+
+Pure numpy, shared by the reader, the plugin and the `tensorcap` command, so
+the tab and the terminal always give the same answers.
+
+Conventions:
+
+* Floating values are reduced in float64. min / max / mean / std are over the
+  finite elements only; NaN, +Inf and -Inf are counted separately. A value
+  with no finite element has None for these.
+* Complex values: statistics of the magnitude |z|; an element with a NaN part
+  counts as NaN, one with an infinite part as +Inf.
+* Booleans count as 0 / 1. Strings have only `numel` (and `zeros`: empty
+  strings).
+"""
+
+import hashlib
+
+import numpy as np
+
+# Elements reduced at once: bounds the float64 temporaries of a large value.
+_BLOCK = 1 << 22
+
+
+def tensor_stats(array):
+    """Returns the statistics dict of one value (see the module docstring).
+
+    Keys: numel, min, max, mean, std, nan, posinf, neginf, zeros, digest.
+    `digest` is a hash of dtype, shape and bytes: equal digests mean
+    identical values, which lets a run comparison skip reading them.
+    """
+    array = np.asarray(array)
+    stats = {
+        "numel": int(array.size), "min": None, "max": None, "mean": None, "std": None,
+        "nan": 0, "posinf": 0, "neginf": 0, "zeros": 0, "digest": _digest(array),
+    }
+    if array.dtype == object:
+        stats["zeros"] = int(sum(1 for v in array.flat if len(v) == 0))
+        return stats
+    flat = array.reshape(-1)
+    count, mean, m2 = 0, 0.0, 0.0
+    lo, hi = np.inf, -np.inf
+    for start in range(0, flat.size, _BLOCK):
+        block = _as_real(flat[start:start + _BLOCK])
+        finite_mask = np.isfinite(block)
+        stats["nan"] += int(np.count_nonzero(np.isnan(block)))
+        stats["posinf"] += int(np.count_nonzero(block == np.inf))
+        stats["neginf"] += int(np.count_nonzero(block == -np.inf))
+        stats["zeros"] += int(np.count_nonzero(block == 0))
+        finite = block if finite_mask.all() else block[finite_mask]
+        if not finite.size:
+            continue
+        # Chan et al.'s pairwise merge of (count, mean, M2): stable for large sizes.
+        n, block_mean = finite.size, float(finite.mean())
+        block_m2 = float(np.square(finite - block_mean).sum())
+        delta = block_mean - mean
+        total = count + n
+        mean += delta * n / total
+        m2 += block_m2 + delta * delta * count * n / total
+        count = total
+        lo, hi = min(lo, float(finite.min())), max(hi, float(finite.max()))
+    if count:
+        stats.update(min=lo, max=hi, mean=mean, std=float(np.sqrt(m2 / count)))
+    return stats
+
+
+def has_nonfinite(stats):
+    return bool(stats["nan"] or stats["posinf"] or stats["neginf"])
+
+
+def histogram(array, bins):
+    """Equal-width bins over the finite values, plus NaN / +Inf / -Inf counts.
+
+    Returns {"bins": [{"left", "right", "count"}], "nan", "posinf", "neginf",
+    "numel"}. No finite value gives no bins; a constant value gives one bin.
+    """
+    if np.asarray(array).dtype == object:
+        raise ValueError("a histogram needs numeric values, not strings")
+    real = _as_real(np.asarray(array).reshape(-1))
+    finite = real[np.isfinite(real)]
+    result = {
+        "numel": int(real.size),
+        "nan": int(np.count_nonzero(np.isnan(real))),
+        "posinf": int(np.count_nonzero(real == np.inf)),
+        "neginf": int(np.count_nonzero(real == -np.inf)),
+        "bins": [],
+    }
+    if finite.size:
+        lo, hi = float(finite.min()), float(finite.max())
+        if lo == hi:
+            result["bins"] = [{"left": lo, "right": hi, "count": int(finite.size)}]
+        else:
+            counts, edges = np.histogram(finite, bins=bins, range=(lo, hi))
+            result["bins"] = [
+                {"left": float(edges[i]), "right": float(edges[i + 1]), "count": int(c)}
+                for i, c in enumerate(counts)
+            ]
+    return result
+
+
+def diff(a, b, rtol=1e-5, atol=1e-8):
+    """Element-wise A - B and its statistics.
+
+    Computed in float64 (complex128 if either side is complex). Where both
+    sides are NaN, or the same infinity, the difference is 0: they agree.
+    Strings compare for equality (1 where they differ).
+
+    Returns:
+      (difference array, stats dict) with stats keys: numel, max_abs,
+      mean_abs, max_rel (over elements where B != 0), outside (elements not
+      within atol + rtol * |B|, NaN agreeing with NaN), argmax (index of the
+      largest difference; a disagreement about NaN/Inf counts as largest),
+      allclose.
+
+    Raises:
+      ValueError: the shapes differ (the message names both).
+    """
+    a, b = np.asarray(a), np.asarray(b)
+    if a.shape != b.shape:
+        raise ValueError("cannot compare shapes %s and %s" % (list(a.shape), list(b.shape)))
+    if (a.dtype == object) != (b.dtype == object):
+        raise ValueError("cannot compare strings with numbers")
+    if a.dtype == object:
+        differs = (a != b).astype(np.int8)
+        outside = int(np.count_nonzero(differs))
+        argmax = np.unravel_index(int(np.argmax(differs)), a.shape) if outside else None
+        return differs, {
+            "numel": int(a.size), "max_abs": None, "mean_abs": None, "max_rel": None,
+            "outside": outside, "argmax": _index(argmax), "allclose": outside == 0,
+        }
+    work = np.complex128 if np.iscomplexobj(a) or np.iscomplexobj(b) else np.float64
+    a64, b64 = a.astype(work), b.astype(work)
+    with np.errstate(invalid="ignore", over="ignore"):
+        delta = a64 - b64
+    agree = (a64 == b64) | (np.isnan(a64) & np.isnan(b64))
+    delta[agree] = 0
+    magnitude = np.abs(delta)
+    bad = ~np.isfinite(magnitude)
+    close = np.isclose(a64, b64, rtol=rtol, atol=atol, equal_nan=True) | agree
+    outside = int(a.size - np.count_nonzero(close))
+    stats = {"numel": int(a.size), "max_abs": None, "mean_abs": None, "max_rel": None,
+             "outside": outside, "argmax": None, "allclose": outside == 0}
+    if a.size:
+        finite_magnitude = np.where(bad, 0.0, magnitude)
+        stats["max_abs"] = float(finite_magnitude.max())
+        stats["mean_abs"] = float(finite_magnitude.mean())
+        worst = np.argmax(bad) if bad.any() else np.argmax(finite_magnitude)
+        stats["argmax"] = _index(np.unravel_index(int(worst), a.shape))
+        nonzero_b = (np.abs(b64) > 0) & ~bad
+        if nonzero_b.any():
+            stats["max_rel"] = float((finite_magnitude[nonzero_b] / np.abs(b64[nonzero_b])).max())
+    return delta, stats
+
+
+def _as_real(block):
+    """float64 view of a block for reductions (|z| for complex, 0/1 for bool)."""
+    if np.iscomplexobj(block):
+        return np.abs(block.astype(np.complex128))
+    return block.astype(np.float64)
+
+
+def _digest(array):
+    h = hashlib.blake2b(digest_size=16)
+    h.update(("%s%s" % (array.dtype.str, array.shape)).encode())
+    if array.dtype == object:
+        for v in array.flat:
+            h.update(len(v).to_bytes(8, "little"))
+            h.update(v)
+    else:
+        h.update(np.ascontiguousarray(array).view(np.uint8).reshape(-1).data)
+    return h.hexdigest()
+
+
+def _index(index):
+    return None if index is None else [int(i) for i in index]

@@ -1,0 +1,109 @@
+"""Reading TFRecord event files by offset, CRC-checked, through gfile.
+
+An event file is a sequence of records::
+
+    uint64 length | uint32 masked_crc32c(length) | data | uint32 masked_crc32c(data)
+
+TensorBoard reads them through `tensorboard.compat.tf.io.gfile`, which uses
+TensorFlow's filesystems (gs://, s3://, hdfs://, ...) when TensorFlow is
+installed and local files otherwise; so does this module, with a plain `open`
+for local paths.
+"""
+
+import logging
+import os
+import struct
+
+import google_crc32c
+from tensorboard.compat import tf as tb_tf
+
+logger = logging.getLogger(__name__)
+
+_HEADER = struct.Struct("<QI")
+_FOOTER = struct.Struct("<I")
+_MASK_DELTA = 0xA282EAD8
+
+
+def masked_crc32c(data):
+    """TFRecord's masked CRC-32C of `data`."""
+    crc = google_crc32c.value(data)
+    return (((crc >> 15) | (crc << 17)) + _MASK_DELTA) & 0xFFFFFFFF
+
+
+def is_local(path):
+    return "://" not in path or path.startswith("file://")
+
+
+def open_file(path):
+    """Opens `path` for binary reading, locally or through gfile."""
+    if is_local(path):
+        return open(path[len("file://"):] if path.startswith("file://") else path, "rb")
+    return tb_tf.io.gfile.GFile(path, "rb")
+
+
+class Corruption(Exception):
+    """A record whose framing cannot be trusted; reading the file stops here."""
+
+
+def scan_records(path, offset):
+    """Yields `(offset, end, data)` for each complete record from `offset` on.
+
+    `end` is where the next record starts; `data` is None for a record skipped
+    because its data fails its CRC (logged once, as it is read).
+
+    Stops silently before a truncated last record (a writer still writing or
+    killed), so a later scan from the returned offsets picks it up once it is
+    complete. A record whose length fails its CRC raises `Corruption`: nothing after it can
+    be located.
+    """
+    with open_file(path) as f:
+        f.seek(offset)
+        while True:
+            header = f.read(_HEADER.size)
+            if len(header) < _HEADER.size:
+                return
+            length, length_crc = _HEADER.unpack(header)
+            if masked_crc32c(header[:8]) != length_crc:
+                raise Corruption("%s: corrupt record length at byte %d" % (path, offset))
+            data = f.read(length)
+            footer = f.read(_FOOTER.size)
+            if len(data) < length or len(footer) < _FOOTER.size:
+                return
+            record_offset = offset
+            offset += _HEADER.size + length + _FOOTER.size
+            if masked_crc32c(data) != _FOOTER.unpack(footer)[0]:
+                logger.warning("%s: skipping record at byte %d: data CRC mismatch", path, record_offset)
+                data = None
+            yield record_offset, offset, data
+
+
+def read_record(path, offset):
+    """The data of the one record at `offset`, CRC-checked.
+
+    Raises:
+      Corruption: the record is damaged or incomplete.
+    """
+    with open_file(path) as f:
+        f.seek(offset)
+        header = f.read(_HEADER.size)
+        if len(header) < _HEADER.size:
+            raise Corruption("%s: no record at byte %d" % (path, offset))
+        length, _ = _HEADER.unpack(header)
+        data = f.read(length)
+        footer = f.read(_FOOTER.size)
+    if len(data) < length or len(footer) < _FOOTER.size:
+        raise Corruption("%s: record at byte %d is incomplete" % (path, offset))
+    if masked_crc32c(data) != _FOOTER.unpack(footer)[0]:
+        raise Corruption("%s: record at byte %d fails its CRC" % (path, offset))
+    return data
+
+
+def list_event_files(run_dir):
+    """The event files of one run directory, sorted by name (creation order)."""
+    try:
+        names = tb_tf.io.gfile.listdir(run_dir)
+    except (OSError, tb_tf.errors.NotFoundError):
+        return []
+    return sorted(
+        os.path.join(run_dir, name) for name in names if "tfevents" in name
+    )

@@ -1,0 +1,111 @@
+"""The TensorCap event format: plugin name, versioned metadata, create/parse.
+
+A capture is one ordinary TensorBoard summary event (or several, see
+"Chunks"), written with ``tf.summary.write``:
+
+* ``Event.step`` is the capture's step and ``Event.wall_time`` its time.
+* ``Summary.Value.tag`` is the capture name, including any ``Capturer`` or
+  ``record()`` prefix (``block1/z``).
+* ``Summary.Value.tensor`` is the captured value as a plain ``TensorProto`` of
+  its own dtype and shape, so TensorBoard's ``EventAccumulator`` and
+  ``tensor_util.make_ndarray`` read it back unchanged.
+* ``Summary.Value.metadata`` is a ``SummaryMetadata`` with
+  ``plugin_data.plugin_name == "tensorcap"``,
+  ``data_class == DATA_CLASS_TENSOR`` (without it TensorBoard's data providers
+  do not list the tag), ``summary_description`` set from ``description``, and
+  ``plugin_data.content`` a UTF-8 JSON object::
+
+      {"version": 1,
+       "source": {"file": "train.py", "line": 42, "function": "step"},
+       "chunk": {"index": 0, "count": 3, "dtype": "float32", "shape": [..]}}
+
+  ``source`` is where the capture was made in user code. ``chunk`` is present
+  only on split captures.
+
+TensorFlow writes the metadata on *every* event, but TensorBoard's readers keep
+only the first one per tag. Per-capture facts therefore live in the metadata of
+each event and are read by TensorCap's own reader (``reader.py``), which reads
+every event; TensorBoard itself only needs the plugin name and data class.
+
+Chunks: protobuf cannot serialise a message over 2 GB, and TensorFlow silently
+drops such an event. A capture whose value is larger than ``CHUNK_BYTES`` is
+therefore written as ``count`` consecutive events with the same tag and step,
+each holding a 1-D piece of the flattened (C order) value; ``chunk`` names the
+whole value's dtype and shape. The reader concatenates the pieces in index
+order. A capture whose chunks are not all present (a writer killed mid-way) is
+skipped.
+
+Capture order: events are appended in the order captures were made, so the
+order of records in a run's event files (files sorted by name, then offset) is
+the capture order used by the divergence search.
+
+Versions: readers accept every ``version`` up to ``PROTO_VERSION`` and refuse
+newer ones with a clear error rather than misreading them.
+"""
+
+import json
+
+from tensorboard.compat.proto import summary_pb2
+
+PLUGIN_NAME = "tensorcap"
+
+# The most recent value of the `version` field in the plugin content.
+PROTO_VERSION = 1
+
+# Values larger than this many bytes are split into chunks (see above).
+# Far enough below protobuf's 2 GiB limit to leave room for the event framing.
+CHUNK_BYTES = 1 << 30
+
+
+def create_summary_metadata(source=None, description=None, chunk=None):
+    """Returns a `SummaryMetadata` proto for one TensorCap capture event.
+
+    Args:
+      source: optional dict with "file", "line" and "function" of the capture
+        site in user code.
+      description: optional free text, shown with the capture.
+      chunk: optional dict with "index", "count", "dtype" and "shape" for one
+        piece of a split capture.
+    """
+    content = {"version": PROTO_VERSION}
+    if source is not None:
+        content["source"] = source
+    if chunk is not None:
+        content["chunk"] = chunk
+    return summary_pb2.SummaryMetadata(
+        summary_description=description or "",
+        plugin_data=summary_pb2.SummaryMetadata.PluginData(
+            plugin_name=PLUGIN_NAME,
+            content=json.dumps(content, separators=(",", ":")).encode("utf-8"),
+        ),
+        data_class=summary_pb2.DATA_CLASS_TENSOR,
+    )
+
+
+def parse_plugin_metadata(content):
+    """Parses the `plugin_data.content` of a TensorCap event into a dict.
+
+    Returns a dict with at least "version"; "source" and "chunk" when present.
+    Empty content (as written by other tools) parses as version 0 with no
+    facts.
+
+    Raises:
+      ValueError: the content is not TensorCap JSON, or is from a newer
+        TensorCap than this one.
+    """
+    if not isinstance(content, bytes):
+        raise TypeError("content must be bytes, not %s" % type(content).__name__)
+    if not content:
+        return {"version": 0}
+    try:
+        parsed = json.loads(content.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError("TensorCap metadata is not valid JSON: %s" % e) from None
+    if not isinstance(parsed, dict) or not isinstance(parsed.get("version"), int):
+        raise ValueError("TensorCap metadata has no integer 'version': %r" % parsed)
+    if parsed["version"] > PROTO_VERSION:
+        raise ValueError(
+            "TensorCap metadata version %d is newer than this TensorCap "
+            "understands (%d): upgrade tb_tensorcap" % (parsed["version"], PROTO_VERSION)
+        )
+    return parsed

@@ -1,0 +1,358 @@
+"""The one reader of TensorCap captures: a lazy index over a logdir.
+
+Used by `tensorcap.load()`, the TensorBoard plugin and the `tensorcap` command.
+It imports only tensorboard, numpy and protobuf (TensorBoard runs without
+TensorFlow, and so must this).
+
+Listing never holds tensor values: `refresh()` scans the event files once,
+keeping for each capture its record offsets and a few small facts (step,
+dtype, shape, source, order), and values are read from disk when asked for.
+Each refresh reads only the bytes appended since the last one, so it follows a
+run that is still training; a truncated last record is left for the next
+refresh. Statistics are computed once per capture and cached.
+
+Thread-safe: the index is swapped under a lock that is never held while
+reading values from disk.
+"""
+
+import collections
+import logging
+import os
+import threading
+
+import numpy as np
+from tensorboard.backend.event_processing import io_wrapper
+from tensorboard.compat.proto import event_pb2
+
+from tb_tensorcap import analysis, codec, event_files, metadata
+
+logger = logging.getLogger(__name__)
+
+
+class NotFoundError(LookupError):
+    """A run, tag or step that the logdir does not hold."""
+
+
+class CaptureInfo:
+    """The small facts of one capture: one step of one tag in one run.
+
+    Attributes:
+      run, tag, step, wall_time: where and when it was captured.
+      dtype: TensorCap dtype name ("float32", "bfloat16", "string", ...).
+      shape: tuple of ints.
+      description: the capture's description, or "".
+      source: dict with "file", "line", "function", or None.
+      order: position in the run's capture order (0, 1, 2, ...).
+      locations: ((path, offset), ...) of the records holding the value.
+    """
+
+    __slots__ = (
+        "run", "tag", "step", "wall_time", "dtype", "shape", "description",
+        "source", "order", "locations", "stats",
+    )
+
+    def __init__(self, run, tag, step, wall_time, dtype, shape, description, source, order, locations):
+        self.run, self.tag, self.step, self.wall_time = run, tag, step, wall_time
+        self.dtype, self.shape, self.description = dtype, shape, description
+        self.source, self.order, self.locations = source, order, locations
+        self.stats = None
+
+    @property
+    def numel(self):
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    @property
+    def nbytes(self):
+        itemsize = 8 if self.dtype == "string" else codec.numpy_dtype(self.dtype).itemsize
+        return self.numel * itemsize
+
+    def to_json(self):
+        return {
+            "run": self.run, "tag": self.tag, "step": self.step, "wall_time": self.wall_time,
+            "dtype": self.dtype, "shape": list(self.shape), "description": self.description,
+            "source": self.source, "order": self.order,
+        }
+
+    def __repr__(self):
+        return "CaptureInfo(run=%r, tag=%r, step=%d, dtype=%s, shape=%s)" % (
+            self.run, self.tag, self.step, self.dtype, self.shape)
+
+
+class _RunIndex:
+    """What one run directory holds: tag -> step -> CaptureInfo."""
+
+    def __init__(self, name, path):
+        self.name = name
+        self.path = path
+        self.file_offsets = {}  # event file path -> offset scanned up to
+        self.broken_files = set()
+        self.tags = {}  # tag -> {step: CaptureInfo}
+        self.pending_chunks = {}  # (tag, step, count) -> {index: (path, offset)}
+        self.next_order = 0
+
+
+def load(logdir):
+    """Indexes the captures under `logdir` and returns a `Reader`.
+
+    Each directory under `logdir` holding event files is a run, named by its
+    path relative to `logdir` ("." for `logdir` itself), as in TensorBoard.
+    """
+    reader = Reader(logdir)
+    reader.refresh()
+    return reader
+
+
+class Reader:
+    """A lazy, refreshable index of the captures under one logdir."""
+
+    def __init__(self, logdir, value_cache_bytes=64 << 20):
+        self.logdir = logdir
+        self._runs = {}
+        self._index_lock = threading.Lock()
+        self._refresh_lock = threading.Lock()
+        self._cache = _ValueCache(value_cache_bytes)
+
+    # -- indexing ---------------------------------------------------------
+
+    def refresh(self):
+        """Reads what was appended to the logdir since the last refresh.
+
+        Returns the number of new captures.
+        """
+        with self._refresh_lock:
+            added = 0
+            for run_dir in sorted(self._run_dirs()):
+                run = self._run_name(run_dir)
+                with self._index_lock:
+                    run_index = self._runs.get(run) or _RunIndex(run, run_dir)
+                for path in event_files.list_event_files(run_dir):
+                    added += self._scan_file(run_index, path)
+                if run_index.tags:
+                    with self._index_lock:
+                        self._runs[run] = run_index
+            return added
+
+    def _run_dirs(self):
+        if not event_files.is_local(self.logdir) or os.path.isdir(self.logdir):
+            try:
+                return list(io_wrapper.GetLogdirSubdirectories(self.logdir))
+            except Exception as e:  # gfile raises TF- or stub-specific errors
+                logger.warning("cannot list %s: %s", self.logdir, e)
+        return []
+
+    def _run_name(self, run_dir):
+        relative = os.path.relpath(run_dir, self.logdir)
+        return relative.replace(os.sep, "/")
+
+    def _scan_file(self, run_index, path):
+        if path in run_index.broken_files:
+            return 0
+        offset = run_index.file_offsets.get(path, 0)
+        added = 0
+        try:
+            for offset, end, data in event_files.scan_records(path, offset):
+                if data is not None:
+                    added += self._index_record(run_index, path, offset, data)
+                run_index.file_offsets[path] = end
+        except event_files.Corruption as e:
+            logger.warning("%s; the rest of this file is skipped", e)
+            run_index.broken_files.add(path)
+        except OSError as e:
+            logger.warning("cannot read %s: %s", path, e)
+        return added
+
+    def _index_record(self, run_index, path, offset, data):
+        """Adds the TensorCap values of one event record; returns how many."""
+        try:
+            event = event_pb2.Event.FromString(data)
+        except Exception:  # protobuf's DecodeError; the CRC matched, so rare
+            logger.warning("%s: record at byte %d is not an Event; skipped", path, offset)
+            return 0
+        if not event.HasField("summary"):
+            return 0
+        added = 0
+        for value in event.summary.value:
+            plugin_data = value.metadata.plugin_data
+            if plugin_data.plugin_name != metadata.PLUGIN_NAME or not value.HasField("tensor"):
+                continue
+            try:
+                facts = metadata.parse_plugin_metadata(plugin_data.content)
+                info = self._capture_info(run_index, event, value, facts, (path, offset))
+            except ValueError as e:
+                logger.warning("%s: skipping capture %r at byte %d: %s", path, value.tag, offset, e)
+                continue
+            if info is not None:
+                with self._index_lock:
+                    run_index.tags.setdefault(info.tag, {})[info.step] = info
+                    self._cache.discard(info.run, info.tag, info.step)
+                added += 1
+        return added
+
+    def _capture_info(self, run_index, event, value, facts, location):
+        """The CaptureInfo of a complete capture, or None while chunks are missing."""
+        chunk = facts.get("chunk")
+        if chunk is None:
+            dtype = codec.dtype_name(value.tensor.dtype)
+            shape = codec.proto_shape(value.tensor)
+            locations = (location,)
+        else:
+            key = (value.tag, event.step, chunk["count"])
+            pieces = run_index.pending_chunks.setdefault(key, {})
+            pieces[chunk["index"]] = location
+            if len(pieces) < chunk["count"]:
+                return None
+            del run_index.pending_chunks[key]
+            dtype, shape = chunk["dtype"], tuple(chunk["shape"])
+            locations = tuple(pieces[i] for i in range(chunk["count"]))
+        order = run_index.next_order
+        run_index.next_order += 1
+        return CaptureInfo(
+            run_index.name, value.tag, event.step, event.wall_time, dtype, tuple(shape),
+            value.metadata.summary_description, facts.get("source"), order, locations,
+        )
+
+    # -- listing ----------------------------------------------------------
+
+    def runs(self):
+        """Names of the runs holding captures, sorted."""
+        with self._index_lock:
+            return sorted(self._runs)
+
+    def tags(self, run):
+        """Tags captured in `run`, sorted."""
+        with self._index_lock:
+            return sorted(self._run(run).tags)
+
+    def steps(self, run, tag):
+        """Steps captured for `tag` in `run`, ascending."""
+        with self._index_lock:
+            return sorted(self._tag(run, tag))
+
+    def info(self, run, tag, step):
+        """The `CaptureInfo` of one capture."""
+        with self._index_lock:
+            steps = self._tag(run, tag)
+            try:
+                return steps[step]
+            except (KeyError, TypeError):
+                raise NotFoundError(
+                    "no step %r for tag %r in run %r" % (step, tag, run)) from None
+
+    def tag_infos(self, run, tag):
+        """The `CaptureInfo` of every step of `tag`, by ascending step."""
+        with self._index_lock:
+            steps = self._tag(run, tag)
+            return [steps[s] for s in sorted(steps)]
+
+    def captures(self, run):
+        """Every capture of `run` in capture order."""
+        with self._index_lock:
+            infos = [i for steps in self._run(run).tags.values() for i in steps.values()]
+        return sorted(infos, key=lambda i: i.order)
+
+    def snapshot(self):
+        """{run: {tag: [CaptureInfo by step]}}: the whole index at one instant."""
+        with self._index_lock:
+            return {
+                run: {tag: [steps[s] for s in sorted(steps)] for tag, steps in r.tags.items()}
+                for run, r in self._runs.items()
+            }
+
+    def _run(self, run):
+        try:
+            return self._runs[run]
+        except (KeyError, TypeError):
+            raise NotFoundError("no run %r in %s" % (run, self.logdir)) from None
+
+    def _tag(self, run, tag):
+        try:
+            return self._run(run).tags[tag]
+        except (KeyError, TypeError):
+            raise NotFoundError("no tag %r in run %r" % (tag, run)) from None
+
+    # -- values -----------------------------------------------------------
+
+    def value(self, run, tag, step):
+        """The captured value as a numpy array (read-only), read from disk.
+
+        Strings come back as an object array of `bytes`.
+
+        Raises:
+          NotFoundError: no such run, tag or step.
+          OSError: the event file can no longer be read.
+        """
+        info = self.info(run, tag, step)
+        cached = self._cache.get(run, tag, step)
+        if cached is not None:
+            return cached
+        pieces = [self._read_tensor(path, offset, tag) for path, offset in info.locations]
+        if len(pieces) == 1:
+            array = pieces[0]
+        else:
+            array = np.concatenate([p.reshape(-1) for p in pieces]).reshape(info.shape)
+        array.flags.writeable = False
+        self._cache.put(run, tag, step, array)
+        return array
+
+    def values(self, run, tag):
+        """{step: value} for every step of `tag` (reads them all)."""
+        return {step: self.value(run, tag, step) for step in self.steps(run, tag)}
+
+    def stats(self, run, tag, step):
+        """`analysis.tensor_stats` of one capture, computed once and cached."""
+        info = self.info(run, tag, step)
+        if info.stats is None:
+            info.stats = analysis.tensor_stats(self.value(run, tag, step))
+        return info.stats
+
+    def _read_tensor(self, path, offset, tag):
+        try:
+            data = event_files.read_record(path, offset)
+        except event_files.Corruption as e:
+            raise OSError(str(e)) from None
+        event = event_pb2.Event.FromString(data)
+        for value in event.summary.value:
+            if value.tag == tag:
+                return codec.to_ndarray(value.tensor)
+        raise OSError("%s: record at byte %d no longer holds tag %r" % (path, offset, tag))
+
+
+class _ValueCache:
+    """A small LRU of decoded values, bounded in bytes.
+
+    Browsing asks for the same capture several times in a row (value, then
+    histogram, then a slice); this keeps those from re-reading the disk.
+    """
+
+    def __init__(self, max_bytes):
+        self._max_bytes = max_bytes
+        self._bytes = 0
+        self._entries = collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, *key):
+        with self._lock:
+            array = self._entries.get(key)
+            if array is not None:
+                self._entries.move_to_end(key)
+            return array
+
+    def put(self, run, tag, step, array):
+        size = array.nbytes
+        if size > self._max_bytes // 2:
+            return
+        with self._lock:
+            key = (run, tag, step)
+            if key in self._entries:
+                return
+            self._entries[key] = array
+            self._bytes += size
+            while self._bytes > self._max_bytes:
+                _, evicted = self._entries.popitem(last=False)
+                self._bytes -= evicted.nbytes
+
+    def discard(self, *key):
+        with self._lock:
+            array = self._entries.pop(key, None)
+            if array is not None:
+                self._bytes -= array.nbytes
