@@ -31,13 +31,14 @@ def masked_crc32c(data):
 
 
 def is_local(path):
-    return "://" not in path or path.startswith("file://")
+    """Whether `path` is on the local filesystem (read without gfile)."""
+    return "://" not in path
 
 
 def open_file(path):
     """Opens `path` for binary reading, locally or through gfile."""
     if is_local(path):
-        return open(path[len("file://"):] if path.startswith("file://") else path, "rb")
+        return open(path, "rb")
     return tb_tf.io.gfile.GFile(path, "rb")
 
 
@@ -98,12 +99,29 @@ def read_record(path, offset):
     return data
 
 
+def is_event_file(name):
+    """TensorBoard ingests only files whose names contain "tfevents"."""
+    return "tfevents" in os.path.basename(name)
+
+
 def list_event_files(run_dir):
     """The event files of one run directory, sorted by name (creation order)."""
     try:
-        names = tb_tf.io.gfile.listdir(run_dir)
-    except (OSError, tb_tf.errors.NotFoundError):
+        names = os.listdir(run_dir) if is_local(run_dir) else tb_tf.io.gfile.listdir(run_dir)
+    except Exception:  # gone since it was listed; gfile raises its own errors
         return []
-    return sorted(
-        os.path.join(run_dir, name) for name in names if "tfevents" in name
-    )
+    return sorted(os.path.join(run_dir, name) for name in names if is_event_file(name))
+
+
+def list_run_dirs(logdir):
+    """Directories under `logdir` (itself included) that hold event files.
+
+    Local logdirs are walked with `os.walk`, so that reading a local logdir
+    never imports TensorFlow; others through gfile, as TensorBoard does.
+    """
+    walk = os.walk if is_local(logdir) else tb_tf.io.gfile.walk
+    return [
+        directory
+        for directory, _, files in walk(logdir)
+        if any(is_event_file(f) for f in files)
+    ]

@@ -21,7 +21,6 @@ import os
 import threading
 
 import numpy as np
-from tensorboard.backend.event_processing import io_wrapper
 from tensorboard.compat.proto import event_pb2
 
 from tb_tensorcap import analysis, codec, event_files, metadata
@@ -133,12 +132,11 @@ class Reader:
             return added
 
     def _run_dirs(self):
-        if not event_files.is_local(self.logdir) or os.path.isdir(self.logdir):
-            try:
-                return list(io_wrapper.GetLogdirSubdirectories(self.logdir))
-            except Exception as e:  # gfile raises TF- or stub-specific errors
-                logger.warning("cannot list %s: %s", self.logdir, e)
-        return []
+        try:
+            return event_files.list_run_dirs(self.logdir)
+        except Exception as e:  # gfile raises TF- or stub-specific errors
+            logger.warning("cannot list %s: %s", self.logdir, e)
+            return []
 
     def _run_name(self, run_dir):
         relative = os.path.relpath(run_dir, self.logdir)

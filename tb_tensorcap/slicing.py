@@ -1,0 +1,163 @@
+"""Numpy-style slice expressions and pooling of large results.
+
+`parse("3, :, ::2")` turns the text a user types after `x[...]` into an index
+that numpy applies; `apply(array, text)` checks it against the array's shape
+and gives errors that say which axis is wrong. `pool` shrinks a 1-D or 2-D
+result to a cell budget while keeping NaN and infinities visible.
+"""
+
+import math
+import re
+
+import numpy as np
+
+MAX_AXES = 32
+_INT = r"[+-]?\d+"
+_RANGE = re.compile(r"^(%s)?:(%s)?(?::(%s)?)?$" % (_INT, _INT, _INT))
+
+
+class SliceError(ValueError):
+    """A slice expression that is malformed or does not fit the value."""
+
+
+def parse(text):
+    """Parses a slice expression into a tuple of ints, slices and Ellipsis.
+
+    Accepts what numpy accepts between brackets, restricted to basic
+    indexing: integers, `start:stop:step` ranges and one `...`.
+    """
+    text = (text or "").strip()
+    if text.startswith("[") and text.endswith("]"):
+        text = text[1:-1]
+    if not text.replace(" ", ""):
+        return ()
+    index = []
+    for position, raw in enumerate(text.split(",")):
+        part = raw.strip()
+        if part == "...":
+            if Ellipsis in index:
+                raise SliceError("slice %r has more than one '...'" % text)
+            index.append(Ellipsis)
+        elif re.fullmatch(_INT, part):
+            index.append(int(part))
+        elif _RANGE.match(part.replace(" ", "")):
+            start, stop, step = _RANGE.match(part.replace(" ", "")).groups()
+            if step is not None and int(step) == 0:
+                raise SliceError("slice %r: step of entry %d is zero" % (text, position))
+            index.append(slice(*(None if v is None else int(v) for v in (start, stop, step))))
+        else:
+            raise SliceError(
+                "slice %r: entry %d (%r) is not an integer, a start:stop:step range or '...'"
+                % (text, position, part)
+            )
+    if len(index) > MAX_AXES:
+        raise SliceError("slice %r has more than %d entries" % (text, MAX_AXES))
+    return tuple(index)
+
+
+def format_index(index):
+    """The canonical text of a parsed index ("..." for the whole value)."""
+    if not index:
+        return "..."
+    return ", ".join(_format_entry(entry) for entry in index)
+
+
+def _format_entry(entry):
+    if entry is Ellipsis:
+        return "..."
+    if isinstance(entry, int):
+        return str(entry)
+    text = "%s:%s" % ("" if entry.start is None else entry.start, "" if entry.stop is None else entry.stop)
+    return text + (":%d" % entry.step if entry.step is not None else "")
+
+
+def apply(array, text):
+    """Applies slice expression `text` to `array`; returns (result, canonical text).
+
+    Raises:
+      SliceError: the expression is malformed, has too many entries for the
+        array's rank, or an integer index is out of range (naming the axis).
+    """
+    index = parse(text)
+    explicit = [e for e in index if e is not Ellipsis]
+    if len(explicit) > array.ndim:
+        raise SliceError(
+            "slice %r has %d entries but the value has only %d axes (shape %s)"
+            % (text, len(explicit), array.ndim, list(array.shape))
+        )
+    axes = _axes_of(index, array.ndim)
+    for entry, axis in zip(index, axes):
+        if isinstance(entry, int) and not -array.shape[axis] <= entry < array.shape[axis]:
+            raise SliceError(
+                "index %d is out of range for axis %d of size %d (shape %s)"
+                % (entry, axis, array.shape[axis], list(array.shape))
+            )
+    return array[index], format_index(index)
+
+
+def _axes_of(index, ndim):
+    """The array axis each index entry applies to (None for '...')."""
+    axes, axis = [], 0
+    for position, entry in enumerate(index):
+        if entry is Ellipsis:
+            axes.append(None)
+            axis = ndim - sum(1 for e in index[position + 1:] if e is not Ellipsis)
+        else:
+            axes.append(axis)
+            axis += 1
+    return axes
+
+
+def pool_factors(shape, max_cells):
+    """Block sizes (one per axis) that bring a 1-D or 2-D `shape` within `max_cells`."""
+    if len(shape) == 1:
+        return (max(1, math.ceil(shape[0] / max_cells)),)
+    h, w = shape
+    side = max(1, math.ceil(math.sqrt(h * w / max_cells)))
+    fy, fx = min(side, max(h, 1)), min(side, max(w, 1))
+    while math.ceil(h / fy) * math.ceil(w / fx) > max_cells:
+        if math.ceil(h / fy) >= math.ceil(w / fx) and fy < h:
+            fy += max(1, fy // 8)
+        elif fx < w:
+            fx += max(1, fx // 8)
+        else:
+            fy += max(1, fy // 8)
+    return fy, fx
+
+
+def pool(array, max_cells):
+    """Shrinks a 1-D or 2-D numeric array to at most `max_cells` cells.
+
+    Returns (pooled float64 array, factors) or (array, None) when it already
+    fits. A cell is the mean of its block's finite elements, except that a
+    block holding a NaN is NaN, else one holding +Inf is +Inf, else -Inf.
+    Complex values pool their magnitude.
+    """
+    if array.size <= max_cells:
+        return array, None
+    if array.ndim not in (1, 2):
+        raise SliceError(
+            "a %d-D result of %d elements exceeds max_cells=%d: slice it to 1 or 2 axes"
+            % (array.ndim, array.size, max_cells)
+        )
+    if array.dtype == object:
+        raise SliceError("string values cannot be pooled; slice them instead")
+    factors = pool_factors(array.shape, max_cells)
+    real = np.abs(array) if np.iscomplexobj(array) else array
+    real = np.asarray(real, dtype=np.float64).reshape(array.shape if array.ndim == 2 else (1, -1))
+    fy, fx = factors if array.ndim == 2 else (1, factors[0])
+    h, w = real.shape
+    oh, ow = math.ceil(h / fy), math.ceil(w / fx)
+    padded = np.zeros((oh * fy, ow * fx))
+    padded[:h, :w] = real
+    valid = np.zeros(padded.shape, dtype=bool)
+    valid[:h, :w] = True
+    blocks = padded.reshape(oh, fy, ow, fx)
+    valid_blocks = valid.reshape(oh, fy, ow, fx)
+    finite = np.isfinite(blocks) & valid_blocks
+    with np.errstate(invalid="ignore", divide="ignore"):
+        result = np.where(finite, blocks, 0).sum(axis=(1, 3)) / finite.sum(axis=(1, 3))
+    result[(blocks == -np.inf).any(axis=(1, 3))] = -np.inf
+    result[(blocks == np.inf).any(axis=(1, 3))] = np.inf
+    result[np.isnan(blocks).any(axis=(1, 3))] = np.nan
+    return (result if array.ndim == 2 else result.reshape(-1)), factors
