@@ -122,7 +122,10 @@ class TensorCapPlugin(base_plugin.TBPlugin):
 
     def histogram_impl(self, run, tag, step, bins=DEFAULT_BINS, slice_text=""):
         array, _ = slicing.apply(self._reader.value(run, tag, step), slice_text)
-        return dict(analysis.histogram(array, bins), run=run, tag=tag, step=step)
+        try:
+            return dict(analysis.histogram(array, bins), run=run, tag=tag, step=step)
+        except ValueError as e:
+            raise errors.InvalidArgumentError(str(e))
 
     def diff_impl(self, a, b, slice_text="", rtol=1e-5, atol=1e-8, max_cells=None):
         """A - B for a = (run, tag, step) and b likewise (see http_api.md)."""

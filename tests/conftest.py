@@ -1,0 +1,129 @@
+"""Shared fixtures: generated logdirs, TensorBoard's real WSGI app, real processes."""
+
+import os
+import time
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from servers import TensorBoardProcess  # noqa: E402  (tests/ is on sys.path)
+
+# The sample logdir's known facts, asserted by the tests that use it.
+SAMPLE_STEPS = 300
+NAN_STEP = 3
+DIVERGE_STEP = 2
+
+
+def sample_value(run, step):
+    """The 2-D value of tag "layer2/out" in `run` at `step`."""
+    x = np.arange(48, dtype=np.float32).reshape(6, 8) / 10 + step
+    if run == "changed" and step >= DIVERGE_STEP:
+        x[2, 5] += 0.5
+    return x
+
+
+@pytest.fixture(scope="session")
+def sample_logdir(tmp_path_factory):
+    """Two runs, "base" and "changed", that part at layer2/out, step 2.
+
+    Holds a 300-step scalar, a 2-D float32 tag with NaN/+Inf/-Inf at step 3, a
+    4-D tensor, bfloat16, complex, bool and string captures, and a tag whose
+    name is HTML.
+    """
+    import tensorflow as tf
+    import tb_tensorcap as tensorcap
+
+    logdir = tmp_path_factory.mktemp("sample") / "logs"
+    for run in ("base", "changed"):
+        writer = tf.summary.create_file_writer(str(logdir / run))
+        with writer.as_default():
+            for step in range(SAMPLE_STEPS):
+                tensorcap.capture(np.float32(step) / 2, "loss", step=step)
+            for step in range(5):
+                tensorcap.capture(np.full(4, step, np.float32), "layer1/out", step=step, description="first layer")
+                value = sample_value(run, step)
+                if step == NAN_STEP:
+                    value = value.copy()
+                    value[0, 0], value[0, 1], value[0, 2] = np.nan, np.inf, -np.inf
+                tensorcap.capture(value, "layer2/out", step=step)
+            tensorcap.capture(np.arange(2 * 3 * 4 * 5, dtype=np.float64).reshape(2, 3, 4, 5), "conv/act", step=0)
+            tensorcap.capture(tf.constant([1.5, -2.25], tf.bfloat16), "half/bf16", step=0)
+            tensorcap.capture(np.array([1 + 2j, -3j], np.complex64), "complex", step=0)
+            tensorcap.capture(np.array([True, False, True]), "mask", step=0)
+            tensorcap.capture(np.array([b"caf\xc3\xa9", b"\xff", b""], dtype=object), "words", step=0)
+            tensorcap.capture(np.float32(1), "<img src=x onerror=alert(1)>", step=0)
+        writer.close()
+    return logdir
+
+
+class WsgiTensorBoard:
+    """TensorBoard's real WSGI app and data provider, in this process.
+
+    TensorBoard's own ingestion is loaded once, without its reload thread
+    (which, running inside TensorFlow at interpreter exit, aborts the
+    process); the TensorCap plugin still refreshes on `--reload_interval`.
+    """
+
+    def __init__(self, logdir, extra_argv=()):
+        from werkzeug import test as werkzeug_test
+
+        from tensorboard import program
+        from tensorboard.backend import application
+        from tensorboard.backend.event_processing import data_ingester
+        from tensorboard.plugins.core import core_plugin
+        from tb_tensorcap import plugin
+
+        self.tensorboard = program.TensorBoard(
+            plugins=[core_plugin.CorePluginLoader, plugin.TensorCapLoader()])
+        self.tensorboard.configure(argv=["tensorboard", "--logdir", str(logdir), "--load_fast=false", *extra_argv])
+        self.flags = self.tensorboard.flags
+        ingester = data_ingester.LocalDataIngester(self.flags)
+        multiplexer = ingester.deprecated_multiplexer
+        multiplexer.AddRunsFromDirectory(str(logdir))
+        multiplexer.Reload()
+        provider = ingester.data_provider
+        app = application.TensorBoardWSGIApp(
+            self.flags, self.tensorboard.plugin_loaders, provider,
+            self.tensorboard.assets_zip_provider, multiplexer)
+        self.client = werkzeug_test.Client(app)
+
+    def get(self, path):
+        return self.client.get(path)
+
+    def get_json(self, path, expect=200):
+        reply = self.client.get(path)
+        assert reply.status_code == expect, (path, reply.status_code, reply.get_data(as_text=True))
+        return reply.get_json()
+
+    def wait_complete(self, timeout=30):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            index = self.get_json("/data/plugin/tensorcap/index")
+            if index["complete"]:
+                return index
+            time.sleep(0.1)
+        raise AssertionError("the TensorCap index did not complete")
+
+
+@pytest.fixture(scope="module")
+def sample_app(sample_logdir):
+    app = WsgiTensorBoard(sample_logdir)
+    app.wait_complete()
+    return app
+
+
+@pytest.fixture
+def tensorboard_server():
+    """Starts real `tensorboard` processes: `tensorboard_server(logdir, **kw)`; stops them after."""
+    started = []
+
+    def start(logdir, **kwargs):
+        server = TensorBoardProcess(logdir, **kwargs)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
