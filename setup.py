@@ -16,7 +16,7 @@ setuptools.setup(
     # tensorflow-cpu, tf-nightly, ...): it is not pinned here, so installing
     # TensorCap never swaps a user's GPU build for another. Reading and the
     # plugin need only these.
-    install_requires=["tensorboard>=2.12", "numpy", "protobuf", "ml_dtypes", "google-crc32c"],
+    install_requires=["tensorboard>=2.12", "numpy", "protobuf", "ml_dtypes", "crc32c"],
     extras_require={"test": ["tensorflow-cpu", "pytest", "playwright", "hypothesis"]},
     entry_points={
         "tensorboard_plugins": ["tensorcap = tb_tensorcap.plugin:TensorCapLoader"],

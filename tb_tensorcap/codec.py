@@ -9,7 +9,7 @@ bfloat16 needs ``ml_dtypes`` (installed with TensorFlow and with tb_tensorcap).
 """
 
 import numpy as np
-from tensorboard.compat.proto import types_pb2
+from tensorboard.compat.proto import tensor_pb2, types_pb2
 
 try:
     import ml_dtypes
@@ -106,8 +106,9 @@ def to_ndarray(tensor_proto):
         flat[:] = _expand(values, numel, b"")
         return flat.reshape(shape)
     dtype = numpy_dtype(name)
-    if tensor_proto.tensor_content:
-        return np.frombuffer(tensor_proto.tensor_content, dtype=dtype).reshape(shape)
+    content = tensor_proto.tensor_content  # each access copies: read it once
+    if content:
+        return np.frombuffer(content, dtype=dtype).reshape(shape)
     values = list(getattr(tensor_proto, _VAL_FIELDS[name]))
     if name in ("complex64", "complex128"):
         values = [complex(r, i) for r, i in zip(values[::2], values[1::2])]
@@ -123,3 +124,96 @@ def _expand(values, numel, zero):
         return values[:numel]
     fill = values[-1] if values else zero
     return values + [fill] * (numel - len(values))
+
+
+# Field numbers on the path Event.summary.value[].tensor.tensor_content.
+_EVENT_SUMMARY, _SUMMARY_VALUE, _VALUE_TAG, _VALUE_TENSOR = 5, 1, 1, 8
+_TENSOR_DTYPE, _TENSOR_SHAPE, _TENSOR_CONTENT, _SHAPE_DIM, _DIM_SIZE = 1, 2, 4, 2, 1
+
+
+def tensor_in_event(buffer, tag):
+    """Decodes the tensor of summary value `tag` in a serialized Event.
+
+    Walks the few protobuf fields on the way to `tensor_content` instead of
+    parsing the whole Event, so a numeric value is a zero-copy view of
+    `buffer` (which may be a memory-mapped file). Other tensors (strings,
+    typed value lists) are parsed with protobuf.
+
+    Returns None when the event has no value with that tag.
+    """
+    for field, span in _length_delimited(buffer, 0, len(buffer)):
+        if field != _EVENT_SUMMARY:
+            continue
+        for field, value_span in _length_delimited(buffer, *span):
+            if field != _SUMMARY_VALUE:
+                continue
+            tensor_span, value_tag = None, None
+            for field, inner in _length_delimited(buffer, *value_span):
+                if field == _VALUE_TAG:
+                    value_tag = bytes(buffer[inner[0]:inner[1]]).decode("utf-8", "replace")
+                elif field == _VALUE_TENSOR:
+                    tensor_span = inner
+            if value_tag == tag and tensor_span is not None:
+                return _tensor_at(buffer, *tensor_span)
+    return None
+
+
+def _tensor_at(buffer, start, end):
+    dtype_enum, shape_span, content_span = None, None, None
+    for field, wire, value in _fields(buffer, start, end):
+        if field == _TENSOR_DTYPE and wire == 0:
+            dtype_enum = value
+        elif field == _TENSOR_SHAPE and wire == 2:
+            shape_span = value
+        elif field == _TENSOR_CONTENT and wire == 2:
+            content_span = value
+    name = dtype_name(dtype_enum)
+    if content_span is None or name == "string":
+        return to_ndarray(tensor_pb2.TensorProto.FromString(bytes(buffer[start:end])))
+    shape = []
+    for field, dim_span in _length_delimited(buffer, *shape_span) if shape_span else ():
+        if field == _SHAPE_DIM:
+            sizes = [v for f, w, v in _fields(buffer, *dim_span) if f == _DIM_SIZE and w == 0]
+            shape.append(sizes[0] if sizes else 0)
+    content = buffer[content_span[0]:content_span[1]]
+    return np.frombuffer(content, dtype=numpy_dtype(name)).reshape(shape)
+
+
+def _length_delimited(buffer, start, end):
+    """(field number, (start, end)) of each length-delimited field in a message."""
+    return ((f, v) for f, w, v in _fields(buffer, start, end) if w == 2)
+
+
+def _fields(buffer, start, end):
+    """Yields (field number, wire type, value) of a serialized message.
+
+    The value is an int for varints, a (start, end) span for length-delimited
+    fields and None for fixed-width ones.
+    """
+    position = start
+    while position < end:
+        key, position = _varint(buffer, position)
+        field, wire = key >> 3, key & 7
+        if wire == 0:
+            value, position = _varint(buffer, position)
+        elif wire == 2:
+            length, position = _varint(buffer, position)
+            value, position = (position, position + length), position + length
+        elif wire in (1, 5):
+            value, position = None, position + (8 if wire == 1 else 4)
+        else:
+            raise ValueError("unsupported protobuf wire type %d" % wire)
+        if position > end:
+            raise ValueError("truncated protobuf message")
+        yield field, wire, value
+
+
+def _varint(buffer, position):
+    result, shift = 0, 0
+    while True:
+        byte = buffer[position]
+        position += 1
+        result |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return result, position
+        shift += 7

@@ -11,10 +11,11 @@ for local paths.
 """
 
 import logging
+import mmap
 import os
 import struct
 
-import google_crc32c
+import crc32c
 from tensorboard.compat import tf as tb_tf
 
 logger = logging.getLogger(__name__)
@@ -26,7 +27,7 @@ _MASK_DELTA = 0xA282EAD8
 
 def masked_crc32c(data):
     """TFRecord's masked CRC-32C of `data`."""
-    crc = google_crc32c.value(data)
+    crc = crc32c.crc32c(data)
     return (((crc >> 15) | (crc << 17)) + _MASK_DELTA) & 0xFFFFFFFF
 
 
@@ -79,19 +80,32 @@ def scan_records(path, offset):
 
 
 def read_record(path, offset):
-    """The data of the one record at `offset`, CRC-checked.
+    """The data of the one record at `offset`, CRC-checked, as a buffer.
+
+    A local file is memory-mapped and the result is a read-only memoryview
+    of the mapping: a large value is then neither read into nor copied in
+    this process's memory, only paged in from the OS cache as it is used.
+    Other files are read through gfile into `bytes`.
 
     Raises:
       Corruption: the record is damaged or incomplete.
     """
     with open_file(path) as f:
-        f.seek(offset)
-        header = f.read(_HEADER.size)
-        if len(header) < _HEADER.size:
-            raise Corruption("%s: no record at byte %d" % (path, offset))
-        length, _ = _HEADER.unpack(header)
-        data = f.read(length)
-        footer = f.read(_FOOTER.size)
+        if is_local(path):
+            size = os.fstat(f.fileno()).st_size
+            buffer = memoryview(mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)) if size else b""
+            start = offset
+        else:
+            f.seek(offset)
+            buffer, start = f.read(_HEADER.size), 0
+            if len(buffer) == _HEADER.size:
+                buffer += f.read(_HEADER.unpack(buffer)[0] + _FOOTER.size)
+    end_of_header = start + _HEADER.size
+    if len(buffer) < end_of_header:
+        raise Corruption("%s: no record at byte %d" % (path, offset))
+    length, _ = _HEADER.unpack(buffer[start:end_of_header])
+    data = buffer[end_of_header:end_of_header + length]
+    footer = buffer[end_of_header + length:end_of_header + length + _FOOTER.size]
     if len(data) < length or len(footer) < _FOOTER.size:
         raise Corruption("%s: record at byte %d is incomplete" % (path, offset))
     if masked_crc32c(data) != _FOOTER.unpack(footer)[0]:

@@ -289,7 +289,8 @@ class Reader:
         else:
             array = np.concatenate([p.reshape(-1) for p in pieces]).reshape(info.shape)
         array.flags.writeable = False
-        self._cache.put(run, tag, step, array)
+        if not event_files.is_local(info.locations[0][0]):
+            self._cache.put(run, tag, step, array)
         return array
 
     def values(self, run, tag):
@@ -305,21 +306,22 @@ class Reader:
 
     def _read_tensor(self, path, offset, tag):
         try:
-            data = event_files.read_record(path, offset)
+            array = codec.tensor_in_event(event_files.read_record(path, offset), tag)
         except event_files.Corruption as e:
             raise OSError(str(e)) from None
-        event = event_pb2.Event.FromString(data)
-        for value in event.summary.value:
-            if value.tag == tag:
-                return codec.to_ndarray(value.tensor)
-        raise OSError("%s: record at byte %d no longer holds tag %r" % (path, offset, tag))
+        except (ValueError, IndexError) as e:
+            raise OSError("%s: record at byte %d cannot be decoded: %s" % (path, offset, e)) from None
+        if array is None:
+            raise OSError("%s: record at byte %d no longer holds tag %r" % (path, offset, tag))
+        return array
 
 
 class _ValueCache:
-    """A small LRU of decoded values, bounded in bytes.
+    """A small LRU of values read from remote storage, bounded in bytes.
 
     Browsing asks for the same capture several times in a row (value, then
-    histogram, then a slice); this keeps those from re-reading the disk.
+    histogram, then a slice); this keeps those from re-reading gs:// or s3://.
+    Local values need no cache: they are views of memory-mapped files.
     """
 
     def __init__(self, max_bytes):
