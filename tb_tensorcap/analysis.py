@@ -131,7 +131,7 @@ def diff(a, b, rtol=1e-5, atol=1e-8):
     work = np.complex128 if np.iscomplexobj(a) or np.iscomplexobj(b) else np.float64
     a64, b64 = a.astype(work), b.astype(work)
     with np.errstate(invalid="ignore", over="ignore"):
-        delta = a64 - b64
+        delta = np.asarray(a64 - b64)  # an array even for 0-d values
     agree = (a64 == b64) | (np.isnan(a64) & np.isnan(b64))
     delta[agree] = 0
     magnitude = np.abs(delta)

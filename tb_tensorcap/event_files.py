@@ -10,7 +10,6 @@ installed and local files otherwise; so does this module, with a plain `open`
 for local paths.
 """
 
-import logging
 import mmap
 import os
 import struct
@@ -18,7 +17,6 @@ import struct
 import crc32c
 from tensorboard.compat import tf as tb_tf
 
-logger = logging.getLogger(__name__)
 
 _HEADER = struct.Struct("<QI")
 _FOOTER = struct.Struct("<I")
@@ -50,8 +48,8 @@ class Corruption(Exception):
 def scan_records(path, offset):
     """Yields `(offset, end, data)` for each complete record from `offset` on.
 
-    `end` is where the next record starts; `data` is None for a record skipped
-    because its data fails its CRC (logged once, as it is read).
+    `end` is where the next record starts; `data` is None for a record whose
+    data fails its CRC (the caller reports it).
 
     Stops silently before a truncated last record (a writer still writing or
     killed), so a later scan from the returned offsets picks it up once it is
@@ -74,7 +72,6 @@ def scan_records(path, offset):
             record_offset = offset
             offset += _HEADER.size + length + _FOOTER.size
             if masked_crc32c(data) != _FOOTER.unpack(footer)[0]:
-                logger.warning("%s: skipping record at byte %d: data CRC mismatch", path, record_offset)
                 data = None
             yield record_offset, offset, data
 

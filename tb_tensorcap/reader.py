@@ -85,6 +85,7 @@ class _RunIndex:
         self.path = path
         self.file_offsets = {}  # event file path -> offset scanned up to
         self.broken_files = set()
+        self.problems = collections.Counter()  # event file path -> bad records seen
         self.tags = {}  # tag -> {step: CaptureInfo}
         self.pending_chunks = {}  # (tag, step, count) -> {index: (path, offset)}
         self.next_order = 0
@@ -149,7 +150,9 @@ class Reader:
         added = 0
         try:
             for offset, end, data in event_files.scan_records(path, offset):
-                if data is not None:
+                if data is None:
+                    _report(run_index, path, "record at byte %d fails its CRC; skipped" % offset)
+                else:
                     added += self._index_record(run_index, path, offset, data)
                 run_index.file_offsets[path] = end
         except event_files.Corruption as e:
@@ -164,7 +167,7 @@ class Reader:
         try:
             event = event_pb2.Event.FromString(data)
         except Exception:  # protobuf's DecodeError; the CRC matched, so rare
-            logger.warning("%s: record at byte %d is not an Event; skipped", path, offset)
+            _report(run_index, path, "record at byte %d is not an Event; skipped" % offset)
             return 0
         if not event.HasField("summary"):
             return 0
@@ -177,7 +180,7 @@ class Reader:
                 facts = metadata.parse_plugin_metadata(plugin_data.content)
                 info = self._capture_info(run_index, event, value, facts, (path, offset))
             except ValueError as e:
-                logger.warning("%s: skipping capture %r at byte %d: %s", path, value.tag, offset, e)
+                _report(run_index, path, "capture %r at byte %d skipped: %s" % (value.tag, offset, e))
                 continue
             if info is not None:
                 with self._index_lock:
@@ -314,6 +317,19 @@ class Reader:
         if array is None:
             raise OSError("%s: record at byte %d no longer holds tag %r" % (path, offset, tag))
         return array
+
+
+_REPORTS_PER_FILE = 3
+
+
+def _report(run_index, path, problem):
+    """Logs a bad record, once, and at most a few per file (a damaged file can hold thousands)."""
+    run_index.problems[path] += 1
+    count = run_index.problems[path]
+    if count <= _REPORTS_PER_FILE:
+        logger.warning("%s: %s", path, problem)
+    if count == _REPORTS_PER_FILE:
+        logger.warning("%s: further bad records in this file are skipped without a report", path)
 
 
 class _ValueCache:

@@ -92,7 +92,8 @@ def apply(array, text):
                 "index %d is out of range for axis %d of size %d (shape %s)"
                 % (entry, axis, array.shape[axis], list(array.shape))
             )
-    return array[index], format_index(index)
+    # Indexing every axis gives a numpy scalar (or `bytes`): keep it an array.
+    return np.asarray(array[index], dtype=array.dtype), format_index(index)
 
 
 def _axes_of(index, ndim):
