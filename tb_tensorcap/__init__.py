@@ -17,17 +17,23 @@ _LAZY = {
     "Capturer": "tb_tensorcap.summary",
     "flush": "tb_tensorcap.summary",
     "default_logdir": "tb_tensorcap.summary",
+    "record": "tb_tensorcap.autocapture",
+    "capture_gradients": "tb_tensorcap.autocapture",
 }
+# Submodules that need TensorFlow, imported on first use: `tensorcap.keras`.
+_LAZY_SUBMODULES = ("keras",)
 
-__all__ = ["CaptureInfo", "NotFoundError", "Reader", "load", *_LAZY]
+__all__ = ["CaptureInfo", "NotFoundError", "Reader", "load", *_LAZY, *_LAZY_SUBMODULES]
 
 
 def __getattr__(name):
+    import importlib
+
+    if name in _LAZY_SUBMODULES:
+        return importlib.import_module("tb_tensorcap." + name)
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError("module 'tb_tensorcap' has no attribute %r" % name)
-    import importlib
-
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value

@@ -13,11 +13,18 @@ Rules, in order of precedence:
   ``tf.summary`` writer (captures join the user's run); else a writer TensorCap
   creates on first use at ``$TENSORCAP_LOGDIR`` or ``runs/<YYYYmmdd-HHMMSS>``,
   announced once on stderr, flushed every ``$TENSORCAP_FLUSH_SECS`` seconds
-  (default 5) and at interpreter exit.
+  (default 5) and at interpreter exit. When ``TF_CONFIG`` describes a cluster
+  of several tasks (MultiWorkerMirroredStrategy), that writer writes to the
+  subdirectory ``<task type>_<index>`` (``worker_1``): one run per worker.
+* tf.distribute: inside ``strategy.run`` on a worker that runs several
+  replicas, tags start with ``replica_<k>/`` (k: ``replica_id_in_sync_group``)
+  and every replica writes (TensorFlow's summaries record replica 0 only).
 * ``tf.summary.record_if(False)`` turns captures off like any summary.
 """
 
 import atexit
+import importlib.util
+import json
 import os
 import sys
 import threading
@@ -26,18 +33,25 @@ import weakref
 
 import numpy as np
 import tensorflow as tf
+from tensorflow.python.distribute import distribute_lib
+from tensorflow.python.framework import tensor_util
 from tensorflow.python.ops import summary_ops_v2
 from tensorflow.python.util import tf_stack
 
 from tb_tensorcap import metadata
 
-_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+def _package_dirs(*names):
+    """The directories of installed packages, found without importing them."""
+    dirs = []
+    for name in names:
+        spec = importlib.util.find_spec(name)
+        for location in (spec.submodule_search_locations or []) if spec else []:
+            dirs.append(os.path.abspath(location) + os.sep)
+    return tuple(dirs)
+
+
 # Frames in these directories are library code, not the capture site.
-_LIBRARY_DIRS = tuple(
-    os.path.dirname(os.path.abspath(m.__file__)) + os.sep
-    for m in (tf, sys.modules.get("keras"))
-    if m is not None and getattr(m, "__file__", None)
-) + (_PACKAGE_DIR + os.sep,)
+_LIBRARY_DIRS = _package_dirs("tb_tensorcap", "tensorflow", "keras", "tf_keras")
 
 _NUMPY_DTYPE_NAMES = {
     "float16", "float32", "float64", "int8", "int16", "int32", "int64",
@@ -159,17 +173,36 @@ class Capturer:
         return value
 
 
+def _own_write(write):
+    """`_write`'s wrapper: the `tf.distribute` replica prefix (`_replica_prefix`),
+    and a thread-local mark that `record()` reads to skip the ops TensorCap runs."""
+
+    def wrapper(value, tag, *args):
+        previous = getattr(_thread_state, "writing", False)
+        _thread_state.writing = True
+        try:
+            return write(value, _replica_prefix() + tag, *args)
+        finally:
+            _thread_state.writing = previous
+
+    wrapper.__doc__ = write.__doc__
+    return wrapper
+
+
+@_own_write
 def _write(value, tag, step, description, writer, source):
     """Validates `value`, then writes it (in chunks if large) under `tag`."""
     tensor = _to_tensor(value, tag)
-    plan = _chunk_plan(tensor, tag)
+    plan, checks = _chunk_plan(tensor, tag)
     writer = writer if writer is not None else _active_or_default_writer()
     _used_writers.add(writer)
-    if step is None:
-        step = summary_ops_v2.get_step()
-    if step is None:
-        step = _counters.next_step(tag)
-    with _writer_as_default(writer):
+    # Inside tf.function, nothing (step counter, write) may run before the
+    # size check has passed; eagerly `checks` is empty.
+    with tf.control_dependencies(checks), _writer_as_default(writer):
+        if step is None:
+            step = summary_ops_v2.get_step()
+        if step is None:
+            step = _counters.next_step(tag)
         if plan is None:
             tf.summary.write(tag, tensor, step=step, metadata=_serialized_metadata(source, description))
             return
@@ -221,10 +254,22 @@ def _to_numpy(value, tag):
         array = np.asarray(value)
     except (TypeError, ValueError) as e:
         raise ValueError("cannot capture %r: %s" % (tag, e)) from None
-    if array.dtype.kind == "U":
-        array = np.char.encode(array, "utf-8")
-    if array.dtype.kind == "S":
-        array = array.astype(object)
+    if array.dtype.kind in "US" or array.dtype == object:
+        # numpy's fixed-width string dtypes drop trailing NUL bytes (b"a\0"
+        # becomes b"a"): keep the Python objects themselves where there are any.
+        objects = array.astype(object)  # a copy: the caller's array is not changed
+        if array.dtype.kind in "US" and not isinstance(value, np.ndarray):
+            try:
+                rebuilt = np.array(value, dtype=object)
+            except (TypeError, ValueError):
+                rebuilt = None
+            if rebuilt is not None and rebuilt.shape == array.shape:
+                objects = rebuilt
+        flat = objects.reshape(-1)
+        for i, v in enumerate(flat):
+            if isinstance(v, str):
+                flat[i] = v.encode("utf-8")
+        array = objects
     if array.dtype == object and not all(isinstance(v, bytes) for v in array.flat):
         raise TypeError(
             "cannot capture %r: %s does not convert to a numeric or string array"
@@ -234,34 +279,38 @@ def _to_numpy(value, tag):
 
 
 def _chunk_plan(tensor, tag):
-    """None if `tensor` fits one event, else the flat (start, stop) of each chunk.
+    """`(plan, checks)`: the chunks of `tensor` and the checks to run first.
 
-    Inside `tf.function` a shape unknown at trace time cannot be planned; the
-    graph then refuses, at run time, a value too large for one event.
+    `plan` is None if `tensor` fits one event, else the flat (start, stop) of
+    each chunk. Inside `tf.function` a shape unknown at trace time cannot be
+    planned; the graph then refuses, at run time, a value too large for one
+    event: `checks` holds that assertion, which the write must depend on.
     """
     limit = metadata.CHUNK_BYTES
     numel = tensor.shape.num_elements()
     if numel is None:
         nbytes = tf.size(tensor, out_type=tf.int64) * tensor.dtype.size
-        tf.debugging.assert_less_equal(
+        check = tf.debugging.assert_less_equal(
             nbytes,
             tf.constant(limit, tf.int64),
             message="TensorCap cannot split capture %r: its shape is unknown when "
             "tf.function traces it and it exceeds %d bytes; capture it eagerly or "
             "give it a static shape" % (tag, limit),
         )
-        return None
+        return None, [check] if check is not None else []
     if tensor.dtype == tf.string:
         if not tf.executing_eagerly():
-            return None
-        sizes = np.fromiter((len(s) + 8 for s in tensor.numpy().flat), np.int64, numel)
+            return None, []
+        # np.asarray: `.numpy()` of a scalar string tensor is plain `bytes`.
+        strings = np.asarray(tensor.numpy(), dtype=object).flat
+        sizes = np.fromiter((len(s) + 8 for s in strings), np.int64, numel)
     else:
         if numel * tensor.dtype.size <= limit:
-            return None
+            return None, []
         sizes = np.full(numel, tensor.dtype.size, np.int64)
     ends = np.cumsum(sizes)
     if not numel or ends[-1] <= limit:
-        return None
+        return None, []
     plan, start = [], 0
     while start < numel:
         # The last element whose cumulative size stays within one more chunk.
@@ -269,7 +318,7 @@ def _chunk_plan(tensor, tag):
         stop = max(int(np.searchsorted(ends, base + limit, side="right")), start + 1)
         plan.append((start, stop))
         start = stop
-    return plan
+    return plan, []
 
 
 _metadata_cache = {}
@@ -353,16 +402,24 @@ class _DefaultWriter:
             self._logdir = os.environ.get("TENSORCAP_LOGDIR") or os.path.join(
                 "runs", time.strftime("%Y%m%d-%H%M%S")
             )
+            task = _cluster_task()
+            if task:  # multi-worker training: one run per worker
+                self._logdir = os.path.join(self._logdir, task)
         return self._logdir
 
     def get(self):
         with self._lock:
             if self._writer is None:
                 flush_secs = float(os.environ.get("TENSORCAP_FLUSH_SECS", "5"))
-                with tf.init_scope():
-                    self._writer = tf.summary.create_file_writer(
-                        self.logdir, flush_millis=int(flush_secs * 1000)
-                    )
+                try:
+                    with tf.init_scope():
+                        self._writer = tf.summary.create_file_writer(
+                            self.logdir, flush_millis=int(flush_secs * 1000)
+                        )
+                except tf.errors.OpError as e:  # TF names only the failing path component
+                    raise OSError("TensorCap cannot write captures to %r (%s): %s" % (
+                        self.logdir, "$TENSORCAP_LOGDIR" if os.environ.get("TENSORCAP_LOGDIR")
+                        else "its default logdir", e.message)) from None
                 print("tensorcap: writing captures to %s" % self.logdir, file=sys.stderr)
                 atexit.register(self._writer.flush)
             return self._writer
@@ -391,9 +448,14 @@ class _writer_as_default:
         state = summary_ops_v2._summary_state
         self._previous = state.writer
         state.writer = self._writer
+        # A replica context records summaries on replica 0 only; captures are
+        # per replica (see `_replica_prefix`).
+        self._previous_distributed = state.is_recording_distribution_strategy
+        state.is_recording_distribution_strategy = True
 
     def __exit__(self, *exc_info):
         summary_ops_v2._summary_state.writer = self._previous
+        summary_ops_v2._summary_state.is_recording_distribution_strategy = self._previous_distributed
         return False
 
 
@@ -410,3 +472,42 @@ def _capturer_stack():
 def _innermost_capturer():
     stack = getattr(_thread_state, "capturers", None)
     return stack[-1] if stack else None
+
+
+def _replica_prefix():
+    """"replica_<k>/" inside `strategy.run` where this worker runs several replicas.
+
+    k is the replica context's `replica_id_in_sync_group`. With one replica
+    per worker (MultiWorkerMirroredStrategy on one device each) there is no
+    prefix: each worker writes its own run instead (`_cluster_task`).
+    """
+    if not distribute_lib.has_strategy():
+        return ""
+    replica_context = distribute_lib.get_replica_context()
+    if replica_context is None:
+        return ""
+    try:
+        local = len(replica_context.strategy.extended.worker_devices)
+    except (AttributeError, NotImplementedError, RuntimeError, TypeError):
+        local = replica_context.num_replicas_in_sync
+    if local <= 1:
+        return ""
+    replica = replica_context.replica_id_in_sync_group
+    if not isinstance(replica, int):
+        replica = tensor_util.constant_value(replica)
+        if replica is None:
+            return ""
+    return "replica_%d/" % int(replica)
+
+
+def _cluster_task():
+    """"<task type>_<index>" ("worker_1") when TF_CONFIG names a cluster of several tasks."""
+    try:
+        config = json.loads(os.environ.get("TF_CONFIG") or "{}")
+        cluster, task = config.get("cluster") or {}, config.get("task") or {}
+        tasks = sum(len(v) for v in cluster.values() if isinstance(v, (list, dict)))
+        if tasks > 1 and task.get("type"):
+            return "%s_%d" % (task["type"], int(task.get("index", 0)))
+    except (ValueError, TypeError, AttributeError):
+        pass
+    return None

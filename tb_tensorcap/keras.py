@@ -1,0 +1,299 @@
+"""`CaptureCallback`: activations, weights and gradients from `model.fit`.
+
+    import tb_tensorcap as tensorcap
+    model.fit(x, y, callbacks=[tensorcap.keras.CaptureCallback(every_n_batches=10)])
+
+For Keras 3 with the TensorFlow backend. Tags, relative to the model (its
+own name is dropped from Keras paths: ``sequential/dense1/kernel`` gives
+``dense1/kernel``)::
+
+    [<prefix>/]<layer>/activation          the layer's output for the batch
+    [<prefix>/]<layer>/<weight>            e.g. dense1/kernel, after the update
+    [<prefix>/]grad/<layer>/<weight>       the gradient the optimizer applied
+
+A layer with several outputs gives ``activation``, ``activation:1``, ...
+
+Step: the global batch counter, ``optimizer.iterations`` when training starts
+plus the batches run since, so successive ``fit`` calls continue the count.
+Batches whose step is a multiple of ``every_n_batches`` are captured.
+
+How (and what it costs): when the callback is attached (``set_model``, at
+the start of ``fit``) it wraps the model's ``train_step``, the selected
+layers' ``call`` and the optimizer's ``apply_gradients`` on these instances
+only, and makes Keras retrace its train function. While that trace is built,
+each selected layer output and each gradient gets a conditional copy into a
+stash variable inside the compiled step; the condition is one boolean
+variable the callback sets before captured batches. So the values are exactly
+those of the training step (same batch, same dropout mask, the gradients the
+optimizer received: for a ``LossScaleOptimizer``, scaled), and a batch that is
+not captured pays one boolean read per stash. A captured batch pays one
+device copy per activation and gradient, then reading them back and writing
+them (and the weights) after the batch. No extra forward or backward pass
+runs. XLA cannot compile the stash writes, so while attached the train
+step runs with ``jit_compile=False`` (a warning says so when it was on).
+``on_train_end`` removes the wrappers and Keras retraces again at the next
+``fit``. Under a distribution strategy with several replicas only weights are
+captured (a warning says so). With ``steps_per_execution > 1`` the values
+are those of the last batch of each captured execution.
+"""
+
+import functools
+import warnings
+
+import keras as _keras
+import numpy as np
+import tensorflow as tf
+from tensorflow.python.framework import ops as _tf_ops
+from tensorflow.python.ops import resource_variable_ops
+
+from tb_tensorcap import summary
+from tb_tensorcap.autocapture import variable_name
+
+__all__ = ["CaptureCallback"]
+
+_WHAT = ("activations", "weights", "gradients")
+
+
+class CaptureCallback(_keras.callbacks.Callback):
+    """Captures layer activations, weights and gradients during ``fit``.
+
+    Args:
+      layers: the layers to capture: None for every layer (nested ones
+        included, input layers excluded), or a list of layers or layer names.
+      every_n_batches: capture the batches whose step is a multiple of this.
+      what: any of "activations", "weights", "gradients".
+      prefix: a name in front of every tag ("" for none).
+      writer: a ``tf.summary`` writer; else the `capture` rules (the active
+        default writer, else TensorCap's own).
+    """
+
+    def __init__(self, layers=None, every_n_batches=1, what=_WHAT, prefix="", writer=None):
+        super().__init__()
+        if isinstance(what, str):
+            what = (what,)
+        unknown = set(what) - set(_WHAT)
+        if unknown:
+            raise ValueError("CaptureCallback(what=...) takes %s, not %s"
+                             % (", ".join(_WHAT), ", ".join(sorted(unknown))))
+        if not isinstance(every_n_batches, int) or every_n_batches < 1:
+            raise ValueError("every_n_batches must be a positive int, got %r" % (every_n_batches,))
+        self._layer_spec = layers
+        self._every = every_n_batches
+        self._what = frozenset(what)
+        self._prefix = prefix.strip("/") if prefix else ""
+        self._writer = writer
+        self._hooked = None  # the model whose methods are wrapped
+        self._originals = []  # (object, attribute) pairs to restore
+        self._tracing = False
+        self._flag = None
+        self._stashes = {}  # key -> stash variable
+        self._layers = []
+        self._step = None
+        self._batch_begin = 0
+        self._capture_now = False
+
+    # -- Keras callback API -----------------------------------------------------
+
+    def set_model(self, model):
+        super().set_model(model)
+        # fit() builds its train function right after set_model and before
+        # on_train_begin: the wrappers must be in place now.
+        if getattr(model, "optimizer", None) is not None and self._hooked is not model:
+            self._install(model)
+
+    def on_train_begin(self, logs=None):
+        if self._hooked is not self.model:
+            self._install(self.model)
+        iterations = getattr(getattr(self.model, "optimizer", None), "iterations", None)
+        self._step = int(np.asarray(iterations)) if iterations is not None else (self._step or 0)
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self._batch_begin = batch
+        self._capture_now = self._step % self._every == 0
+        self._set_flag(self._capture_now)
+
+    def on_train_batch_end(self, batch, logs=None):
+        step = self._step + max(batch - self._batch_begin, 0)
+        self._step = step + 1
+        if self._capture_now:
+            self._capture(step)
+
+    def on_train_end(self, logs=None):
+        self._set_flag(False)
+        self._uninstall()
+
+    # -- wrapping ------------------------------------------------------------------
+
+    def _install(self, model):
+        self._uninstall()
+        self._hooked = model
+        self._layers = self._select_layers(model)
+        strategy = model.distribute_strategy
+        replicas = getattr(strategy, "num_replicas_in_sync", 1)
+        stash_what = self._what & {"activations", "gradients"}
+        if replicas > 1 and stash_what:
+            warnings.warn("CaptureCallback: %d replicas in sync; only weights are captured "
+                          "under a multi-replica strategy" % replicas, RuntimeWarning, stacklevel=3)
+            stash_what = set()
+        if stash_what:
+            with _tf_ops.init_scope():
+                if self._flag is None:
+                    self._flag = resource_variable_ops.ResourceVariable(
+                        False, trainable=False, name="tensorcap_capture_batch")
+            self._wrap(model, "train_step", self._wrapped_train_step)
+            if "activations" in stash_what:
+                for layer in self._layers:
+                    self._wrap(layer, "call", functools.partial(self._wrapped_call, layer))
+            if "gradients" in stash_what and getattr(model, "optimizer", None) is not None:
+                self._wrap(model.optimizer, "apply_gradients", self._wrapped_apply_gradients)
+            if getattr(model, "jit_compile", False):
+                warnings.warn("CaptureCallback: running the train step without XLA "
+                              "(jit_compile=False) while attached", RuntimeWarning, stacklevel=3)
+                self._originals.append((model, "jit_compile", model.jit_compile, True))
+                model.jit_compile = False
+            model.train_function = None  # retrace with the wrappers
+
+    def _wrap(self, obj, name, make_wrapper):
+        original = getattr(obj, name)
+        had_own = name in obj.__dict__  # an instance attribute to put back, else delete ours
+        self._originals.append((obj, name, obj.__dict__.get(name), had_own))
+        setattr(obj, name, functools.wraps(original)(make_wrapper(original)))
+
+    def _uninstall(self):
+        model, self._hooked = self._hooked, None
+        originals, self._originals = self._originals, []
+        for obj, name, original, had_own in reversed(originals):
+            if name == "jit_compile":
+                obj.jit_compile = original
+            elif had_own:
+                setattr(obj, name, original)
+            else:
+                try:
+                    object.__delattr__(obj, name)
+                except AttributeError:
+                    pass
+        if model is not None and originals:
+            model.train_function = None
+
+    def _wrapped_train_step(self, original):
+        def train_step(*args, **kwargs):
+            self._tracing = True
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self._tracing = False
+
+        return train_step
+
+    def _wrapped_call(self, layer, original):
+        def call(*args, **kwargs):
+            outputs = original(*args, **kwargs)
+            if self._tracing:
+                flat = tf.nest.flatten(outputs)
+                for k, value in enumerate(flat):
+                    if isinstance(value, tf.Tensor):
+                        self._stash(("activation", id(layer), k), value)
+            return outputs
+
+        return call
+
+    def _wrapped_apply_gradients(self, original):
+        def apply_gradients(grads_and_vars, *args, **kwargs):
+            grads_and_vars = list(grads_and_vars)
+            if self._tracing:
+                for grad, variable in grads_and_vars:
+                    if grad is None:
+                        continue
+                    if isinstance(grad, tf.IndexedSlices):
+                        grad = tf.convert_to_tensor(grad)
+                    self._stash(("gradient", id(_backing(variable))), grad)
+            return original(grads_and_vars, *args, **kwargs)
+
+        return apply_gradients
+
+    def _stash(self, key, value):
+        """Inside the train step: copy `value` into its stash on captured batches."""
+        variable = self._stashes.get(key)
+        if variable is None or variable.dtype != value.dtype:
+            with _tf_ops.init_scope():
+                variable = resource_variable_ops.ResourceVariable(
+                    tf.zeros([0], value.dtype), shape=tf.TensorShape(None), trainable=False,
+                    name="tensorcap_stash")
+            self._stashes[key] = variable
+
+        def copy():
+            with tf.control_dependencies([variable.assign(value, read_value=False)]):
+                return tf.constant(True)
+
+        tf.cond(self._flag.read_value(), copy, lambda: tf.constant(False))
+
+    def _set_flag(self, value):
+        if self._flag is not None and self._hooked is not None:
+            self._flag.assign(value)
+
+    # -- capturing -----------------------------------------------------------------
+
+    def _capture(self, step):
+        if "activations" in self._what:
+            for layer in self._layers:
+                k = 0
+                while ("activation", id(layer), k) in self._stashes:
+                    value = self._stashes[("activation", id(layer), k)].read_value()
+                    name = "activation" if k == 0 else "activation:%d" % k
+                    self._write(value, "%s/%s" % (self._layer_name(layer), name), step)
+                    k += 1
+        variables = self._variables()
+        if "gradients" in self._what:
+            for variable in variables:
+                stash = self._stashes.get(("gradient", id(_backing(variable))))
+                if stash is not None and getattr(variable, "trainable", True):
+                    self._write(stash.read_value(), "grad/" + self._variable_name(variable), step)
+        if "weights" in self._what:
+            for variable in variables:
+                self._write(_backing(variable), self._variable_name(variable), step)
+
+    def _write(self, value, name, step):
+        tag = "%s/%s" % (self._prefix, name) if self._prefix else name
+        summary.capture(value, tag, step, writer=self._writer)
+
+    # -- naming and selection ------------------------------------------------------
+
+    def _select_layers(self, model):
+        if self._layer_spec is None:
+            try:
+                layers = list(model._flatten_layers(include_self=False, recursive=True))
+            except (AttributeError, TypeError):
+                layers = list(model.layers)
+            return [layer for layer in layers if not isinstance(layer, _keras.layers.InputLayer)]
+        selected = []
+        for spec in self._layer_spec:
+            selected.append(model.get_layer(spec) if isinstance(spec, str) else spec)
+        return selected
+
+    def _variables(self):
+        seen, variables = set(), []
+        for layer in self._layers:
+            for variable in layer.weights:
+                if id(variable) not in seen:
+                    seen.add(id(variable))
+                    variables.append(variable)
+        return variables
+
+    def _relative(self, path):
+        own = getattr(self.model, "name", None)
+        if own and path.startswith(own + "/"):
+            return path[len(own) + 1:]
+        return path
+
+    def _variable_name(self, variable):
+        return self._relative(variable_name(variable))
+
+    def _layer_name(self, layer):
+        path = getattr(layer, "path", None)
+        return self._relative(path if isinstance(path, str) and path else layer.name)
+
+
+def _backing(variable):
+    """The tf.Variable behind a Keras variable (the optimizer may get either)."""
+    value = getattr(variable, "value", None)
+    return value if isinstance(value, tf.Variable) else variable
