@@ -183,10 +183,8 @@ def _diff(args):
 
 def _divergence(args):
     reader = _load(args.logdir)
-    common = set(reader.tags(args.run)) & set(reader.tags(args.run2))
-    _read_stats(reader, [i for run in (args.run, args.run2) for i in reader.captures(run) if i.tag in common],
-                "hashing")
-    result = queries.divergence(reader, args.run, args.run2, args.rtol, args.atol)
+    with _ProgressBar("comparing") as bar:
+        result = queries.divergence(reader, args.run, args.run2, args.rtol, args.atol, progress=bar)
     if args.json:
         _print_json(result)
     else:
@@ -215,9 +213,9 @@ def _divergence(args):
 def _alerts(args):
     reader = _load(args.logdir)
     runs = [args.run] if args.run is not None else reader.runs()
-    infos = [i for run in runs for i in reader.captures(run) if i.dtype != "string"]
-    _read_stats(reader, infos, "statistics")
-    found = queries.alerts(reader, args.run)
+    numeric = sum(1 for run in runs for i in reader.captures(run) if i.dtype != "string")
+    with _ProgressBar("checking") as bar:
+        found = queries.alerts(reader, args.run, progress=bar)
     if args.json:
         _print_json({"alerts": found})
     elif found:
@@ -225,7 +223,7 @@ def _alerts(args):
                      [[a["run"], a["tag"], a["step"], a["order"], a["nan"], a["posinf"], a["neginf"],
                        "first" if a["first"] else ""] for a in found])
     else:
-        print("no NaN or Inf in %d numeric captures" % len(infos))
+        print("no NaN or Inf in %d numeric captures" % numeric)
     return 1 if found else 0
 
 
@@ -237,12 +235,9 @@ def _load(logdir):
     if "://" not in logdir and not os.path.isdir(logdir):
         problem = "is not a directory" if os.path.exists(logdir) else "does not exist"
         raise CommandError("logdir %r %s" % (logdir, problem))
-    if sys.stderr.isatty():
-        sys.stderr.write("indexing %s ..." % logdir)
-        sys.stderr.flush()
-    reader = reader_lib.load(logdir)
-    if sys.stderr.isatty():
-        sys.stderr.write("\r\033[K")
+    reader = reader_lib.Reader(logdir)
+    with _ProgressBar("indexing") as bar:
+        reader.refresh(progress=bar)
     if not reader.runs():
         raise CommandError("no TensorCap captures under logdir %r" % logdir)
     return reader
@@ -250,36 +245,42 @@ def _load(logdir):
 
 def _sliced(reader, capture, text):
     """(value of `capture` sliced by `text`, canonical slice); always an array."""
-    value = reader.value(*capture)
-    array, canonical = slicing.apply(value, text)
-    return np.asarray(array, dtype=value.dtype), canonical  # an index of every axis gives a scalar
-
-
-def _read_stats(reader, infos, label):
-    """Computes (and caches) the statistics of `infos`, showing progress."""
-    for info in _progress(infos, label):
-        reader.stats(info.run, info.tag, info.step)
+    return slicing.apply(reader.value(*capture), text)
 
 
 def _progress(items, label):
     """Yields `items`, drawing a progress bar on stderr when it is a terminal."""
     items = list(items)
-    if not sys.stderr.isatty():
-        yield from items
-        return
-    last = 0.0
-    try:
+    with _ProgressBar(label) as bar:
         for done, item in enumerate(items):
-            if time.monotonic() - last > 0.1:
-                last = time.monotonic()
-                filled = 30 * done // len(items)
-                bar = "#" * filled + "." * (30 - filled)
-                sys.stderr.write("\r%s [%s] %d/%d" % (label, bar, done, len(items)))
-                sys.stderr.flush()
+            bar(done, len(items))
             yield item
-    finally:
-        sys.stderr.write("\r\033[K")
+
+
+class _ProgressBar:
+    """`bar(done, total)` draws a progress bar on stderr, only if it is a terminal."""
+
+    def __init__(self, label):
+        self._label = label
+        self._enabled = sys.stderr.isatty()
+        self._last = 0.0
+
+    def __call__(self, done, total):
+        if not self._enabled or not total or time.monotonic() - self._last < 0.1:
+            return
+        self._last = time.monotonic()
+        filled = 30 * done // total
+        sys.stderr.write("\r%s [%s%s] %d/%d" % (self._label, "#" * filled, "." * (30 - filled), done, total))
         sys.stderr.flush()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        if self._enabled:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
+        return False
 
 
 def _exact(array):

@@ -124,6 +124,14 @@ def list_event_files(run_dir):
     return sorted(os.path.join(run_dir, name) for name in names if is_event_file(name))
 
 
+def size(path):
+    """The size of a file in bytes (0 if it cannot be read)."""
+    try:
+        return os.path.getsize(path) if is_local(path) else tb_tf.io.gfile.stat(path).length
+    except Exception:  # gone since it was listed; gfile raises its own errors
+        return 0
+
+
 def list_run_dirs(logdir):
     """Directories under `logdir` (itself included) that hold event files.
 

@@ -136,6 +136,7 @@ class TensorCapPlugin(base_plugin.TBPlugin):
                 % (list(info_a.shape), "%s:%s:%s" % a, list(info_b.shape), "%s:%s:%s" % b))
         value_a, canonical = slicing.apply(self._reader.value(*a), slice_text)
         value_b, _ = slicing.apply(self._reader.value(*b), slice_text)
+        _check_size(value_a, max_cells)  # before computing float64 temporaries of it
         try:
             delta, stats = analysis.diff(value_a, value_b, rtol, atol)
         except ValueError as e:
@@ -218,6 +219,8 @@ class TensorCapPlugin(base_plugin.TBPlugin):
     def static_route(self, request):
         """Serves a file of frontend/, refusing any path that leaves it."""
         relative = request.path.split("/static/", 1)[-1] if "/static/" in request.path else ""
+        if "\x00" in relative:  # os.path.realpath raises ValueError on NUL bytes
+            return _error(request, 404, "no static file %r" % relative)
         root = os.path.realpath(_FRONTEND_DIR)
         path = os.path.realpath(os.path.join(root, relative))
         if not relative or not path.startswith(root + os.sep) or not os.path.isfile(path):
@@ -330,14 +333,19 @@ class _Args:
 
 def _bounded(array, max_cells):
     """Pools `array` to `max_cells`, refusing results too large to send."""
+    _check_size(array, max_cells)
+    if max_cells is None:
+        return array, None
+    return slicing.pool(array, max_cells)
+
+
+def _check_size(array, max_cells):
+    """Refuses a result of `array`'s size that would be too large to send."""
     limit = MAX_POOLED_ELEMENTS if max_cells else MAX_ELEMENTS
     if array.size > limit:
         raise errors.InvalidArgumentError(
             "the result has %d elements (shape %s), more than %d: slice it%s"
             % (array.size, list(array.shape), limit, "" if max_cells else " or set max_cells"))
-    if max_cells is None:
-        return array, None
-    return slicing.pool(array, max_cells)
 
 
 def _handling_errors(request, respond):

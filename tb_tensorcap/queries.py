@@ -8,35 +8,37 @@ commands all call these, so they give the same answers.
 from tb_tensorcap import analysis
 
 
-def alerts(reader, run=None):
+def alerts(reader, run=None, progress=None):
     """Every capture holding NaN or Inf, in capture order, runs by name.
 
-    Reads each value whose statistics are not cached yet. The earliest alert
+    Reads each value whose statistics are not cached yet, calling
+    `progress(done, total)` after each capture if given. The earliest alert
     of each run has "first": True.
     """
-    found = []
-    for run_name in [run] if run is not None else reader.runs():
-        first = True
-        for info in reader.captures(run_name):
-            if info.dtype == "string":
-                continue
-            stats = reader.stats(info.run, info.tag, info.step)
-            if analysis.has_nonfinite(stats):
-                found.append({
-                    "run": info.run, "tag": info.tag, "step": info.step, "order": info.order,
-                    "nan": stats["nan"], "posinf": stats["posinf"], "neginf": stats["neginf"],
-                    "first": first,
-                })
-                first = False
+    captures = [info for run_name in ([run] if run is not None else reader.runs())
+                for info in reader.captures(run_name) if info.dtype != "string"]
+    found, runs_alerted = [], set()
+    for done, info in enumerate(captures, 1):
+        stats = reader.stats(info.run, info.tag, info.step)
+        if analysis.has_nonfinite(stats):
+            found.append({
+                "run": info.run, "tag": info.tag, "step": info.step, "order": info.order,
+                "nan": stats["nan"], "posinf": stats["posinf"], "neginf": stats["neginf"],
+                "first": info.run not in runs_alerted,
+            })
+            runs_alerted.add(info.run)
+        if progress:
+            progress(done, len(captures))
     return found
 
 
-def divergence(reader, run, run2, rtol=1e-5, atol=1e-8):
+def divergence(reader, run, run2, rtol=1e-5, atol=1e-8, progress=None):
     """Where `run2` first parts from `run`, and how far each tag parts.
 
     Walks `run` by (step, capture order within the step), comparing each
     capture with the same tag and step in `run2`. Captures whose digests match
-    are identical and are not re-read. The reply is documented in
+    are identical and are not re-read. `progress(done, total)` is called
+    after each capture of `run` if given. The reply is documented in
     http_api.md (`/divergence`).
     """
     captures = sorted(reader.captures(run), key=lambda i: (i.step, i.order))
@@ -45,7 +47,9 @@ def divergence(reader, run, run2, rtol=1e-5, atol=1e-8):
     first = None
     compared = 0
     per_tag = {}
-    for info in captures:
+    for done, info in enumerate(captures, 1):
+        if progress:
+            progress(done, len(captures))
         if info.step not in steps_b.get(info.tag, ()):
             continue
         other = reader.info(run2, info.tag, info.step)

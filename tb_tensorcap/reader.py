@@ -114,19 +114,29 @@ class Reader:
 
     # -- indexing ---------------------------------------------------------
 
-    def refresh(self):
+    def refresh(self, progress=None):
         """Reads what was appended to the logdir since the last refresh.
+
+        Args:
+          progress: optional `progress(done_bytes, total_bytes)`, called after
+            each event file, for long scans of big logdirs.
 
         Returns the number of new captures.
         """
         with self._refresh_lock:
             added = 0
-            for run_dir in sorted(self._run_dirs()):
+            runs = [(run_dir, event_files.list_event_files(run_dir)) for run_dir in sorted(self._run_dirs())]
+            total = sum(event_files.size(path) for _, paths in runs for path in paths) if progress else 0
+            done = 0
+            for run_dir, paths in runs:
                 run = self._run_name(run_dir)
                 with self._index_lock:
                     run_index = self._runs.get(run) or _RunIndex(run, run_dir)
-                for path in event_files.list_event_files(run_dir):
+                for path in paths:
                     added += self._scan_file(run_index, path)
+                    if progress:
+                        done += event_files.size(path)
+                        progress(done, total)
                 if run_index.tags:
                     with self._index_lock:
                         self._runs[run] = run_index
@@ -288,7 +298,9 @@ class Reader:
             return cached
         pieces = [self._read_tensor(path, offset, tag) for path, offset in info.locations]
         if len(pieces) == 1:
-            array = pieces[0]
+            # reshape: a capture split into one chunk (a single element over
+            # CHUNK_BYTES) is stored 1-D.
+            array = pieces[0].reshape(info.shape)
         else:
             array = np.concatenate([p.reshape(-1) for p in pieces]).reshape(info.shape)
         array.flags.writeable = False

@@ -39,12 +39,12 @@ def parse(text):
                 raise SliceError("slice %r has more than one '...'" % text)
             index.append(Ellipsis)
         elif re.fullmatch(_INT, part):
-            index.append(int(part))
+            index.append(_int(part, text))
         elif _RANGE.match(part.replace(" ", "")):
             start, stop, step = _RANGE.match(part.replace(" ", "")).groups()
-            if step is not None and int(step) == 0:
+            if step is not None and _int(step, text) == 0:
                 raise SliceError("slice %r: step of entry %d is zero" % (text, position))
-            index.append(slice(*(None if v is None else int(v) for v in (start, stop, step))))
+            index.append(slice(*(None if v is None else _int(v, text) for v in (start, stop, step))))
         else:
             raise SliceError(
                 "slice %r: entry %d (%r) is not an integer, a start:stop:step range or '...'"
@@ -53,6 +53,14 @@ def parse(text):
     if len(index) > MAX_AXES:
         raise SliceError("slice %r has more than %d entries" % (text, MAX_AXES))
     return tuple(index)
+
+
+def _int(digits, text):
+    """int(digits), or a SliceError where Python refuses to convert that many digits."""
+    try:
+        return int(digits)
+    except ValueError:  # over sys.get_int_max_str_digits() (4300) digits
+        raise SliceError("slice %r: an integer of %d digits is out of range" % (text[:100], len(digits))) from None
 
 
 def format_index(index):

@@ -361,4 +361,4 @@ def test_progress_bar_only_on_a_terminal(data):
         stderr += chunk
     os.close(master)
     assert proc.returncode == 1 and len(json.loads(stdout)["alerts"]) == 2  # stdout stays clean JSON
-    assert b"statistics [" in stderr and b"\r\x1b[K" in stderr and b"Traceback" not in stderr
+    assert b"indexing [" in stderr and b"checking [" in stderr and b"\r\x1b[K" in stderr and b"Traceback" not in stderr
