@@ -86,6 +86,7 @@ class _RunIndex:
         self.file_offsets = {}  # event file path -> offset scanned up to
         self.broken_files = set()
         self.problems = collections.Counter()  # event file path -> bad records seen
+        self.reported = set()  # (event file path, problem) already logged
         self.tags = {}  # tag -> {step: CaptureInfo}
         self.pending_chunks = {}  # (tag, step, count) -> {index: (path, offset)}
         self.next_order = 0
@@ -111,6 +112,9 @@ class Reader:
         self._index_lock = threading.Lock()
         self._refresh_lock = threading.Lock()
         self._cache = _ValueCache(value_cache_bytes)
+        # Runs holding no captures (yet): kept so that their files are not
+        # re-read from the start, nor their damage re-reported, on each refresh.
+        self._runs_without_captures = {}
 
     # -- indexing ---------------------------------------------------------
 
@@ -131,7 +135,7 @@ class Reader:
             for run_dir, paths in runs:
                 run = self._run_name(run_dir)
                 with self._index_lock:
-                    run_index = self._runs.get(run) or _RunIndex(run, run_dir)
+                    run_index = self._runs.get(run) or self._runs_without_captures.get(run) or _RunIndex(run, run_dir)
                 for path in paths:
                     added += self._scan_file(run_index, path)
                     if progress:
@@ -140,6 +144,9 @@ class Reader:
                 if run_index.tags:
                     with self._index_lock:
                         self._runs[run] = run_index
+                    self._runs_without_captures.pop(run, None)
+                else:
+                    self._runs_without_captures[run] = run_index
             return added
 
     def _run_dirs(self):
@@ -169,7 +176,9 @@ class Reader:
             logger.warning("%s; the rest of this file is skipped", e)
             run_index.broken_files.add(path)
         except OSError as e:
-            logger.warning("cannot read %s: %s", path, e)
+            _report_once(run_index, path, "cannot read %s: %s" % (path, e))
+        else:
+            _check_tail(run_index, path)
         return added
 
     def _index_record(self, run_index, path, offset, data):
@@ -332,6 +341,28 @@ class Reader:
 
 
 _REPORTS_PER_FILE = 3
+
+
+def _report_once(run_index, path, message):
+    """Logs `message` about `path` the first time only (each refresh meets it again)."""
+    if (path, message) not in run_index.reported:
+        run_index.reported.add((path, message))
+        logger.warning("%s", message)
+
+
+def _check_tail(run_index, path):
+    """Reports, once per position, a local file that ends in an incomplete record.
+
+    The record is left for a later refresh, as its writer may still be writing
+    it; a writer that was killed never completes it.
+    """
+    if path in run_index.broken_files or not event_files.is_local(path):
+        return
+    end = run_index.file_offsets.get(path, 0)
+    size = event_files.size(path)
+    if size > end:
+        _report_once(run_index, path, "%s: incomplete record at byte %d: still being written, or its "
+                     "writer stopped; skipped until it is complete" % (path, end))
 
 
 def _report(run_index, path, problem):

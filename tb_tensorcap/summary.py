@@ -23,6 +23,7 @@ Rules, in order of precedence:
 """
 
 import atexit
+import errno
 import importlib.util
 import json
 import os
@@ -422,9 +423,29 @@ class _DefaultWriter:
                         else "its default logdir", e.message)) from None
                 print("tensorcap: writing captures to %s" % self.logdir, file=sys.stderr)
                 atexit.register(self._writer.flush)
+            self._check_space()
             return self._writer
 
+    def _check_space(self):
+        """Raises OSError (ENOSPC) when the logdir's disk is (nearly) full.
 
+        On a full disk TensorFlow drops events without an error (it ignores a
+        failed write of a record larger than its 4 KB buffer; the flush of the
+        then empty buffer succeeds), so the next capture fails here instead.
+        """
+        if "://" in self.logdir or not hasattr(os, "statvfs"):
+            return
+        try:
+            disk = os.statvfs(self.logdir)
+        except OSError:
+            return
+        free = (disk.f_bfree if hasattr(os, "geteuid") and os.geteuid() == 0 else disk.f_bavail) * disk.f_frsize
+        if free < _MIN_FREE_BYTES:
+            raise OSError(errno.ENOSPC, "No space left on device: TensorCap cannot write captures to %r "
+                          "(%d bytes free); captures not yet flushed may be lost" % (self.logdir, free))
+
+
+_MIN_FREE_BYTES = 1 << 20  # TensorCap's own writer refuses captures below this much free disk
 _default_writer = _DefaultWriter()
 _used_writers = weakref.WeakSet()
 
