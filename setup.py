@@ -11,7 +11,7 @@ setuptools.setup(
     python_requires=">=3.9",
     packages=["tb_tensorcap", "tb_tensorcap.frontend"],
     package_dir={"tb_tensorcap.frontend": "frontend"},
-    package_data={"tb_tensorcap": ["http_api.md"], "tb_tensorcap.frontend": ["*.js", "*.css", "*.html"]},
+    package_data={"tb_tensorcap": ["http_api.md"], "tb_tensorcap.frontend": ["*.js", "*.css", "views/*.js"]},
     # Capturing needs TensorFlow, but any distribution of it (tensorflow,
     # tensorflow-cpu, tf-nightly, ...): it is not pinned here, so installing
     # TensorCap never swaps a user's GPU build for another. Reading and the

@@ -31,10 +31,11 @@ from tb_tensorcap.reader import NotFoundError, Reader
 
 logger = logging.getLogger(__name__)
 
-_FRONTEND_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "frontend")
-# An installed (non-editable) package has frontend/ inside the package.
+# An installed package has frontend/ inside it; a source checkout (editable
+# install) has it beside the package.
+_FRONTEND_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "frontend")
 if not os.path.isdir(_FRONTEND_DIR):
-    _FRONTEND_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "frontend")
+    _FRONTEND_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "frontend")
 
 MAX_ELEMENTS = 1 << 24  # elements in one value reply, before pooling
 MAX_POOLED_ELEMENTS = 1 << 28  # elements a pooled reply may start from

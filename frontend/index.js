@@ -1,0 +1,150 @@
+// TensorCap's tab. TensorBoard loads this module in the tab's iframe and
+// calls render(), which builds the whole page into document.body.
+//
+// Wiring only: the state store (state.js) drives the sidebar and the three
+// panels (a capture, NaN/Inf alerts, run divergence); the state is mirrored
+// into this iframe's URL hash; /index is fetched again every 15 s and when
+// the tab becomes visible, so new steps appear while training runs without
+// losing the selection. /alerts is asked once the index is in (its counts
+// complete the sidebar's NaN/Inf badges) and again from the alerts panel.
+
+import { fetchAlerts, fetchIndex, isAbort } from "./api.js";
+import { h, message, show } from "./dom.js";
+import { createStore, decodeState, encodeState, PANELS } from "./state.js";
+import { createAlertsPanel } from "./views/alerts.js";
+import { createCapturePanel } from "./views/capture.js";
+import { createDivergencePanel } from "./views/divergence.js";
+import { createSidebar } from "./views/sidebar.js";
+
+const REFRESH_MS = 15000;
+const INCOMPLETE_REFRESH_MS = 2000;
+const PANEL_LABELS = { capture: "Capture", alerts: "Alerts", divergence: "Divergence" };
+
+// Whether a key press belongs to a form control rather than to the page.
+function typing(target) {
+  return Boolean(target.closest?.("input, select, textarea, [contenteditable]"));
+}
+
+// Writes the state into this iframe's hash without a history entry. The URL
+// is absolute: a relative "#..." would resolve against the page's <base>.
+function writeHash(state) {
+  const url = new URL(location.href);
+  url.hash = encodeState(state);
+  if (url.href !== location.href) history.replaceState(null, "", url.href);
+}
+
+export async function render() {
+  document.title = "TensorCap";
+  document.head.append(h("link", { rel: "stylesheet", href: "./static/style.css" }));
+  const store = createStore(decodeState(location.hash));
+
+  const openCapture = ({ run, tag, step, diff = null }) =>
+    store.set({ panel: "capture", run, tag, step, diff, view: "", slice: "" });
+
+  function pickTag(tag) {
+    const { index, run, step, hidden, diff } = store.get();
+    const runs = Object.keys(index.runs).filter((r) => !hidden.includes(r) && index.runs[r][tag]);
+    const chosen = runs.includes(run) ? run : runs[0] ?? run;
+    const steps = index.runs[chosen]?.[tag]?.steps ?? [];
+    store.set({
+      panel: "capture", tag, run: chosen, step: steps.includes(step) ? step : null,
+      view: "", slice: "", diff: diff && diff.tag === null ? diff : null,
+    });
+  }
+
+  const sidebar = createSidebar({ onPickTag: pickTag, onHiddenRuns: (hidden) => store.set({ hidden }) });
+  const capture = createCapturePanel(store);
+  const alerts = createAlertsPanel({ onOpen: openCapture, onRefresh: () => loadAlerts() });
+  const divergence = createDivergencePanel({
+    onOpen: ({ run, tag, step, run2 }) => openCapture({ run, tag, step, diff: { run: run2, tag: null, step: null } }),
+    onRuns: (runs) => store.set(runs),
+  });
+  const panels = { capture: capture.element, alerts: alerts.element, divergence: divergence.element };
+  const panelTabs = h("div", { className: "panel-tabs", role: "tablist" });
+  const appStatus = h("div", { className: "app-status" });
+  document.body.replaceChildren(h("div", { className: "app" },
+    sidebar.element,
+    h("main", null, h("header", { className: "topbar" }, h("span", { className: "brand", text: "TensorCap" }), panelTabs),
+      appStatus, Object.values(panels))));
+
+  let alertCounts = new Map();
+  let alertsLoaded = false;
+
+  function loadAlerts() {
+    alertsLoaded = true;
+    alerts.loading();
+    fetchAlerts().then((reply) => {
+      alerts.show(reply);
+      alertCounts = new Map();
+      for (const a of reply.alerts) {
+        const key = `${a.run}\u0000${a.tag}`;
+        alertCounts.set(key, (alertCounts.get(key) ?? 0) + 1);
+      }
+      const { index, hidden } = store.get();
+      if (index) sidebar.setIndex(index, hidden, alertCounts);
+    }, (error) => {
+      if (!isAbort(error)) alerts.failed(error);
+    });
+  }
+
+  store.subscribe((state, previous) => {
+    writeHash(state);
+    if (state.index && (state.index !== previous.index || state.hidden !== previous.hidden)) {
+      sidebar.setIndex(state.index, state.hidden, alertCounts);
+    }
+    if (state.index && (state.tag !== previous.tag || !previous.index)) sidebar.select(state.tag);
+    show(panelTabs, PANELS.map((panel) => h("button", {
+      role: "tab", className: `tab${panel === state.panel ? " selected" : ""}`, dataset: { panel },
+      "aria-selected": String(panel === state.panel), text: PANEL_LABELS[panel],
+      onclick: () => store.set({ panel }),
+    })));
+    for (const [panel, node] of Object.entries(panels)) node.hidden = panel !== state.panel;
+    if (state.panel === "capture") capture.sync(state);
+    if (state.panel === "alerts" && !alertsLoaded) loadAlerts();
+    if (state.panel === "divergence" && state.index) divergence.update(state);
+  });
+
+  let indexText = "";
+  let refreshing = false;
+  let timer = null;
+
+  async function refreshIndex() {
+    if (refreshing) return;
+    refreshing = true;
+    clearTimeout(timer);
+    let delay = REFRESH_MS;
+    try {
+      const reply = await fetchIndex();
+      const text = JSON.stringify(reply.runs);
+      show(appStatus);
+      if (reply.complete === false) delay = INCOMPLETE_REFRESH_MS;
+      if (text !== indexText) {
+        indexText = text;
+        store.set({ index: { runs: reply.runs } });
+        if (!alertsLoaded) loadAlerts();
+      }
+    } catch (error) {
+      show(appStatus, message(`Cannot list captures: ${error.message}`, "error"));
+    } finally {
+      refreshing = false;
+      timer = setTimeout(refreshIndex, delay);
+    }
+  }
+
+  // A hash edited by hand (or history navigation) is followed; our own
+  // replaceState calls fire no hashchange.
+  window.addEventListener("hashchange", () => store.set({ ...decodeState(location.hash), index: store.get().index }));
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible") refreshIndex();
+  });
+  document.addEventListener("keydown", (event) => {
+    if (store.get().panel !== "capture" || typing(event.target) || event.altKey || event.ctrlKey || event.metaKey) return;
+    if (event.key === "ArrowLeft" || event.key === "ArrowRight") {
+      event.preventDefault();
+      capture.stepBy(event.key === "ArrowLeft" ? -1 : 1);
+    }
+  });
+
+  store.set({});
+  await refreshIndex();
+}

@@ -1,0 +1,113 @@
+// The tab's state, a small store, and the state's form in the URL.
+//
+// Pure (no DOM at import). The URL state lives in the hash of the tab's own
+// iframe page (`data/plugin_entry.html?name=tensorcap#run=...&tag=...`),
+// written with history.replaceState so it adds no history entries and never
+// touches TensorBoard's own URL. A shared link is that iframe URL: opened
+// directly, it shows the same run, tag, step, view, slice, diff target,
+// tolerances, hidden runs and divergence pair. TensorBoard's own URL
+// (`/#tensorcap`) only opens the tab; "Copy link" in the card gives the
+// iframe URL.
+//
+// Keys: p (panel), run, tag, step, view, slice, diff=1 with drun / dtag /
+// dstep (omitted = same as the shown capture), rtol, atol, r1, r2
+// (divergence runs), hide (repeated, one per hidden run).
+
+export const DEFAULT_RTOL = 1e-5;
+export const DEFAULT_ATOL = 1e-8;
+export const PANELS = ["capture", "alerts", "divergence"];
+
+export const DEFAULT_STATE = Object.freeze({
+  panel: "capture",
+  run: "",
+  tag: "",
+  step: null, // null: the latest step, following new ones
+  view: "", // "": the default view for the capture's rank
+  slice: "", // "": the default slice for the view
+  diff: null, // null, or {run, tag, step}, each null for "same as shown"
+  rtol: DEFAULT_RTOL,
+  atol: DEFAULT_ATOL,
+  divRun: "",
+  divRun2: "",
+  hidden: [],
+  index: null, // the last /index reply (not in the URL)
+});
+
+// State -> hash text (without "#"); only what differs from the defaults.
+export function encodeState(state) {
+  const params = new URLSearchParams();
+  const put = (key, value) => {
+    if (value !== null && value !== "" && value !== undefined) params.append(key, String(value));
+  };
+  if (state.panel !== "capture") put("p", state.panel);
+  put("run", state.run);
+  put("tag", state.tag);
+  put("step", state.step);
+  put("view", state.view);
+  put("slice", state.slice);
+  if (state.diff) {
+    params.append("diff", "1");
+    put("drun", state.diff.run);
+    put("dtag", state.diff.tag);
+    put("dstep", state.diff.step);
+  }
+  if (state.rtol !== DEFAULT_RTOL) put("rtol", state.rtol);
+  if (state.atol !== DEFAULT_ATOL) put("atol", state.atol);
+  put("r1", state.divRun);
+  put("r2", state.divRun2);
+  for (const run of state.hidden) params.append("hide", run);
+  return params.toString();
+}
+
+function integerOrNull(text) {
+  return text !== null && /^-?\d+$/.test(text) ? Number(text) : null;
+}
+
+function tolerance(text, fallback) {
+  const value = text === null ? NaN : Number(text);
+  return Number.isFinite(value) && value >= 0 ? value : fallback;
+}
+
+// Hash text (with or without "#") -> state; unknown or malformed values
+// fall back to the defaults.
+export function decodeState(hash) {
+  const params = new URLSearchParams(hash.startsWith("#") ? hash.slice(1) : hash);
+  const text = (key) => params.get(key) ?? "";
+  const panel = params.get("p");
+  return {
+    ...DEFAULT_STATE,
+    panel: PANELS.includes(panel) ? panel : "capture",
+    run: text("run"),
+    tag: text("tag"),
+    step: integerOrNull(params.get("step")),
+    view: text("view"),
+    slice: text("slice"),
+    diff: params.get("diff") === "1"
+      ? { run: params.get("drun"), tag: params.get("dtag"), step: integerOrNull(params.get("dstep")) }
+      : null,
+    rtol: tolerance(params.get("rtol"), DEFAULT_RTOL),
+    atol: tolerance(params.get("atol"), DEFAULT_ATOL),
+    divRun: text("r1"),
+    divRun2: text("r2"),
+    hidden: params.getAll("hide"),
+  };
+}
+
+// A store: get() the state, set(patch) to change it, subscribe(listener)
+// to hear of changes as listener(state, previous). Listeners run in order.
+export function createStore(initial) {
+  let state = { ...initial };
+  const listeners = [];
+  return {
+    get: () => state,
+    set(patch) {
+      const previous = state;
+      state = { ...state, ...patch };
+      for (const listener of listeners) listener(state, previous);
+    },
+    subscribe(listener) {
+      listeners.push(listener);
+    },
+  };
+}
+

@@ -1,0 +1,207 @@
+// The capture panel: the card, the view tabs, the slicer and the current
+// view (or the diff) of the selected run, tag and step.
+//
+// `sync(state)` runs on every state change and does only what changed: a new
+// tag reloads the per-step statistics; a new step, view, slice or diff
+// target re-requests the view's data, aborting the request it replaces.
+// Failures show as text above the view, never as uncaught errors.
+
+import { fetchStats, isAbort } from "../api.js";
+import { h, message, show } from "../dom.js";
+import {
+  expandSlice, formatSlice, parseSlice, resultShape, SliceError, sliceForView, sliceShowing,
+} from "../slicing.js";
+import { availableViews, resolveView, VIEW_LABELS, viewAxes } from "../viewkinds.js";
+import { createCard } from "./card.js";
+import { createDiffView } from "./diff.js";
+import { createHeatmapView } from "./heatmap.js";
+import { createHistogramView } from "./histogram.js";
+import { createImageView } from "./image.js";
+import { createLineView } from "./line.js";
+import { createScalarView } from "./scalar.js";
+import { createSlicer } from "./slicer.js";
+import { createTableView } from "./table.js";
+
+const VIEW_FACTORIES = {
+  scalar: createScalarView, line: createLineView, heatmap: createHeatmapView,
+  image: createImageView, histogram: createHistogramView, table: createTableView,
+};
+
+// The B side a diff starts with: the previous step, else another run, else itself.
+function defaultTarget(index, run, tag, step) {
+  const steps = index.runs[run][tag].steps;
+  const position = steps.indexOf(step);
+  if (position > 0) return { run: null, tag: null, step: steps[position - 1] };
+  const other = Object.keys(index.runs).find((r) => r !== run && index.runs[r][tag]);
+  return { run: other ?? null, tag: null, step: other ? null : steps[1] ?? null };
+}
+
+// Slice text as typed -> canonical text when it parses, else as typed (the
+// slicer then says what is wrong with it).
+function tidySlice(text, shape) {
+  try {
+    return formatSlice(expandSlice(parseSlice(text), shape));
+  } catch (error) {
+    if (error instanceof SliceError) return text;
+    throw error;
+  }
+}
+
+export function createCapturePanel(store) {
+  const card = createCard({
+    onStep: (step) => store.set({ step }),
+    onRun: (run) => {
+      const { index, tag, step } = store.get();
+      store.set({ run, step: index.runs[run][tag].steps.includes(step) ? step : null });
+    },
+  });
+  const hint = h("div", { className: "hint" });
+  const tabs = h("div", { className: "view-tabs", role: "tablist" });
+  const diffButton = h("button", { className: "diff-toggle", onclick: () => toggleDiff() });
+  const linkStatus = h("span", { className: "status" });
+  const linkButton = h("button", { text: "Copy link", title: "copy a link to this view", onclick: () => copyLink() });
+  const slicer = createSlicer((text) => store.set({ slice: tidySlice(text, shown.shape) }));
+  const status = h("div", { className: "view-status" });
+  const host = h("div", { className: "view-host" });
+  const body = h("div", { className: "capture-body" },
+    card.element, h("div", { className: "toolbar view-bar" }, tabs, diffButton, linkButton, linkStatus),
+    slicer.element, status, host);
+  const element = h("section", { className: "panel capture-panel" }, hint, body);
+  const views = new Map();
+  const diffView = createDiffView({
+    onTarget: (diff) => store.set({ diff }),
+    onTolerance: (tolerances) => store.set(tolerances),
+    onClose: () => store.set({ diff: null }),
+  });
+
+  let shown = { shape: [] };
+  let capture = null; // {run, tag, facts}
+  let stats = null;
+  let statsKey = ""; // run, tag and step count of the last request
+  let statsOwner = ""; // run and tag of `stats`
+  let statsController = null;
+  let renderKey = "";
+  let controller = null;
+
+  function toggleDiff() {
+    const { diff, index, run, tag } = store.get();
+    store.set({ diff: diff ? null : defaultTarget(index, run, tag, shown.step) });
+  }
+
+  function copyLink() {
+    navigator.clipboard.writeText(location.href).then(
+      () => { linkStatus.textContent = "Link copied."; },
+      () => { linkStatus.textContent = location.href; },
+    );
+  }
+
+  // Per-step statistics; a tag that gained steps keeps its old ones on
+  // screen until the new ones arrive.
+  function loadStats(run, tag, steps) {
+    const key = JSON.stringify([run, tag, steps.length]);
+    if (key === statsKey) return;
+    statsKey = key;
+    const owner = JSON.stringify([run, tag]);
+    if (owner !== statsOwner) {
+      statsOwner = owner;
+      stats = null;
+      card.setStats(null);
+    }
+    statsController?.abort();
+    statsController = new AbortController();
+    fetchStats(run, tag, statsController.signal).then((reply) => {
+      stats = reply.steps;
+      card.setStats(stats);
+      sync(store.get());
+    }, (error) => {
+      if (!isAbort(error)) show(status, message(`Statistics: ${error.message}`, "error"));
+    });
+  }
+
+  function viewInstance(view) {
+    if (!views.has(view)) views.set(view, VIEW_FACTORIES[view]());
+    return views.get(view);
+  }
+
+  function renderTabs(views, current, diff) {
+    show(tabs, views.map((view) => h("button", {
+      role: "tab", className: `tab${view === current && !diff ? " selected" : ""}`, dataset: { view },
+      "aria-selected": String(view === current && !diff), text: VIEW_LABELS[view],
+      onclick: () => store.set({ view, diff: null }),
+    })));
+    diffButton.textContent = diff ? "Diff ✓" : "Diff…";
+    diffButton.classList.toggle("selected", Boolean(diff));
+  }
+
+  function sync(state) {
+    const { index, run, tag } = state;
+    const facts = index?.runs[run]?.[tag];
+    body.hidden = !facts;
+    hint.hidden = Boolean(facts);
+    if (!facts) {
+      renderKey = "";
+      card.stop();
+      hint.textContent = !index ? "Loading captures…"
+        : !Object.keys(index.runs).length ? "No TensorCap captures in this logdir yet. Capture tensors with tb_tensorcap.capture(x, \"name\")."
+          : !tag ? "Pick a tag on the left."
+            : `Run "${run}" has no capture named "${tag}".`;
+      return;
+    }
+    if (capture?.run !== run || capture?.tag !== tag || capture?.facts !== facts) {
+      if (capture?.run !== run || capture?.tag !== tag) card.stop();
+      capture = { run, tag, facts };
+      const runs = Object.keys(index.runs).filter((r) => index.runs[r][tag]);
+      card.setCapture({ run, tag, runs, facts });
+      loadStats(run, tag, facts.steps);
+    }
+    const step = state.step ?? facts.steps[facts.steps.length - 1];
+    const row = stats?.find((r) => r.step === step);
+    const dtype = row?.dtype ?? facts.dtype;
+    const shape = row?.shape ?? facts.shape;
+    shown = { step, shape };
+    card.setStep(step, { dtype, shape });
+
+    const view = resolveView(state.view, dtype, shape);
+    renderTabs(availableViews(dtype, shape), view, state.diff);
+    const count = state.diff ? Math.min(shape.length, 2) : viewAxes(view, shape);
+    const sliced = count > 0 && count < shape.length;
+    const { entries, error } = sliced
+      ? sliceForView(shape, count, state.slice)
+      : { entries: sliceShowing(shape, shape.map((_, axis) => axis)), error: null };
+    slicer.element.hidden = !sliced;
+    if (sliced) slicer.update(shape, entries, { fixedAxes: !state.diff && view === "image", problem: error });
+    const sliceText = sliced ? formatSlice(entries) : "";
+
+    const key = JSON.stringify([run, tag, step, state.diff ? "diff" : view, sliceText, state.diff,
+      state.rtol, state.atol, dtype, shape, view === "scalar" && Boolean(stats)]);
+    if (key === renderKey) return;
+    renderKey = key;
+    const instance = state.diff ? diffView : viewInstance(view);
+    if (host.firstChild !== instance.element) show(host, instance.element);
+    controller?.abort();
+    controller = new AbortController();
+    host.classList.add("loading");
+    instance.update({
+      run, tag, step, dtype, fullShape: shape, sliceText, sliceShape: resultShape(entries, shape),
+      stats: stats ?? [], index, diff: state.diff, rtol: state.rtol, atol: state.atol,
+      signal: controller.signal,
+      pickStep: (picked) => store.set({ step: picked }),
+      rerender: () => {
+        renderKey = "";
+        sync(store.get());
+      },
+    }).then(() => {
+      host.classList.remove("loading");
+      host.hidden = false;
+      show(status);
+    }, (failure) => {
+      if (isAbort(failure)) return;
+      renderKey = "";
+      host.classList.remove("loading");
+      host.hidden = !state.diff;
+      show(status, message(failure.message, "error"));
+    });
+  }
+
+  return { element, sync, stepBy: (delta) => card.stepBy(delta) };
+}

@@ -1,0 +1,132 @@
+// The capture card: what a capture is (name, run, dtype, shape, source
+// line), its statistics at the shown step, a chart of min / mean / max over
+// every step, and the step control (slider, ◀ ▶, ←/→ keys, play).
+//
+// The card's controls are built once per tag and updated in place, so the
+// step slider keeps its drag while the views follow it.
+
+import { h, show } from "../dom.js";
+import { formatCount, formatShape, formatShort } from "../format.js";
+import { lineChart } from "./line.js";
+
+const PLAY_MS = 700;
+const STAT_ROWS = [
+  ["numel", "elements", formatCount], ["min", "min", formatShort], ["max", "max", formatShort],
+  ["mean", "mean", formatShort], ["std", "std", formatShort], ["nan", "NaN", formatCount],
+  ["posinf", "+Inf", formatCount], ["neginf", "-Inf", formatCount], ["zeros", "zeros", formatCount],
+];
+const STRING_STAT_ROWS = [["numel", "elements", formatCount], ["zeros", "empty", formatCount]];
+
+function basename(path) {
+  return path.split(/[\\/]/).pop();
+}
+
+// onStep(step): a step was picked; onRun(run): another run was picked.
+export function createCard({ onStep, onRun }) {
+  const title = h("h2", { className: "capture-name" });
+  const description = h("p", { className: "description" });
+  const runChoice = h("select", { className: "run-choice", "aria-label": "run", onchange: () => onRun(runChoice.value) });
+  const typeLabel = h("span", { className: "facts" });
+  const source = h("span", { className: "source" });
+  const statsBox = h("dl", { className: "stats" });
+  const chartBox = h("div", { className: "stats-chart" });
+  const slider = h("input", {
+    type: "range", className: "step-slider", min: 0, max: 0, step: 1, "aria-label": "step",
+    oninput: () => onStep(steps[Number(slider.value)]),
+  });
+  const stepLabel = h("span", { className: "step-label" });
+  const play = h("button", { className: "play", title: "play through the steps", onclick: () => toggle() });
+  const element = h("section", { className: "card" },
+    h("header", null, title, h("div", { className: "meta" }, runChoice, typeLabel, source)),
+    description,
+    h("div", { className: "step-control" },
+      h("button", { title: "previous step (←)", text: "◀", onclick: () => stepBy(-1) }),
+      slider,
+      h("button", { title: "next step (→)", text: "▶", onclick: () => stepBy(1) }),
+      play, stepLabel),
+    h("div", { className: "card-body" }, statsBox, chartBox));
+
+  let steps = [];
+  let position = 0;
+  let stats = null;
+  let timer = null;
+
+  function stepBy(delta) {
+    const next = position + delta;
+    if (next >= 0 && next < steps.length) onStep(steps[next]);
+  }
+
+  function toggle(on = timer === null) {
+    clearInterval(timer);
+    timer = null;
+    if (on && steps.length > 1) {
+      if (position === steps.length - 1) onStep(steps[0]);
+      timer = setInterval(() => {
+        if (position >= steps.length - 1) toggle(false);
+        else stepBy(1);
+      }, PLAY_MS);
+    }
+    play.textContent = timer === null ? "▷ play" : "❚❚ pause";
+  }
+  toggle(false);
+
+  function renderStats() {
+    const row = stats?.find((r) => r.step === steps[position]);
+    if (!row) {
+      show(statsBox, h("dt", { text: stats ? "no statistics" : "loading…" }));
+    } else {
+      show(statsBox, (row.dtype === "string" ? STRING_STAT_ROWS : STAT_ROWS).map(([key, label, format]) => [
+        h("dt", { text: label }),
+        h("dd", { className: ["nan", "posinf", "neginf"].includes(key) && row[key] ? "bad" : null, text: format(row[key]) }),
+      ]));
+    }
+    const numeric = stats?.filter((r) => r.dtype !== "string" && r.numel > 0) ?? [];
+    const ys = (key) => numeric.map((r) => (r[key] === null ? NaN : r[key]));
+    show(chartBox, numeric.length > 1 ? lineChart({
+      xs: numeric.map((r) => r.step),
+      series: [
+        { label: "max", ys: ys("max"), className: "s-max" },
+        { label: "mean", ys: ys("mean"), className: "s-mean" },
+        { label: "min", ys: ys("min"), className: "s-min" },
+      ],
+      describe: (i) => {
+        const r = numeric[i];
+        return `step ${r.step}: min ${formatShort(r.min)}, mean ${formatShort(r.mean)}, max ${formatShort(r.max)}`;
+      },
+      marker: steps[position],
+      onPick: onStep,
+      height: 140,
+    }) : null);
+  }
+
+  return {
+    element,
+    stepBy,
+    // A capture: its tag, the runs holding it, its index facts and steps.
+    setCapture({ run, tag, runs, facts }) {
+      title.textContent = tag;
+      title.title = `${tag} in ${run}`;
+      description.textContent = facts.description || "";
+      description.hidden = !facts.description;
+      show(runChoice, runs.map((r) => h("option", { value: r, text: r, selected: r === run })));
+      const src = facts.source;
+      source.textContent = src ? `${basename(src.file)}:${src.line}` : "";
+      source.title = src ? `${src.file}:${src.line} in ${src.function}()` : "";
+      steps = facts.steps;
+      slider.max = String(Math.max(steps.length - 1, 0));
+    },
+    // The shown step, and the dtype and shape it has.
+    setStep(step, { dtype, shape }) {
+      position = Math.max(steps.indexOf(step), 0);
+      slider.value = String(position);
+      stepLabel.textContent = `step ${step} (${position + 1} of ${steps.length})`;
+      typeLabel.textContent = `${dtype} ${formatShape(shape)}`;
+      renderStats();
+    },
+    setStats(rows) {
+      stats = rows;
+      renderStats();
+    },
+    stop: () => toggle(false),
+  };
+}

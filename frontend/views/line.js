@@ -1,0 +1,129 @@
+// Line charts in SVG: a 1-D value, a scalar over steps, min/mean/max over steps.
+//
+// `lineChart` draws series sharing one x axis; non-finite points break the
+// line and are marked on the top edge. Hovering shows a readout of the
+// nearest point; clicking reports its x (the card uses it to pick a step).
+// The line view fetches a 1-D slice (pooled beyond a few thousand points).
+
+import { fetchValue } from "../api.js";
+import { survey } from "../colormaps.js";
+import { h, show, svg } from "../dom.js";
+import { formatShort } from "../format.js";
+import { displayedAxes, expandSlice, fullIndex, parseSlice } from "../slicing.js";
+
+const WIDTH = 640;
+const MARGIN = { left: 58, right: 12, top: 10, bottom: 22 };
+const LINE_CELLS = 4096;
+
+// Index in sorted `xs` nearest to `x`.
+function nearest(xs, x) {
+  let lo = 0;
+  let hi = xs.length - 1;
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >> 1;
+    if (xs[mid] <= x) lo = mid;
+    else hi = mid;
+  }
+  return Math.abs(xs[hi] - x) < Math.abs(xs[lo] - x) ? hi : lo;
+}
+
+// The y range of the finite values, padded when it is a single value.
+function extent(numbers) {
+  const { lo, hi, finite } = survey(numbers);
+  if (!finite) return [0, 1];
+  if (lo === hi) return [lo - (Math.abs(lo) || 1) / 2, hi + (Math.abs(hi) || 1) / 2];
+  return [lo, hi];
+}
+
+// xs: sorted numbers; series: [{label, ys, className}]; describe(i): the
+// readout of point i; marker: an x to mark (or null); onPick(x): on click.
+export function lineChart({ xs, series, describe, marker = null, onPick = null, height = 170 }) {
+  const plotW = WIDTH - MARGIN.left - MARGIN.right;
+  const plotH = height - MARGIN.top - MARGIN.bottom;
+  const [x0, x1] = xs.length > 1 ? [xs[0], xs[xs.length - 1]] : [xs[0] - 1, xs[0] + 1];
+  const [y0, y1] = extent(series.flatMap((s) => Array.from(s.ys)));
+  const px = (x) => MARGIN.left + ((x - x0) / (x1 - x0)) * plotW;
+  const py = (y) => MARGIN.top + (1 - (y - y0) / (y1 - y0)) * plotH;
+
+  const paths = series.map(({ ys, className }) => {
+    let d = "";
+    let pen = "M";
+    const flags = [];
+    xs.forEach((x, i) => {
+      if (Number.isFinite(ys[i])) {
+        d += `${pen}${px(x).toFixed(1)},${py(ys[i]).toFixed(1)}`;
+        pen = "L";
+      } else {
+        pen = "M";
+        flags.push(svg("rect", { className: "nonfinite", x: px(x) - 1.5, y: MARGIN.top - 6, width: 3, height: 5 }));
+      }
+    });
+    const single = xs.length === 1 && Number.isFinite(ys[0])
+      ? svg("circle", { className, cx: px(xs[0]), cy: py(ys[0]), r: 3 }) : null;
+    return [svg("path", { className: `series ${className}`, d }), single, flags];
+  });
+  const rule = svg("line", { className: "rule", y1: MARGIN.top, y2: MARGIN.top + plotH, visibility: "hidden" });
+  const markerLine = marker === null ? null : svg("line", {
+    className: "marker", x1: px(marker), x2: px(marker), y1: MARGIN.top, y2: MARGIN.top + plotH,
+  });
+  const label = (x, y, text, anchor) => svg("text", { x, y, "text-anchor": anchor, text });
+  const overlay = svg("rect", {
+    className: "overlay", x: MARGIN.left, y: MARGIN.top, width: plotW, height: plotH,
+  });
+  const chart = svg("svg", { className: "line-chart", viewBox: `0 0 ${WIDTH} ${height}` },
+    svg("rect", { className: "frame", x: MARGIN.left, y: MARGIN.top, width: plotW, height: plotH }),
+    label(MARGIN.left - 4, MARGIN.top + 9, formatShort(y1), "end"),
+    label(MARGIN.left - 4, MARGIN.top + plotH, formatShort(y0), "end"),
+    label(MARGIN.left, height - 6, formatShort(xs[0]), "start"),
+    label(WIDTH - MARGIN.right, height - 6, formatShort(xs[xs.length - 1]), "end"),
+    paths, markerLine, rule, overlay);
+  const readout = h("div", { className: "readout", text: "\u00a0" });
+  const legend = series.length > 1
+    ? h("div", { className: "chart-legend" }, series.map((s) => h("span", { className: s.className, text: s.label })))
+    : null;
+
+  const pointAt = (event) => {
+    const box = chart.getBoundingClientRect();
+    const x = x0 + (((event.clientX - box.left) * WIDTH) / box.width - MARGIN.left) / plotW * (x1 - x0);
+    return nearest(xs, x);
+  };
+  overlay.addEventListener("pointermove", (event) => {
+    const i = pointAt(event);
+    rule.setAttribute("x1", px(xs[i]));
+    rule.setAttribute("x2", px(xs[i]));
+    rule.setAttribute("visibility", "visible");
+    readout.textContent = describe(i);
+  });
+  overlay.addEventListener("pointerleave", () => rule.setAttribute("visibility", "hidden"));
+  if (onPick) {
+    overlay.classList.add("pickable");
+    overlay.addEventListener("click", (event) => onPick(xs[pointAt(event)]));
+  }
+  return h("div", { className: "chart" }, chart, legend, readout);
+}
+
+// The line view: a 1-D slice of the value, plotted against its index.
+export function createLineView() {
+  const element = h("div", { className: "line-view" });
+  return {
+    element,
+    async update({ run, tag, step, dtype, fullShape, sliceText, signal }) {
+      const tensor = await fetchValue({ run, tag, step, dtype, slice: sliceText, maxCells: LINE_CELLS }, signal);
+      const entries = expandSlice(parseSlice(tensor.slice), fullShape);
+      const factor = tensor.pooled ? tensor.pooled[0] : 1;
+      const positions = Array.from({ length: tensor.size }, (_, i) => i * factor);
+      const axis = displayedAxes(entries)[0];
+      const xs = positions.map((p) => fullIndex(entries, fullShape, [p])[axis]);
+      const order = xs.length > 1 && xs[0] > xs[1] ? [...xs.keys()].reverse() : [...xs.keys()];
+      show(element, lineChart({
+        xs: order.map((i) => xs[i]),
+        series: [{ label: tag, ys: order.map((i) => tensor.values[i]), className: "s-value" }],
+        describe: (k) => {
+          const i = order[k];
+          const block = tensor.pooled ? ` (mean of ${factor} from here)` : "";
+          return `x[${fullIndex(entries, fullShape, [positions[i]]).join(", ")}] = ${tensor.text(i)}${block}`;
+        },
+      }));
+    },
+  };
+}

@@ -1,0 +1,606 @@
+"""The TensorCap tab in headless Chromium against a real `tensorboard` process.
+
+The logdir (tab_logdir.py) holds known values, so the tests check what is
+drawn: canvas pixels at known cells, tooltips, tables and statistics. Every
+test fails on a console error, an uncaught exception or a dialog (the XSS
+tag must stay inert). Most tests open the iframe's page directly
+(`data/plugin_entry.html?name=tensorcap#...`, exactly what TensorBoard
+frames); one goes through TensorBoard's own page.
+"""
+
+import os
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import tab_logdir
+from servers import TensorBoardProcess
+
+sync_api = pytest.importorskip("playwright.sync_api")
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+]
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "screenshots"
+ENTRY = "/data/plugin_entry.html?name=tensorcap"
+HIDE_MANY = "hide=many"
+NAN, WHITE, BLACK = (255, 0, 255), (255, 255, 255), (0, 0, 0)
+VIRIDIS_LOW, VIRIDIS_HIGH = (68, 1, 84), (253, 231, 37)
+DIVERGING_LOW, DIVERGING_CENTRE = (59, 76, 192), (221, 221, 221)
+
+pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's Chromium at %s" % CHROMIUM)
+
+
+def wait_index_complete(server, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status, index = server.get_json("/data/plugin/tensorcap/index")
+        if status == 200 and index.get("complete", True):
+            return index
+        time.sleep(0.25)
+    raise AssertionError("the TensorCap index did not complete")
+
+
+@pytest.fixture(scope="session")
+def tab_logdir_path(tmp_path_factory):
+    logdir = tmp_path_factory.mktemp("tab") / "logs"
+    tab_logdir.write(logdir)
+    return logdir
+
+
+@pytest.fixture(scope="module")
+def server(tab_logdir_path):
+    with TensorBoardProcess(tab_logdir_path) as process:
+        wait_index_complete(process)
+        yield process
+
+
+@pytest.fixture(scope="session")
+def browser():
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+class Problems:
+    """Console errors, uncaught exceptions and dialogs seen by a page."""
+
+    def __init__(self, page):
+        self.errors, self.dialogs = [], []
+        self.allow_http_errors = False
+        page.on("console", self._console)
+        page.on("pageerror", lambda error: self.errors.append("pageerror: %s" % error))
+        page.on("dialog", self._dialog)
+
+    def _console(self, message):
+        if message.type != "error":
+            return
+        url = message.location.get("url", "")
+        if url.endswith("/favicon.ico"):
+            return  # the entry page opened on its own has no icon; not the tab's doing
+        if self.allow_http_errors and message.text.startswith("Failed to load resource: the server responded with a status of 4"):
+            return
+        self.errors.append("console: %s (%s)" % (message.text, url))
+
+    def _dialog(self, dialog):
+        self.dialogs.append(dialog.message)
+        dialog.dismiss()
+
+
+@pytest.fixture
+def page(browser, server):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server.base)
+    tab = context.new_page()
+    tab.problems = Problems(tab)
+    yield tab
+    problems = tab.problems
+    context.close()
+    assert not problems.dialogs, problems.dialogs
+    assert not problems.errors, problems.errors
+
+
+def open_tab(page, server, fragment):
+    """Loads the tab afresh at `fragment` (a bare hash change would not reload it)."""
+    page.goto("about:blank")
+    page.goto(server.base + ENTRY + "#" + fragment)
+    page.wait_for_selector(".app")
+    return page
+
+
+def wait_view(page):
+    """Waits until the capture panel shows a view whose data has arrived."""
+    page.wait_for_function("""() => {
+        const host = document.querySelector(".view-host");
+        return host && host.firstChild && !host.classList.contains("loading") && !host.closest(".capture-body").hidden;
+    }""")
+
+
+def wait_step(page, step):
+    page.wait_for_function("s => document.querySelector('.step-label')?.textContent.startsWith('step ' + s + ' ')", arg=step)
+    wait_view(page)
+
+
+def cell(page, canvas, row, col):
+    """The pixel colour drawn for cell (row, col) and its page coordinates."""
+    return page.evaluate("""([selector, row, col]) => {
+        const canvas = document.querySelector(selector);
+        const d = canvas.dataset, scale = Number(d.scale), ratio = devicePixelRatio;
+        const x = Number(d.ox) + (col + 0.5) * scale, y = Number(d.oy) + (row + 0.5) * scale;
+        const p = canvas.getContext("2d").getImageData(Math.floor(x * ratio), Math.floor(y * ratio), 1, 1).data;
+        const box = canvas.getBoundingClientRect();
+        return {rgb: [p[0], p[1], p[2]], x: box.left + x, y: box.top + y};
+    }""", [canvas, row, col])
+
+
+def hover_text(page, canvas, row, col):
+    at = cell(page, canvas, row, col)
+    page.mouse.move(at["x"], at["y"])
+    tooltip = page.locator(canvas + " ~ .tooltip")
+    tooltip.wait_for(state="visible")
+    return tooltip.text_content()
+
+
+def close(rgb, expected, tolerance=2):
+    return all(abs(a - b) <= tolerance for a, b in zip(rgb, expected))
+
+
+HEATMAP = ".view-host .viewport-canvas"
+
+
+def test_tab_inside_tensorboard_iframe_and_xss_tag_is_inert(page, server):
+    page.goto(server.base + "/#tensorcap")
+    frame = None
+    for _ in range(200):
+        frame = next((f for f in page.frames if "plugin_entry.html" in f.url), None)
+        if frame is not None:
+            break
+        page.wait_for_timeout(100)
+    assert frame is not None, [f.url for f in page.frames]
+    frame.wait_for_selector(".run-list .run")
+    assert frame.locator(".run-list .run").all_text_contents() == ["baseline", "many", "variant"]
+    frame.locator(".tag-summary").filter(has_text="10,011 tags").wait_for()
+
+    frame.locator(".tag-filter").fill("onerror")
+    row = frame.locator(".row.tag", has_text=tab_logdir.XSS_TAG)
+    row.wait_for()
+    assert row.locator(".name").text_content() == tab_logdir.XSS_TAG
+    row.click()
+    frame.wait_for_selector(".capture-name")
+    assert frame.locator(".capture-name").text_content() == tab_logdir.XSS_TAG
+    frame.wait_for_selector(".scalar-value")
+    assert frame.locator(".scalar-value").text_content() == "7"
+    assert frame.locator("img").count() == 0
+    assert "tag=%3Cimg" in frame.url, frame.url
+    assert page.url.endswith("#tensorcap"), "the tab must leave TensorBoard's own URL alone"
+
+
+def test_heatmap_pixels_hover_and_zoom(page, server):
+    open_tab(page, server, "run=baseline&tag=block1/attn&step=2&" + HIDE_MANY)
+    page.wait_for_selector(HEATMAP + "[data-draw-ms]")
+    wait_view(page)
+    assert cell(page, HEATMAP, *tab_logdir.NAN_CELL)["rgb"] == list(NAN)
+    assert cell(page, HEATMAP, *tab_logdir.POSINF_CELL)["rgb"] == list(WHITE)
+    assert cell(page, HEATMAP, *tab_logdir.NEGINF_CELL)["rgb"] == list(BLACK)
+    assert cell(page, HEATMAP, 0, 0)["rgb"] == list(VIRIDIS_LOW)
+    assert cell(page, HEATMAP, 7, 15)["rgb"] == list(VIRIDIS_HIGH)
+    middle = cell(page, HEATMAP, 4, 0)["rgb"]  # 64/127: mid-map green-teal
+    assert middle[1] > middle[0] and middle not in (list(VIRIDIS_LOW), list(VIRIDIS_HIGH))
+
+    assert hover_text(page, HEATMAP, *tab_logdir.NAN_CELL) == "x[1, 2] = NaN"
+    assert hover_text(page, HEATMAP, *tab_logdir.POSINF_CELL) == "x[3, 4] = +Inf"
+    assert hover_text(page, HEATMAP, 7, 15) == "x[7, 15] = 1"
+    assert hover_text(page, HEATMAP, 0, 1) == "x[0, 1] = 0.007874016"
+    legend = page.locator(".view-host .legend").text_content()
+    assert "NaN 1" in legend and "+Inf 1" in legend and "-Inf 1" in legend
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "heatmap.png"))
+
+    fitted = float(page.locator(HEATMAP).get_attribute("data-scale"))
+    at = cell(page, HEATMAP, 4, 8)
+    page.mouse.move(at["x"], at["y"])
+    page.mouse.wheel(0, -400)
+    page.wait_for_function("s => Number(document.querySelector('.view-host .viewport-canvas').dataset.scale) > s", arg=fitted)
+    zoomed = float(page.locator(HEATMAP).get_attribute("data-scale"))
+    assert zoomed > fitted * 1.5
+    assert cell(page, HEATMAP, 4, 8)["x"] == pytest.approx(at["x"], abs=1), "zoom keeps the cell under the pointer"
+    page.mouse.down()
+    page.mouse.move(at["x"] + 40, at["y"] + 10)
+    page.mouse.up()
+    assert cell(page, HEATMAP, 4, 8)["x"] == pytest.approx(at["x"] + 40, abs=1), "dragging pans"
+    page.locator(HEATMAP).dblclick()
+    assert float(page.locator(HEATMAP).get_attribute("data-scale")) == pytest.approx(fitted)
+
+
+def test_step_slider_arrow_keys_and_play(page, server):
+    open_tab(page, server, "run=baseline&tag=block1/attn&" + HIDE_MANY)
+    wait_step(page, 5)
+    assert page.locator(".step-label").text_content() == "step 5 (6 of 6)"
+    page.locator(".step-slider").fill("2")
+    wait_step(page, 2)
+    assert "step=2" in page.url
+    assert cell(page, HEATMAP, *tab_logdir.NAN_CELL)["rgb"] == list(NAN)
+    assert page.locator(".card .stats dd.bad").count() == 3
+
+    page.locator(".capture-name").click()
+    page.keyboard.press("ArrowRight")
+    wait_step(page, 3)
+    assert cell(page, HEATMAP, *tab_logdir.NAN_CELL)["rgb"] != list(NAN)
+    page.keyboard.press("ArrowLeft")
+    page.keyboard.press("ArrowLeft")
+    wait_step(page, 1)
+    page.locator(".step-slider").focus()
+    page.keyboard.press("ArrowLeft")
+    wait_step(page, 0)
+    page.keyboard.press("ArrowLeft")  # the first step stays
+    assert page.locator(".step-label").text_content().startswith("step 0 ")
+
+    page.locator("button.play").click()
+    wait_step(page, 1)
+    page.locator("button.play").click()
+    assert page.locator("button.play").text_content() == "▷ play"
+
+    page.locator(".stats-chart .overlay").click(position={"x": 5, "y": 5})  # the chart picks steps too
+    wait_step(page, 0)
+
+
+def test_slicing_a_4d_tensor(page, server):
+    def value(step, index):
+        return float(tab_logdir.act(step)[index])
+
+    open_tab(page, server, "run=baseline&tag=block2/act4d&step=0&" + HIDE_MANY)
+    wait_view(page)
+    expression = page.locator(".slice-input")
+    assert expression.input_value() == "0, :, :, 0"
+    assert page.locator(HEATMAP).get_attribute("data-rows") == "5"
+    assert page.locator(HEATMAP).get_attribute("data-cols") == "6"
+    assert hover_text(page, HEATMAP, 2, 3) == "x[0, 2, 3, 0] = %g" % value(0, (0, 2, 3, 0))
+
+    page.locator('input[aria-label="index on axis 0"]').fill("2")
+    wait_view(page)
+    assert expression.input_value() == "2, :, :, 0"
+    assert "slice=2%2C+%3A%2C+%3A%2C+0" in page.url
+    assert hover_text(page, HEATMAP, 2, 3) == "x[2, 2, 3, 0] = %g" % value(0, (2, 2, 3, 0))
+    page.locator('input[aria-label="index on axis 3"]').fill("1")
+    wait_view(page)
+    assert hover_text(page, HEATMAP, 0, 0) == "x[2, 0, 0, 1] = %g" % value(0, (2, 0, 0, 1))
+
+    expression.fill("x[1, 2, :, :]")
+    expression.press("Enter")
+    page.wait_for_function("document.querySelector('.view-host .viewport-canvas').dataset.rows === '6'")
+    wait_view(page)
+    assert page.locator(HEATMAP).get_attribute("data-cols") == "2"
+    assert hover_text(page, HEATMAP, 4, 1) == "x[1, 2, 4, 1] = %g" % value(0, (1, 2, 4, 1))
+    assert page.locator('input[aria-label="index on axis 1"]').input_value() == "2"
+    page.locator(".axis-choice select").first.select_option("1")  # rows: axis 1, cols stay axis 3
+    wait_view(page)
+    assert expression.input_value() == "1, :, 0, :"
+    page.locator(".axis-choice select").nth(1).select_option("2")  # cols: axis 2
+    wait_view(page)
+    assert expression.input_value() == "1, :, :, 0"
+    page.locator(".capture-name").click()
+    page.keyboard.press("ArrowRight")
+    wait_step(page, 1)
+    assert hover_text(page, HEATMAP, 3, 4) == "x[1, 3, 4, 0] = %g" % value(1, (1, 3, 4, 0))
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.mouse.move(0, 0)
+    page.screenshot(path=str(SCREENSHOTS / "slice4d.png"))
+
+    expression.fill("9, :, :, 0")
+    expression.press("Enter")
+    page.locator(".slice-error").filter(has_text="out of range for axis 0 of size 3").wait_for()
+    expression.fill("1, a")
+    expression.press("Enter")
+    page.locator(".slice-error").filter(has_text='entry 2 ("a")').wait_for()
+
+
+def test_views_line_histogram_table_image_scalar(page, server):
+    open_tab(page, server, "run=baseline&tag=block1/z&step=0&" + HIDE_MANY)
+    wait_view(page)
+    assert page.locator(".view-tabs .tab.selected").text_content() == "Line"
+    path = page.locator(".view-host path.series").get_attribute("d")
+    assert path.count("L") == 99
+
+    open_tab(page, server, "run=baseline&tag=block1/attn&step=2&" + HIDE_MANY)
+    wait_view(page)
+    page.locator(".view-tabs .tab", has_text="Histogram").click()
+    wait_view(page)
+    assert page.locator(".view-host rect.bar").count() == 30
+    counts = page.locator(".view-host .counts").text_content()
+    assert "elements: 128" in counts and "NaN: 1" in counts and "+Inf: 1" in counts and "-Inf: 1" in counts
+    page.locator(".histogram-view select").select_option("10")
+    page.wait_for_function("document.querySelectorAll('.view-host rect.bar').length === 10")
+
+    page.locator(".view-tabs .tab", has_text="Table").click()
+    wait_view(page)
+    assert "view=table" in page.url
+    cells = page.locator(".view-host table.values tbody tr").first.locator("td").all_text_contents()
+    assert cells[:3] == ["0", "0.007874016", "0.015748031"]
+    assert page.locator(".view-host td.bad").all_text_contents() == ["NaN", "+Inf", "-Inf"]
+    page.locator(".view-host button.copy").click()
+    page.locator(".view-host .status").filter(has_text="Copied 128 values.").wait_for()
+    copied = page.evaluate("navigator.clipboard.readText()")
+    lines = copied.split("\n")
+    assert len(lines) == 8 and lines[0].split("\t")[:2] == ["0", "0.007874016"]
+    assert lines[1].split("\t")[2] == "NaN"
+
+    open_tab(page, server, "run=baseline&tag=image&" + HIDE_MANY)
+    wait_view(page)
+    assert page.locator(".view-tabs .tab.selected").text_content() == "Image"
+    image = tab_logdir.image()
+    for y, x in ((0, 0), (5, 7), (15, 23)):
+        assert cell(page, HEATMAP, y, x)["rgb"] == [int(v) for v in image[y, x]]
+    assert hover_text(page, HEATMAP, 5, 7) == "x[5, 7, :] = (70, 75, 200)"
+
+    open_tab(page, server, "run=baseline&tag=loss&" + HIDE_MANY)
+    wait_view(page)
+    assert page.locator(".scalar-value").text_content() == "%s" % np.float32(np.exp(-19 / 5))
+    assert page.locator(".view-host path.series").count() == 1
+
+    open_tab(page, server, "run=baseline&tag=words&" + HIDE_MANY)
+    wait_view(page)
+    assert page.locator(".view-host table.values td").all_text_contents() == ["café", "<b>bold</b>", ""]
+    assert page.locator(".view-host b").count() == 0
+
+    open_tab(page, server, "run=baseline&tag=half/f16&view=table&" + HIDE_MANY)
+    wait_view(page)
+    assert page.locator(".view-host table.values td").all_text_contents() == ["0.5", "-1.25", "65504", "5.9604645e-8"]
+
+
+def test_diff_against_another_step_and_run(page, server):
+    open_tab(page, server, "run=baseline&tag=diverge/h&step=4&" + HIDE_MANY)
+    wait_view(page)
+    page.locator("button.diff-toggle").click()
+    wait_view(page)
+    assert "diff=1" in page.url and "dstep=3" in page.url
+    stats = page.locator(".diff-stats").text_content()
+    assert "allcloseyes" in stats and "0 of 16" in stats
+    assert close(cell(page, HEATMAP, 1, 2)["rgb"], DIVERGING_CENTRE, 0)
+
+    page.locator('select[aria-label="run B"]').select_option("variant")
+    page.locator('select[aria-label="step B"]').select_option("")
+    page.wait_for_function("document.querySelector('.diff-stats')?.textContent.includes('1 of 16')")
+    wait_view(page)
+    assert "drun=variant" in page.url and "dstep" not in page.url
+    stats = page.locator(".diff-stats").text_content()
+    assert "allcloseno" in stats and "max |A−B|0.75" in stats and "at[1, 2]" in stats
+    assert cell(page, HEATMAP, 1, 2)["rgb"] == list(DIVERGING_LOW)
+    assert cell(page, HEATMAP, 0, 0)["rgb"] == list(DIVERGING_CENTRE)
+    assert hover_text(page, HEATMAP, 1, 2) == "(A − B)[1, 2] = -0.75"
+
+    page.locator('input[aria-label="atol"]').fill("1")
+    page.locator('input[aria-label="atol"]').press("Enter")
+    page.locator('input[aria-label="atol"]').blur()
+    page.wait_for_function("document.querySelector('.diff-stats')?.textContent.includes('allcloseyes')")
+    assert "atol=1" in page.url
+
+    page.locator(".capture-name").click()
+    page.keyboard.press("ArrowLeft")  # B follows A's step: before step 3 the runs agree
+    wait_step(page, 3)
+    page.keyboard.press("ArrowLeft")
+    wait_step(page, 2)
+    assert "0 of 16" in page.locator(".diff-stats").text_content()
+
+    page.locator(".diff-view button", has_text="Close diff").click()
+    wait_view(page)
+    assert "diff=1" not in page.url
+    assert page.locator(".diff-view").count() == 0
+
+
+def test_alerts_panel_opens_the_first_alert(page, server):
+    open_tab(page, server, "p=alerts&" + HIDE_MANY)
+    page.wait_for_selector(".alerts-table")
+    rows = page.locator(".alerts-table tbody tr")
+    assert rows.count() == 3
+    assert [rows.nth(k).get_attribute("class") for k in range(3)] == ["first", None, "first"]
+    assert rows.nth(0).locator("td").all_text_contents() == ["baseline", "block1/attn", "2", "1", "1", "1", "first in run"]
+    assert rows.nth(1).locator("td").all_text_contents()[:6] == ["baseline", "big/pooled", "0", "1", "1", "0"]
+    assert page.locator(".sidebar .row.tag", has_text="attn").locator(".badge").text_content() == "NaN/Inf 2"
+    page.locator(".first-alert").click()
+    wait_step(page, 2)
+    assert page.locator(".capture-name").text_content() == "block1/attn"
+    assert cell(page, HEATMAP, *tab_logdir.NAN_CELL)["rgb"] == list(NAN)
+    page.locator(".panel-tabs .tab", has_text="Alerts").click()
+    rows.nth(2).click()
+    wait_step(page, 2)
+    assert page.locator(".run-choice").input_value() == "variant"
+
+
+def test_divergence_panel_finds_where_runs_part(page, server):
+    open_tab(page, server, "p=divergence&" + HIDE_MANY)
+    headline = page.locator(".first-divergence")
+    headline.wait_for()
+    assert "diverge/h at step %d" % tab_logdir.DIVERGE_STEP in headline.text_content()
+    assert "1 element outside tolerance" in headline.text_content()
+    first_row = page.locator(".divergence-table tbody tr").first
+    assert first_row.locator("td").all_text_contents()[:4] == ["diverge/h", "6", "3", "3"]
+    assert page.locator(".divergence-table tbody tr.parted").count() == 1
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "divergence.png"))
+
+    first_row.click()
+    wait_step(page, tab_logdir.DIVERGE_STEP)
+    assert "drun=variant" in page.url
+    assert "1 of 16" in page.locator(".diff-stats").text_content()
+    assert page.locator("button.diff-toggle").text_content() == "Diff ✓"
+
+    page.locator(".panel-tabs .tab", has_text="Divergence").click()
+    page.locator('select[aria-label="second run"]').select_option("many")
+    page.locator(".divergence-panel .only").first.wait_for()
+    assert "…" in page.locator(".divergence-panel .only").last.text_content()
+
+
+def test_link_reopens_the_same_view(page, server):
+    open_tab(page, server, "run=variant&tag=block2/act4d&step=1&" + HIDE_MANY)
+    wait_view(page)
+    page.locator('input[aria-label="index on axis 0"]').fill("2")
+    wait_view(page)
+    page.locator(".view-tabs .tab", has_text="Table").click()
+    wait_view(page)
+    link = page.url
+    assert "#" in link and ENTRY in link
+    page.goto("about:blank")
+    page.goto(link)
+    wait_view(page)
+    assert page.locator(".capture-name").text_content() == "block2/act4d"
+    assert page.locator(".run-choice").input_value() == "variant"
+    assert page.locator(".step-label").text_content().startswith("step 1 ")
+    assert page.locator(".slice-input").input_value() == "2, :, :, 0"
+    assert page.locator(".view-tabs .tab.selected").text_content() == "Table"
+    assert page.locator(".run-list input").nth(1).is_checked() is False
+
+    page.locator(".run-list .run", has_text="baseline").locator("input").uncheck()  # its own tags leave the tree
+    page.locator(".row.group", has_text="big").wait_for(state="detached")
+    assert "hide=many&hide=baseline" in page.url
+    page.locator(".run-list .run", has_text="baseline").locator("input").check()
+    page.locator(".row.group", has_text="big").wait_for()
+
+    page.evaluate("location.hash = 'run=baseline&tag=loss&step=3&hide=many'")  # edited by hand
+    wait_step(page, 3)
+    assert page.locator(".capture-name").text_content() == "loss"
+    page.locator(".view-bar button", has_text="Copy link").click()
+    page.locator(".view-bar .status").filter(has_text="Link copied.").wait_for()
+    assert page.evaluate("navigator.clipboard.readText()") == page.url
+
+
+def test_ten_thousand_tags_stay_responsive(page, server):
+    open_tab(page, server, "")
+    summary = page.locator(".tag-summary")
+    summary.filter(has_text="10,011 tags").wait_for()
+    assert page.locator(".tag-rows .row").count() < 80, "rows outside the window must not be in the DOM"
+
+    filter_box = page.locator(".tag-filter")
+    started = time.perf_counter()
+    filter_box.fill("t0999")
+    summary.filter(has_text="10 of 10,011 tags match").wait_for()
+    print("\n10k-tag filter: %.0f ms from keystroke to redrawn list (60 ms debounce included)"
+          % ((time.perf_counter() - started) * 1000))
+    names = page.locator(".tag-rows .row.tag .name").all_text_contents()
+    assert names == ["t%05d" % i for i in range(9990, 10000)]
+
+    filter_box.fill("(")
+    page.locator(".filter-error").filter(has_text="Not a regular expression").wait_for()
+    filter_box.fill("")
+    summary.filter(has_text="10,011 tags").wait_for()
+    page.locator(".row.group", has_text="g001").click()
+    page.locator(".row.tag", has_text="t00100").wait_for()
+    assert page.locator(".row.group", has_text="g001").get_attribute("aria-expanded") == "true"
+    page.locator(".tag-list").evaluate("list => { list.scrollTop = list.scrollHeight; }")
+    page.locator(".row", has_text="words").wait_for()
+    assert page.locator(".tag-rows .row").count() < 80
+
+
+def test_heatmap_of_1024_by_1024_draws_fast(page, server):
+    open_tab(page, server, "run=baseline&tag=big/heat&step=0&" + HIDE_MANY)
+    times = []
+    for step in range(tab_logdir.BIG_STEPS):
+        if step:
+            page.locator(".capture-name").click()
+            page.keyboard.press("ArrowRight")
+        wait_step(page, step)
+        canvas = page.locator(HEATMAP)
+        assert canvas.get_attribute("data-rows") == "1024" and canvas.get_attribute("data-cols") == "1024"
+        times.append(page.evaluate("window.__tensorcapLastDrawMs"))
+    print("\n1024x1024 heatmap draw (colour mapping + canvas), ms per step: %s; median %.1f ms"
+          % (", ".join("%.1f" % t for t in times), statistics.median(times)))
+    # Time to the screen: the same draw of 1024 x 1024 decoded float32 values,
+    # until the frame holding it has been produced.
+    framed = page.evaluate("""async () => {
+        const { createHeatmap } = await import("./static/views/heatmap.js");
+        const heatmap = createHeatmap("sequential");
+        document.body.append(heatmap.element);
+        const values = new Float32Array(1024 * 1024).map((_, i) => Math.sin(i));
+        const tensor = { shape: [1024, 1024], slice: "...", pooled: null, size: values.length, values, text: (i) => String(values[i]) };
+        const results = [];
+        for (let k = 0; k < 5; k++) {
+            await new Promise(requestAnimationFrame);
+            const started = performance.now();
+            heatmap.draw(tensor, [1024, 1024]);
+            await new Promise(requestAnimationFrame);
+            results.push(performance.now() - started);
+        }
+        heatmap.element.remove();
+        return results;
+    }""")
+    print("1024x1024 heatmap, draw until the next frame, ms: %s; median %.1f ms"
+          % (", ".join("%.1f" % t for t in framed), statistics.median(framed)))
+    # The target is 100 ms; these bounds only catch a gross regression on a loaded machine.
+    assert statistics.median(times) < 250
+    assert statistics.median(framed) < 250
+
+
+def test_large_heatmap_is_pooled_keeping_non_finite_cells(page, server):
+    open_tab(page, server, "run=baseline&tag=big/pooled&" + HIDE_MANY)
+    wait_view(page)
+    canvas = page.locator(HEATMAP)
+    assert (canvas.get_attribute("data-rows"), canvas.get_attribute("data-cols")) == ("550", "500")
+    assert hover_text(page, HEATMAP, 2, 2) == "x[4:6, 4:6]: +Inf (block 2×2)"
+    assert hover_text(page, HEATMAP, 10, 3) == "x[20:22, 6:8]: 20.5 (block 2×2)"
+    assert hover_text(page, HEATMAP, 549, 499) == "x[1098:1100, 998:1000]: 1098.5 (block 2×2)"
+    corner = cell(page, HEATMAP, 0, 0)
+    page.mouse.move(corner["x"], corner["y"])
+    page.mouse.wheel(0, -1500)  # cells are under a pixel wide until zoomed in
+    page.wait_for_function("Number(document.querySelector('.view-host .viewport-canvas').dataset.scale) > 4")
+    assert cell(page, HEATMAP, 0, 0)["rgb"] == list(NAN)
+    assert cell(page, HEATMAP, 2, 2)["rgb"] == list(WHITE)
+    assert cell(page, HEATMAP, 0, 1)["rgb"] == list(VIRIDIS_LOW)
+
+
+def test_server_errors_show_as_text(page, server):
+    page.problems.allow_http_errors = True
+    open_tab(page, server, "run=baseline&tag=diverge/h&step=0&diff=1&dtag=block1/attn&" + HIDE_MANY)
+    page.locator(".view-status .message.error").filter(has_text="cannot diff shapes [4, 4]").wait_for()
+    open_tab(page, server, "run=baseline&tag=diverge/h&step=99&" + HIDE_MANY)
+    error = page.locator(".view-status .message.error")
+    error.wait_for()
+    assert "99" in error.text_content()
+    open_tab(page, server, "run=baseline&tag=no/such/tag&" + HIDE_MANY)
+    page.locator(".hint").filter(has_text='Run "baseline" has no capture named "no/such/tag".').wait_for()
+
+
+def test_new_steps_appear_without_losing_the_selection(page, tmp_path):
+    import tensorflow as tf
+    import tb_tensorcap as tensorcap
+
+    logdir = tmp_path / "live"
+    writer = tf.summary.create_file_writer(str(logdir / "train"))
+    with writer.as_default():
+        for step in range(2):
+            tensorcap.capture(np.full((2, 2), step, np.float32), "w", step=step)
+    writer.flush()
+    with TensorBoardProcess(logdir, extra_args=("--reload_interval", "1")) as live:
+        wait_index_complete(live)
+        page.goto(live.base + ENTRY + "#run=train&tag=w&step=0")
+        wait_step(page, 0)
+        assert page.locator(".step-label").text_content() == "step 0 (1 of 2)"
+        with writer.as_default():
+            tensorcap.capture(np.full((2, 2), 2, np.float32), "w", step=2)
+        writer.flush()
+        deadline = time.monotonic() + 30
+        while "of 3" not in page.locator(".step-label").text_content():
+            assert time.monotonic() < deadline, "the new step never appeared"
+            page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
+            page.wait_for_timeout(500)
+        assert page.locator(".step-label").text_content() == "step 0 (1 of 3)"
+        page.locator(".step-slider").fill("2")
+        wait_step(page, 2)
+        assert hover_text(page, HEATMAP, 0, 0) == "x[0, 0] = 2"
+    writer.close()
+
+
+def test_dark_theme(page, server):
+    page.emulate_media(color_scheme="dark")
+    open_tab(page, server, "run=baseline&tag=block1/attn&step=2&" + HIDE_MANY)
+    wait_view(page)
+    background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert background == "rgb(48, 48, 48)"
+    accent = page.evaluate("getComputedStyle(document.querySelector('.tab.selected')).borderColor")
+    assert accent == "rgb(255, 152, 0)"
+    page.screenshot(path=str(SCREENSHOTS / "heatmap-dark.png"))
+

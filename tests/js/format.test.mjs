@@ -1,0 +1,64 @@
+// Number formatting: exact values per dtype, compact numbers, counts, shapes.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+
+import {
+  formatComplex, formatCount, formatExact, formatShape, formatShort, fromJsonNumber,
+} from "../../frontend/format.js";
+
+test("exact values are the shortest text that reads back in the value's precision", () => {
+  assert.equal(formatExact(Math.fround(0.1), "float32"), "0.1");
+  assert.equal(formatExact(0.1, "float64"), "0.1");
+  assert.equal(formatExact(Math.fround(1 / 3), "float32"), "0.33333334");
+  assert.equal(formatExact(1 / 3, "float64"), "0.3333333333333333");
+  assert.equal(formatExact(Math.fround(1e-7), "float32"), "1e-7");
+  assert.equal(formatExact(65504, "float16"), "65504");
+  assert.equal(formatExact(-0.5, "bfloat16"), "-0.5");
+  assert.equal(formatExact(42, "int32"), "42");
+  assert.equal(formatExact(9007199254740993n, "int64"), "9007199254740993");
+  assert.equal(formatExact(1, "bool"), "true");
+  assert.equal(formatExact(0, "bool"), "false");
+});
+
+test("non-finite values read NaN, +Inf and -Inf", () => {
+  assert.equal(formatExact(NaN, "float32"), "NaN");
+  assert.equal(formatExact(Infinity), "+Inf");
+  assert.equal(formatExact(-Infinity), "-Inf");
+  assert.equal(formatShort(NaN), "NaN");
+  assert.equal(formatShort("Infinity"), "+Inf");
+  assert.equal(formatShort("-Infinity"), "-Inf");
+  assert.equal(formatShort(null), "–");
+});
+
+test("compact numbers keep about four significant digits", () => {
+  assert.equal(formatShort(0), "0");
+  assert.equal(formatShort(0.50219), "0.5022");
+  assert.equal(formatShort(2179), "2179");
+  assert.equal(formatShort(-12.3456), "-12.35");
+  assert.equal(formatShort(123456), "1.235e5");
+  assert.equal(formatShort(0.0001234), "1.234e-4");
+  assert.equal(formatShort(1e-12), "1e-12");
+  assert.equal(formatShort(0.1234567, 6), "0.123457");
+});
+
+test("counts, shapes and complex values", () => {
+  assert.equal(formatCount(0), "0");
+  assert.equal(formatCount(999), "999");
+  assert.equal(formatCount(1234567), "1,234,567");
+  assert.equal(formatCount(-1000), "-1,000");
+  assert.equal(formatShape([]), "()");
+  assert.equal(formatShape([3]), "(3,)");
+  assert.equal(formatShape([8, 64, 64, 3]), "(8, 64, 64, 3)");
+  assert.equal(formatComplex(1, 2), "1+2j");
+  assert.equal(formatComplex(0, -3), "0-3j");
+  assert.equal(formatComplex(NaN, Infinity), "NaN+Infj");
+  assert.equal(formatComplex(Math.fround(0.1), Math.fround(-0.2), "complex64"), "0.1-0.2j");
+});
+
+test("JSON's strings for non-finite numbers", () => {
+  assert.ok(Number.isNaN(fromJsonNumber("NaN")));
+  assert.equal(fromJsonNumber("Infinity"), Infinity);
+  assert.equal(fromJsonNumber("-Infinity"), -Infinity);
+  assert.equal(fromJsonNumber(1.5), 1.5);
+  assert.equal(fromJsonNumber(null), null);
+});
