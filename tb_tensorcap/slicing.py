@@ -152,9 +152,32 @@ def pool(array, max_cells):
     if array.dtype == object:
         raise SliceError("string values cannot be pooled; slice them instead")
     factors = pool_factors(array.shape, max_cells)
-    real = np.abs(array) if np.iscomplexobj(array) else array
-    real = np.asarray(real, dtype=np.float64).reshape(array.shape if array.ndim == 2 else (1, -1))
-    fy, fx = factors if array.ndim == 2 else (1, factors[0])
+    if array.ndim == 1:
+        (fx,) = factors
+        cells = math.ceil(array.size / fx)
+        step = max(1, _BAND_ELEMENTS // fx)  # output cells per band
+        pooled = np.concatenate([
+            _pool_band(array[start * fx:(start + step) * fx].reshape(1, -1), 1, fx)[0]
+            for start in range(0, cells, step)
+        ])
+        return pooled, factors
+    fy, fx = factors
+    rows = math.ceil(array.shape[0] / fy)
+    step = max(1, _BAND_ELEMENTS // (fy * array.shape[1]))  # output rows per band
+    pooled = np.concatenate([
+        _pool_band(array[start * fy:(start + step) * fy], fy, fx) for start in range(0, rows, step)
+    ])
+    return pooled, factors
+
+
+# Input elements pooled at once: bounds the float64 temporaries of a large value.
+_BAND_ELEMENTS = 1 << 22
+
+
+def _pool_band(band, fy, fx):
+    """Pools a 2-D band by fy x fx blocks; edge blocks may be partial."""
+    real = np.abs(band) if np.iscomplexobj(band) else band
+    real = np.asarray(real, dtype=np.float64)
     h, w = real.shape
     oh, ow = math.ceil(h / fy), math.ceil(w / fx)
     padded = np.zeros((oh * fy, ow * fx))
@@ -162,11 +185,10 @@ def pool(array, max_cells):
     valid = np.zeros(padded.shape, dtype=bool)
     valid[:h, :w] = True
     blocks = padded.reshape(oh, fy, ow, fx)
-    valid_blocks = valid.reshape(oh, fy, ow, fx)
-    finite = np.isfinite(blocks) & valid_blocks
+    finite = np.isfinite(blocks) & valid.reshape(oh, fy, ow, fx)
     with np.errstate(invalid="ignore", divide="ignore"):
         result = np.where(finite, blocks, 0).sum(axis=(1, 3)) / finite.sum(axis=(1, 3))
     result[(blocks == -np.inf).any(axis=(1, 3))] = -np.inf
     result[(blocks == np.inf).any(axis=(1, 3))] = np.inf
     result[np.isnan(blocks).any(axis=(1, 3))] = np.nan
-    return (result if array.ndim == 2 else result.reshape(-1)), factors
+    return result
