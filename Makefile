@@ -41,6 +41,7 @@ bench: $(INSTALLED)
 	$(PY) benchmarks/capture_bench.py
 	$(PY) benchmarks/serve_bench.py
 	$(PY) benchmarks/record_bench.py
+	$(PY) benchmarks/load_bench.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
