@@ -274,6 +274,13 @@ class Recording(summary.Capturer):
 
     # -- the op callback ----------------------------------------------------------
 
+    def _cached_display_name(self, op_type):
+        """`_display_name(op_type)`, computed once per op type."""
+        name = self._names.get(op_type)
+        if name is None:
+            name = self._names[op_type] = self._display_name(op_type)
+        return name
+
     def _on_eager_op(self, op_type, outputs):
         if self.stopped:
             return
@@ -281,9 +288,7 @@ class Recording(summary.Capturer):
         self._op_index += 1
         if not outputs:
             return
-        name = self._names.get(op_type)
-        if name is None:
-            name = self._names[op_type] = self._display_name(op_type)
+        name = self._cached_display_name(op_type)
         if not name:
             return
         scope = context.context().scope_name
@@ -299,9 +304,10 @@ class Recording(summary.Capturer):
                 return
             if source is None:
                 source = summary._source_location()
-            self._add(base if k == 0 else "%s:%d" % (base, k), tensor, source)
+            tag = base if k == 0 else "%s:%d" % (base, k)
+            self._add(tag, tensor, source)
             if self._keep:
-                self._tensors[base if k == 0 else "%s:%d" % (base, k)] = tensor
+                self._tensors[tag] = tensor
 
     def _on_graph_op(self, op_type, outputs, op_name, graph):
         if self.stopped or not outputs or not _instrumentable(graph):
@@ -310,9 +316,7 @@ class Recording(summary.Capturer):
         _graph_counters[graph] = index + 1
         if op_type in _GRAPH_SKIP_OPS:
             return
-        name = self._names.get(op_type)
-        if name is None:
-            name = self._names[op_type] = self._display_name(op_type)
+        name = self._cached_display_name(op_type)
         if not name:
             return
         scope = (op_name or "").rpartition("/")[0]

@@ -25,8 +25,9 @@ import textwrap
 import time
 
 import numpy as np
+from tensorboard.backend import json_util
 
-from tb_tensorcap import analysis, queries, slicing
+from tb_tensorcap import analysis, codec, queries, slicing
 from tb_tensorcap import reader as reader_lib
 
 MAX_JSON_ELEMENTS = 1 << 20  # as the /value route: larger values are for `export`
@@ -106,7 +107,7 @@ def _show(args):
                                % (array.size, MAX_JSON_ELEMENTS))
         return _print_json({
             "run": info.run, "tag": info.tag, "step": step, "dtype": info.dtype, "full_shape": list(info.shape),
-            "slice": canonical, "shape": list(array.shape), "pooled": None, "data": _json_data(array),
+            "slice": canonical, "shape": list(array.shape), "pooled": None, "data": codec.json_values(array),
         })
     print("%s:%s:%d  %s %s%s" % (info.run, info.tag, step, info.dtype, _shape(info.shape),
                                  "" if canonical == "..." else "  [%s] -> %s" % (canonical, _shape(array.shape))))
@@ -312,30 +313,8 @@ def _tag_facts(infos):
             "description": last.description, "source": last.source}
 
 
-def _json_data(array):
-    """Nested lists as in the /value route: strings decoded, complex as [re, im]."""
-    if array.dtype == object:
-        return np.vectorize(lambda b: b.decode("utf-8", "backslashreplace"), otypes=[object])(array).tolist()
-    if np.iscomplexobj(array):
-        return np.stack([array.real, array.imag], axis=-1).astype(np.float64).tolist()
-    if array.dtype.kind == "f" or array.dtype.name == "bfloat16":
-        return array.astype(np.float64).tolist()
-    return array.tolist()
-
-
-def _cleanse(obj):
-    """Non-finite floats as the routes send them: "NaN", "Infinity", "-Infinity"."""
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return "NaN" if math.isnan(obj) else ("Infinity" if obj > 0 else "-Infinity")
-    if isinstance(obj, dict):
-        return {k: _cleanse(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_cleanse(v) for v in obj]
-    return obj
-
-
 def _print_json(obj):
-    print(json.dumps(_cleanse(obj), allow_nan=False))
+    print(json.dumps(json_util.Cleanse(obj), allow_nan=False))
     return 0
 
 

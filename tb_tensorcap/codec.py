@@ -126,6 +126,22 @@ def _expand(values, numel, zero):
     return values + [fill] * (numel - len(values))
 
 
+def json_values(array):
+    """Nested lists of a value for JSON, as http_api.md defines them.
+
+    Strings are decoded (undecodable bytes as \\xNN escapes), complex values
+    become [real, imag] pairs, floats are Python floats (non-finite ones are
+    made strings by `tensorboard.backend.json_util.Cleanse`).
+    """
+    if array.dtype == object:
+        return np.vectorize(lambda b: b.decode("utf-8", "backslashreplace"), otypes=[object])(array).tolist()
+    if np.iscomplexobj(array):
+        return np.stack([array.real, array.imag], axis=-1).astype(np.float64).tolist()
+    if array.dtype.kind == "f" or array.dtype.name == "bfloat16":
+        return array.astype(np.float64).tolist()
+    return array.tolist()
+
+
 # Field numbers on the path Event.summary.value[].tensor.tensor_content.
 _EVENT_SUMMARY, _SUMMARY_VALUE, _VALUE_TAG, _VALUE_TENSOR = 5, 1, 1, 8
 _TENSOR_DTYPE, _TENSOR_SHAPE, _TENSOR_CONTENT, _SHAPE_DIM, _DIM_SIZE = 1, 2, 4, 2, 1

@@ -26,7 +26,7 @@ from tensorboard import errors
 from tensorboard.backend import http_util
 from tensorboard.plugins import base_plugin
 
-from tb_tensorcap import analysis, metadata, queries, slicing
+from tb_tensorcap import analysis, codec, metadata, queries, slicing
 from tb_tensorcap.reader import NotFoundError, Reader
 
 logger = logging.getLogger(__name__)
@@ -379,7 +379,7 @@ def _array_reply(request, fmt, payload, holder):
             raise errors.InvalidArgumentError(
                 "%d elements are too many for format=json (at most %d): use format=binary, "
                 "a slice or max_cells" % (array.size, MAX_JSON_ELEMENTS))
-        holder["data"] = _json_data(array)
+        holder["data"] = codec.json_values(array)
         return _json(request, payload)
     if array.dtype == object:
         raise errors.InvalidArgumentError("string values have no binary form: use format=json")
@@ -397,15 +397,3 @@ def _array_reply(request, fmt, payload, holder):
         headers.append(("X-TensorCap-Diff-Stats", json.dumps(payload["stats"])))
     body = np.ascontiguousarray(array).view(np.uint8).tobytes()
     return http_util.Respond(request, body, "application/octet-stream", headers=headers)
-
-
-def _json_data(array):
-    """Nested lists for JSON: strings decoded, complex as [re, im]."""
-    if array.dtype == object:
-        return np.vectorize(lambda b: b.decode("utf-8", "backslashreplace"), otypes=[object])(array).tolist()
-    if np.iscomplexobj(array):
-        return np.stack([array.real, array.imag], axis=-1).astype(np.float64).tolist()
-    if array.dtype.kind == "f" or array.dtype.name == "bfloat16":
-        return array.astype(np.float64).tolist()
-    return array.tolist()
-

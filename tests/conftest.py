@@ -115,6 +115,46 @@ def sample_app(sample_logdir):
 
 
 @pytest.fixture
+def isolated_capture(monkeypatch):
+    """Fresh per-name step counters, and no reaching TensorCap's lazy default writer.
+
+    Modules that capture use it (`pytestmark = pytest.mark.usefixtures(...)`);
+    the default writer itself is tested in subprocesses.
+    """
+    import tensorflow as tf
+    from tb_tensorcap import summary
+
+    monkeypatch.setattr(summary, "_counters", summary._StepCounters())
+
+    class NoDefaultWriter:
+        logdir = "<unused>"
+
+        def get(self):
+            raise AssertionError("test reached TensorCap's lazy default writer")
+
+    monkeypatch.setattr(summary, "_default_writer", NoDefaultWriter())
+    yield
+    tf.summary.experimental.set_step(None)
+
+
+@pytest.fixture
+def writer_at():
+    """writer_at(path, **kw) -> a real tf.summary writer; closed after the test."""
+    import tensorflow as tf
+
+    writers = []
+
+    def make(path, **kwargs):
+        writer = tf.summary.create_file_writer(str(path), **kwargs)
+        writers.append(writer)
+        return writer
+
+    yield make
+    for writer in writers:
+        writer.close()
+
+
+@pytest.fixture
 def tensorboard_server():
     """Starts real `tensorboard` processes: `tensorboard_server(logdir, **kw)`; stops them after."""
     started = []

@@ -41,20 +41,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 READER_LOGGER = "tb_tensorcap"
 
 
-@pytest.fixture(autouse=True)
-def _isolated(monkeypatch):
-    """Fresh per-name counters; TensorCap's lazy default writer is not reached by accident."""
-    monkeypatch.setattr(summary, "_counters", summary._StepCounters())
-
-    class NoDefaultWriter:
-        logdir = "<unused>"
-
-        def get(self):
-            raise AssertionError("test reached TensorCap's lazy default writer")
-
-    monkeypatch.setattr(summary, "_default_writer", NoDefaultWriter())
-    yield
-    tf.summary.experimental.set_step(None)
+pytestmark = pytest.mark.usefixtures("isolated_capture")
 
 
 def subprocess_env(**extra):

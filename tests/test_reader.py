@@ -25,35 +25,7 @@ import tb_tensorcap as tensorcap
 from tb_tensorcap import analysis, event_files, reader as reader_module, summary
 
 
-@pytest.fixture(autouse=True)
-def _isolated(monkeypatch):
-    """Fresh per-name counters; the lazy default writer must not be reached."""
-    monkeypatch.setattr(summary, "_counters", summary._StepCounters())
-
-    class NoDefaultWriter:
-        logdir = "<unused>"
-
-        def get(self):
-            raise AssertionError("test reached TensorCap's lazy default writer")
-
-    monkeypatch.setattr(summary, "_default_writer", NoDefaultWriter())
-    yield
-    tf.summary.experimental.set_step(None)
-
-
-@pytest.fixture
-def writer_at():
-    """writer_at(path, **kw) -> a real tf.summary writer; closed after the test."""
-    writers = []
-
-    def make(path, **kwargs):
-        w = tf.summary.create_file_writer(str(path), **kwargs)
-        writers.append(w)
-        return w
-
-    yield make
-    for w in writers:
-        w.close()
+pytestmark = pytest.mark.usefixtures("isolated_capture")
 
 
 def event_file(run_dir):
