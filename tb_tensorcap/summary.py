@@ -174,25 +174,22 @@ class Capturer:
         return value
 
 
-def _own_write(write):
-    """`_write`'s wrapper: the `tf.distribute` replica prefix (`_replica_prefix`),
-    and a thread-local mark that `record()` reads to skip the ops TensorCap runs."""
-
-    def wrapper(value, tag, *args):
-        previous = getattr(_thread_state, "writing", False)
-        _thread_state.writing = True
-        try:
-            return write(value, _replica_prefix() + tag, *args)
-        finally:
-            _thread_state.writing = previous
-
-    wrapper.__doc__ = write.__doc__
-    return wrapper
-
-
-@_own_write
 def _write(value, tag, step, description, writer, source):
-    """Validates `value`, then writes it (in chunks if large) under `tag`."""
+    """Validates `value`, then writes it (in chunks if large) under `tag`.
+
+    Under `tf.distribute` the replica's prefix is added to `tag`. While this
+    runs, `record()` skips the ops it executes (`_thread_state.writing`).
+    """
+    tag = _replica_prefix() + tag
+    previous = getattr(_thread_state, "writing", False)
+    _thread_state.writing = True
+    try:
+        _validate_and_write(value, tag, step, description, writer, source)
+    finally:
+        _thread_state.writing = previous
+
+
+def _validate_and_write(value, tag, step, description, writer, source):
     tensor = _to_tensor(value, tag)
     plan, checks = _chunk_plan(tensor, tag)
     writer = writer if writer is not None else _active_or_default_writer()
