@@ -17,8 +17,8 @@ import sys
 import numpy as np
 import pytest
 
-tf = pytest.importorskip("tensorflow")
-ml_dtypes = pytest.importorskip("ml_dtypes")
+import tensorflow as tf  # noqa: E402
+import ml_dtypes  # noqa: E402
 
 import tb_tensorcap  # noqa: E402
 from tb_tensorcap import queries  # noqa: E402

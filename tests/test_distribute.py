@@ -11,9 +11,7 @@ import sys
 import textwrap
 
 import numpy as np
-import pytest
 
-pytest.importorskip("tensorflow")
 
 import tb_tensorcap as tensorcap  # noqa: E402
 

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-tf = pytest.importorskip("tensorflow")
-keras = pytest.importorskip("keras")
+import tensorflow as tf  # noqa: E402
+import keras  # noqa: E402
 
 import tb_tensorcap as tensorcap  # noqa: E402
 

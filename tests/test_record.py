@@ -6,7 +6,7 @@ import warnings
 import numpy as np
 import pytest
 
-tf = pytest.importorskip("tensorflow")
+import tensorflow as tf  # noqa: E402
 
 import tb_tensorcap as tensorcap  # noqa: E402
 from tensorflow.python.eager import context  # noqa: E402
