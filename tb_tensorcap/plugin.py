@@ -24,6 +24,7 @@ from werkzeug import wrappers
 
 from tensorboard import errors
 from tensorboard.backend import http_util
+from tensorboard.backend.event_processing import data_ingester
 from tensorboard.plugins import base_plugin
 
 from tb_tensorcap import analysis, codec, metadata, queries, slicing
@@ -63,7 +64,7 @@ class TensorCapPlugin(base_plugin.TBPlugin):
     plugin_name = metadata.PLUGIN_NAME
 
     def __init__(self, context):
-        self._reader = Reader(context.logdir or "")
+        self._reader = Reader(_logdirs(context))
         reload_interval = getattr(context.flags, "reload_interval", 5.0) if context.flags else 5.0
         self._refresher = _Refresher(self._reader, reload_interval)
 
@@ -231,6 +232,14 @@ class TensorCapPlugin(base_plugin.TBPlugin):
             mimetype = "text/javascript"
         with open(path, "rb") as f:
             return http_util.Respond(request, f.read(), mimetype)
+
+
+def _logdirs(context):
+    """The logdir, or TensorBoard's parse of `--logdir_spec` {path: group name}."""
+    spec = getattr(context.flags, "logdir_spec", None) if context.flags else None
+    if context.logdir or not spec:
+        return context.logdir or ""
+    return data_ingester._parse_event_files_spec(spec)
 
 
 class _Refresher:

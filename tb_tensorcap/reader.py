@@ -16,6 +16,7 @@ reading values from disk.
 """
 
 import collections
+import collections.abc
 import logging
 import os
 import threading
@@ -97,6 +98,7 @@ def load(logdir):
 
     Each directory under `logdir` holding event files is a run, named by its
     path relative to `logdir` ("." for `logdir` itself), as in TensorBoard.
+    `logdir` may also be a {directory: group name} mapping (see `Reader`).
     """
     reader = Reader(logdir)
     reader.refresh()
@@ -104,10 +106,16 @@ def load(logdir):
 
 
 class Reader:
-    """A lazy, refreshable index of the captures under one logdir."""
+    """A lazy, refreshable index of the captures under one logdir.
+
+    `logdir` is a directory, or a mapping {directory: group name or None} as
+    TensorBoard's `--logdir_spec` gives: runs are then named "group/run" (the
+    group alone for the directory itself), as in TensorBoard.
+    """
 
     def __init__(self, logdir, value_cache_bytes=64 << 20):
         self.logdir = logdir
+        self._roots = dict(logdir) if isinstance(logdir, collections.abc.Mapping) else {logdir: None}
         self._runs = {}
         self._index_lock = threading.Lock()
         self._refresh_lock = threading.Lock()
@@ -129,11 +137,10 @@ class Reader:
         """
         with self._refresh_lock:
             added = 0
-            runs = [(run_dir, event_files.list_event_files(run_dir)) for run_dir in sorted(self._run_dirs())]
-            total = sum(event_files.size(path) for _, paths in runs for path in paths) if progress else 0
+            runs = [(run, run_dir, event_files.list_event_files(run_dir)) for run, run_dir in self._run_dirs()]
+            total = sum(event_files.size(path) for _, _, paths in runs for path in paths) if progress else 0
             done = 0
-            for run_dir, paths in runs:
-                run = self._run_name(run_dir)
+            for run, run_dir, paths in runs:
                 with self._index_lock:
                     run_index = self._runs.get(run) or self._runs_without_captures.get(run) or _RunIndex(run, run_dir)
                 for path in paths:
@@ -150,15 +157,20 @@ class Reader:
             return added
 
     def _run_dirs(self):
-        try:
-            return event_files.list_run_dirs(self.logdir)
-        except Exception as e:  # gfile raises TF- or stub-specific errors
-            logger.warning("cannot list %s: %s", self.logdir, e)
-            return []
-
-    def _run_name(self, run_dir):
-        relative = os.path.relpath(run_dir, self.logdir)
-        return relative.replace(os.sep, "/")
+        """Sorted (run name, directory) of every run directory under the roots."""
+        found = []
+        for root, group in self._roots.items():
+            try:
+                run_dirs = event_files.list_run_dirs(root)
+            except Exception as e:  # gfile raises TF- or stub-specific errors
+                logger.warning("cannot list %s: %s", root, e)
+                continue
+            for run_dir in run_dirs:
+                relative = os.path.relpath(run_dir, root).replace(os.sep, "/")
+                if group:
+                    relative = group if relative == "." else "%s/%s" % (group, relative)
+                found.append((relative, run_dir))
+        return sorted(found)
 
     def _scan_file(self, run_index, path):
         if path in run_index.broken_files:

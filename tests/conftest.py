@@ -67,6 +67,7 @@ class WsgiTensorBoard:
     """
 
     def __init__(self, logdir, extra_argv=()):
+        """`logdir` None: the logdirs come from `--logdir_spec` in `extra_argv`."""
         from werkzeug import test as werkzeug_test
 
         from tensorboard import program
@@ -77,11 +78,15 @@ class WsgiTensorBoard:
 
         self.tensorboard = program.TensorBoard(
             plugins=[core_plugin.CorePluginLoader, plugin.TensorCapLoader()])
-        self.tensorboard.configure(argv=["tensorboard", "--logdir", str(logdir), "--load_fast=false", *extra_argv])
+        logdir_argv = ["--logdir", str(logdir)] if logdir is not None else []
+        self.tensorboard.configure(argv=["tensorboard", *logdir_argv, "--load_fast=false", *extra_argv])
         self.flags = self.tensorboard.flags
         ingester = data_ingester.LocalDataIngester(self.flags)
         multiplexer = ingester.deprecated_multiplexer
-        multiplexer.AddRunsFromDirectory(str(logdir))
+        roots = {str(logdir): None} if logdir is not None else data_ingester._parse_event_files_spec(
+            self.flags.logdir_spec)
+        for path, group in roots.items():
+            multiplexer.AddRunsFromDirectory(path, group)
         multiplexer.Reload()
         provider = ingester.data_provider
         app = application.TensorBoardWSGIApp(

@@ -52,6 +52,16 @@ def test_index_works_under_an_experiment_prefix(sample_app):
     assert index["runs"]["base"]["loss"]["steps"][-1] == SAMPLE_STEPS - 1
 
 
+def test_logdir_spec_names_runs_by_group_as_tensorboard_does(sample_logdir):
+    spec = "first:%s,second:%s" % (sample_logdir / "base", sample_logdir)
+    app = WsgiTensorBoard(None, ["--logdir_spec", spec])
+    index = app.wait_complete()
+    assert sorted(index["runs"]) == ["first", "second/base", "second/changed"]
+    assert app.get_json(P + "/value?run=first&tag=layer1/out&step=2")["data"] == [2.0] * 4
+    divergence = app.get_json(P + "/divergence?run=first&run2=second/changed")
+    assert (divergence["first"]["tag"], divergence["first"]["step"]) == ("layer2/out", DIVERGE_STEP)
+
+
 def test_stats_match_numpy(sample_app):
     stats = sample_app.get_json(P + "/stats?run=changed&tag=layer2/out")
     assert [row["step"] for row in stats["steps"]] == list(range(5))
