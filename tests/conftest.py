@@ -58,6 +58,15 @@ def sample_logdir(tmp_path_factory):
     return logdir
 
 
+def flip_byte(path, position):
+    """Damages one byte of a file in place (XOR 0x55), as a bad disk would."""
+    with open(path, "r+b") as f:
+        f.seek(position)
+        byte = f.read(1)
+        f.seek(position)
+        f.write(bytes([byte[0] ^ 0x55]))
+
+
 class WsgiTensorBoard:
     """TensorBoard's real WSGI app and data provider, in this process.
 

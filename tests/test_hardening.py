@@ -29,7 +29,7 @@ import tensorflow as tf
 
 import tb_tensorcap
 import tb_tensorcap as tensorcap
-from conftest import WsgiTensorBoard
+from conftest import WsgiTensorBoard, flip_byte
 from servers import TensorBoardProcess
 from tb_tensorcap import event_files, summary
 
@@ -72,14 +72,6 @@ def warnings_of(caplog, *words):
     return [r.getMessage() for r in caplog.records
             if r.levelno >= logging.WARNING and r.name.startswith(READER_LOGGER)
             and all(w in r.getMessage() for w in words)]
-
-
-def flip_byte(path, position):
-    with open(path, "r+b") as f:
-        f.seek(position)
-        byte = f.read(1)
-        f.seek(position)
-        f.write(bytes([byte[0] ^ 0x55]))
 
 
 # -- the flush policy and kill -9 --------------------------------------------------------

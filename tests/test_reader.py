@@ -24,6 +24,8 @@ import tb_tensorcap
 import tb_tensorcap as tensorcap
 from tb_tensorcap import analysis, event_files, reader as reader_module, summary
 
+from conftest import flip_byte
+
 
 pytestmark = pytest.mark.usefixtures("isolated_capture")
 
@@ -372,14 +374,6 @@ def test_unsupported_dtype_in_a_tensorcap_event_is_skipped(tmp_path, writer_at, 
         reader = tb_tensorcap.load(str(tmp_path))
     assert reader.tags(".") == ["ok"]
     assert any("'quantized'" in r.getMessage() for r in caplog.records)
-
-
-def flip_byte(path, position):
-    with open(path, "r+b") as f:
-        f.seek(position)
-        byte = f.read(1)
-        f.seek(position)
-        f.write(bytes([byte[0] ^ 0x55]))
 
 
 def test_corrupt_data_crc_skips_only_that_record(tmp_path, writer_at, caplog):
