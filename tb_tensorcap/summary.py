@@ -35,7 +35,8 @@ import weakref
 import numpy as np
 import tensorflow as tf
 from tensorflow.python.distribute import distribute_lib
-from tensorflow.python.framework import tensor_util
+from tensorflow.python.framework import ops, tensor_util
+from tensorflow.python.ops import control_flow_util
 from tensorflow.python.ops import summary_ops_v2
 from tensorflow.python.util import tf_stack
 
@@ -190,6 +191,11 @@ def _write(value, tag, step, description, writer, source):
 
 
 def _validate_and_write(value, tag, step, description, writer, source):
+    if not tf.executing_eagerly() and control_flow_util.GraphOrParentsInXlaContext(ops.get_default_graph()):
+        raise ValueError(
+            "cannot capture %r inside an XLA-compiled function (jit_compile=True): XLA has no "
+            "summary ops. Capture the function's inputs or outputs outside it, or run it with "
+            "jit_compile=False while debugging" % tag)
     tensor = _to_tensor(value, tag)
     plan, checks = _chunk_plan(tensor, tag)
     writer = writer if writer is not None else _active_or_default_writer()

@@ -514,3 +514,16 @@ def test_uncapturable_values_inside_tf_function_fail_at_trace_time(tmp_path, wri
         fn(tf.constant([1.0, 2.0, 3.0]))
     w.flush()
     assert on_disk(tmp_path) == []
+
+
+def test_capture_inside_an_xla_function_fails_clearly_at_trace_time(tmp_path, writer_at):
+    w = writer_at(tmp_path)
+
+    @tf.function(jit_compile=True)
+    def fn(x):
+        return tensorcap.capture(x * 2, "in_xla", writer=w)
+
+    with pytest.raises(ValueError, match="'in_xla'.*XLA-compiled.*jit_compile=False"):
+        fn(tf.ones(3))
+    w.flush()
+    assert on_disk(tmp_path) == []
