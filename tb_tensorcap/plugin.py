@@ -43,6 +43,8 @@ MAX_POOLED_ELEMENTS = 1 << 28  # elements a pooled reply may start from
 MAX_JSON_ELEMENTS = 1 << 20  # JSON is for small values; larger use binary
 DEFAULT_BINS = 30
 MAX_BINS = 1000
+INDEX_WAIT_SECONDS = 2.0  # /index answers "complete": false after this, and is polled
+FIRST_SCAN_WAIT_SECONDS = 120.0  # other routes wait for the first scan of the logdir
 
 
 class TensorCapLoader(base_plugin.TBLoader):
@@ -67,6 +69,7 @@ class TensorCapPlugin(base_plugin.TBPlugin):
         self._reader = Reader(_logdirs(context))
         reload_interval = getattr(context.flags, "reload_interval", 5.0) if context.flags else 5.0
         self._refresher = _Refresher(self._reader, reload_interval)
+        self._refresher.start()
 
     def get_plugin_apps(self):
         return {
@@ -80,6 +83,12 @@ class TensorCapPlugin(base_plugin.TBPlugin):
             "/static/*": self.static_route,
         }
 
+    @property
+    def _loaded_reader(self):
+        """The reader once its first scan is done: a request that comes first waits for it."""
+        self._refresher.loaded.wait(FIRST_SCAN_WAIT_SECONDS)
+        return self._reader
+
     def is_active(self):
         return bool(self._reader.runs())
 
@@ -90,7 +99,8 @@ class TensorCapPlugin(base_plugin.TBPlugin):
 
     def index_impl(self):
         """{"complete": bool, "runs": {run: {tag: facts}}} (see http_api.md)."""
-        self._refresher.start()
+        # Give a small logdir the chance to answer complete on the first request.
+        self._refresher.loaded.wait(INDEX_WAIT_SECONDS)
         runs = {}
         for run, tags in self._reader.snapshot().items():
             runs[run] = {}
@@ -104,10 +114,11 @@ class TensorCapPlugin(base_plugin.TBPlugin):
         return {"complete": self._refresher.loaded.is_set(), "runs": runs}
 
     def stats_impl(self, run, tag, step=None):
-        infos = [self._reader.info(run, tag, step)] if step is not None else self._reader.tag_infos(run, tag)
+        reader = self._loaded_reader
+        infos = [reader.info(run, tag, step)] if step is not None else reader.tag_infos(run, tag)
         rows = []
         for info in infos:
-            stats = dict(self._reader.stats(run, tag, info.step))
+            stats = dict(reader.stats(run, tag, info.step))
             del stats["digest"]
             rows.append(dict(stats, step=info.step, wall_time=info.wall_time, dtype=info.dtype,
                              shape=list(info.shape)))
@@ -115,15 +126,17 @@ class TensorCapPlugin(base_plugin.TBPlugin):
 
     def value_impl(self, run, tag, step, slice_text="", max_cells=None):
         """The (sliced, maybe pooled) value: a dict with the array under "array"."""
-        info = self._reader.info(run, tag, step)
-        array, canonical = slicing.apply(self._reader.value(run, tag, step), slice_text)
+        reader = self._loaded_reader
+        info = reader.info(run, tag, step)
+        array, canonical = slicing.apply(reader.value(run, tag, step), slice_text)
         array, pooled = _bounded(array, max_cells)
         return {"run": run, "tag": tag, "step": step, "dtype": info.dtype if pooled is None else "float64",
                 "full_shape": list(info.shape), "slice": canonical, "shape": list(array.shape),
                 "pooled": pooled, "array": array}
 
     def histogram_impl(self, run, tag, step, bins=DEFAULT_BINS, slice_text=""):
-        array, _ = slicing.apply(self._reader.value(run, tag, step), slice_text)
+        reader = self._loaded_reader
+        array, _ = slicing.apply(reader.value(run, tag, step), slice_text)
         try:
             return dict(analysis.histogram(array, bins), run=run, tag=tag, step=step)
         except ValueError as e:
@@ -131,13 +144,14 @@ class TensorCapPlugin(base_plugin.TBPlugin):
 
     def diff_impl(self, a, b, slice_text="", rtol=1e-5, atol=1e-8, max_cells=None):
         """A - B for a = (run, tag, step) and b likewise (see http_api.md)."""
-        info_a, info_b = self._reader.info(*a), self._reader.info(*b)
+        reader = self._loaded_reader
+        info_a, info_b = reader.info(*a), reader.info(*b)
         if info_a.shape != info_b.shape:
             raise errors.InvalidArgumentError(
                 "cannot diff shapes %s (%s) and %s (%s)"
                 % (list(info_a.shape), "%s:%s:%s" % a, list(info_b.shape), "%s:%s:%s" % b))
-        value_a, canonical = slicing.apply(self._reader.value(*a), slice_text)
-        value_b, _ = slicing.apply(self._reader.value(*b), slice_text)
+        value_a, canonical = slicing.apply(reader.value(*a), slice_text)
+        value_b, _ = slicing.apply(reader.value(*b), slice_text)
         _check_size(value_a, max_cells)  # before computing float64 temporaries of it
         try:
             delta, stats = analysis.diff(value_a, value_b, rtol, atol)
@@ -151,13 +165,15 @@ class TensorCapPlugin(base_plugin.TBPlugin):
                          "shape": list(delta.shape), "pooled": pooled, "array": delta}}
 
     def alerts_impl(self, run=None):
+        reader = self._loaded_reader
         if run is not None:
-            self._reader.tags(run)  # NotFoundError for an unknown run
-        return {"alerts": queries.alerts(self._reader, run)}
+            reader.tags(run)  # NotFoundError for an unknown run
+        return {"alerts": queries.alerts(reader, run)}
 
     def divergence_impl(self, run, run2, rtol=1e-5, atol=1e-8):
-        self._reader.tags(run), self._reader.tags(run2)  # NotFoundError naming the run
-        return queries.divergence(self._reader, run, run2, rtol, atol)
+        reader = self._loaded_reader
+        reader.tags(run), reader.tags(run2)  # NotFoundError naming the run
+        return queries.divergence(reader, run, run2, rtol, atol)
 
     # -- HTTP routes ------------------------------------------------------
 
@@ -245,25 +261,24 @@ def _logdirs(context):
 class _Refresher:
     """Keeps the reader's index current, like TensorBoard's reload loop.
 
-    A daemon thread refreshes every `reload_interval` seconds (once, if it is
-    0, as TensorBoard does), then computes the statistics of new captures so
-    that alerts are ready when asked for. Started by the first request.
+    A daemon thread, started with the plugin, refreshes every
+    `reload_interval` seconds (once, if it is 0; never, if it is negative, as
+    TensorBoard does), then computes the statistics of new captures so that
+    alerts are ready when asked for. `loaded` is set after the first scan.
     """
 
     def __init__(self, reader, reload_interval):
         self._reader = reader
         self._interval = reload_interval
         self._thread = None
-        self._lock = threading.Lock()
         self.loaded = threading.Event()
 
     def start(self):
-        with self._lock:
-            if self._thread is None and self._interval >= 0:
-                self._thread = threading.Thread(target=self._run, name="tensorcap-refresh", daemon=True)
-                self._thread.start()
-        # Give a small logdir the chance to answer complete on the first request.
-        self.loaded.wait(timeout=2.0)
+        if self._interval < 0:
+            self.loaded.set()
+            return
+        self._thread = threading.Thread(target=self._run, name="tensorcap-refresh", daemon=True)
+        self._thread.start()
 
     def _run(self):
         while True:

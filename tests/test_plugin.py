@@ -33,6 +33,15 @@ def test_loader_lowers_retention_but_keeps_user_choice(sample_logdir):
     assert samples("--samples_per_plugin=tensorcap=0,images=3") == {"tensorcap": 0, "images": 3}
 
 
+def test_any_route_may_come_first_on_a_fresh_tensorboard(sample_logdir):
+    """The first scan starts with the plugin: /alerts or /value need no /index before them."""
+    alerts = WsgiTensorBoard(sample_logdir).get_json(P + "/alerts")["alerts"]
+    assert [(a["run"], a["tag"], a["step"]) for a in alerts] == [
+        ("base", "layer2/out", NAN_STEP), ("changed", "layer2/out", NAN_STEP)]
+    value = WsgiTensorBoard(sample_logdir).get_json(P + "/value?run=changed&tag=layer2/out&step=2")
+    np.testing.assert_array_equal(np.array(value["data"], np.float32), sample_value("changed", 2))
+
+
 def test_index_lists_every_run_tag_and_step(sample_app):
     index = sample_app.get_json(P + "/index")
     assert index["complete"] is True
