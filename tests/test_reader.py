@@ -524,3 +524,24 @@ def test_reader_works_without_tensorflow(tmp_path, writer_at, monkeypatch):
         "bf16": [1.5, -2.0], "words": ["ff00", ""], "big": 1000.0, "big_chunks": 4, "stats": 4,
         "tf_loaded": [], "capture": "ImportError",
     }
+
+
+def test_logdir_on_a_non_local_filesystem_reads_through_gfile():
+    """TensorFlow's ram:// filesystem goes through gfile, as gs:// and s3:// do."""
+    root = "ram://reader_test_%d" % os.getpid()
+    w = tf.summary.create_file_writer(root + "/run1")
+    with w.as_default():
+        for step in range(3):
+            tensorcap.capture(np.arange(6, dtype=np.float32).reshape(2, 3) + step, "x", step=step)
+        tensorcap.capture(np.array([b"a", b"\xff"], dtype=object), "s", step=0)
+    w.flush()
+    reader = tb_tensorcap.load(root)
+    assert reader.runs() == ["run1"] and reader.steps("run1", "x") == [0, 1, 2]
+    np.testing.assert_array_equal(reader.value("run1", "x", 2), np.arange(6).reshape(2, 3) + 2)
+    assert reader.value("run1", "s", 0).tolist() == [b"a", b"\xff"]
+    assert reader.value("run1", "x", 2) is reader.value("run1", "x", 2)  # remote values are cached
+    with w.as_default():
+        tensorcap.capture(np.zeros(2, np.float32), "x", step=3)
+    w.flush()
+    assert reader.refresh() == 1 and reader.steps("run1", "x") == [0, 1, 2, 3]
+    w.close()
