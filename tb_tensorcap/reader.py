@@ -123,6 +123,7 @@ class Reader:
         # Runs holding no captures (yet): kept so that their files are not
         # re-read from the start, nor their damage re-reported, on each refresh.
         self._runs_without_captures = {}
+        self._facts_by_content = {}  # metadata content -> parsed facts (shared)
 
     # -- indexing ---------------------------------------------------------
 
@@ -208,7 +209,7 @@ class Reader:
             if plugin_data.plugin_name != metadata.PLUGIN_NAME or not value.HasField("tensor"):
                 continue
             try:
-                facts = metadata.parse_plugin_metadata(plugin_data.content)
+                facts = self._parse_facts(plugin_data.content)
                 info = self._capture_info(run_index, event, value, facts, (path, offset))
             except ValueError as e:
                 _report(run_index, path, "capture %r at byte %d skipped: %s" % (value.tag, offset, e))
@@ -219,6 +220,21 @@ class Reader:
                     self._cache.discard(info.run, info.tag, info.step)
                 added += 1
         return added
+
+    def _parse_facts(self, content):
+        """`metadata.parse_plugin_metadata`, once per distinct content.
+
+        Captures repeat their call sites, so most events carry the same
+        metadata: sharing one parsed dict saves the JSON parse and keeps the
+        index small (a few hundred bytes less per capture).
+        """
+        facts = self._facts_by_content.get(content)
+        if facts is None:
+            facts = metadata.parse_plugin_metadata(content)
+            if len(self._facts_by_content) >= _MAX_DISTINCT_FACTS:
+                self._facts_by_content.clear()
+            self._facts_by_content[content] = facts
+        return facts
 
     def _capture_info(self, run_index, event, value, facts, location):
         """The CaptureInfo of a complete capture, or None while chunks are missing."""
@@ -353,6 +369,7 @@ class Reader:
 
 
 _REPORTS_PER_FILE = 3
+_MAX_DISTINCT_FACTS = 100_000  # parsed metadata kept for sharing
 
 
 def _report_once(run_index, path, message):
