@@ -196,6 +196,8 @@ class Reader:
 
     def _index_record(self, run_index, path, offset, data):
         """Adds the TensorCap values of one event record; returns how many."""
+        if _PLUGIN_NAME_BYTES not in data:
+            return 0  # another plugin's record (an image, a scalar...): no need to parse it
         try:
             event = event_pb2.Event.FromString(data)
         except Exception:  # protobuf's DecodeError; the CRC matched, so rare
@@ -369,6 +371,8 @@ class Reader:
 
 
 _REPORTS_PER_FILE = 3
+# Every TensorCap value names the plugin in its metadata.
+_PLUGIN_NAME_BYTES = metadata.PLUGIN_NAME.encode("ascii")
 _MAX_DISTINCT_FACTS = 100_000  # parsed metadata kept for sharing
 
 
