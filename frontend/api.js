@@ -35,6 +35,11 @@ function url(route, params) {
   return text ? `./${route}?${text}` : `./${route}`;
 }
 
+// Where one step's exact values download as a .npy file (`format=npy`).
+export function npyUrl({ run, tag, step }) {
+  return url("value", { run, tag, step, format: "npy" });
+}
+
 async function request(route, params, signal) {
   let response;
   try {

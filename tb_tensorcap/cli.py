@@ -131,7 +131,7 @@ def _export(args):
     if single and len(infos) > 1:
         raise CommandError("%s:%s has %d steps: choose one with --step, or write an .npz"
                            % (args.run, args.tag, len(infos)))
-    arrays = {"step_%d" % i.step: _exact(reader.value(i.run, i.tag, i.step))
+    arrays = {"step_%d" % i.step: codec.npy_exact(reader.value(i.run, i.tag, i.step))
               for i in _progress(infos, "reading")}
     try:
         if single:
@@ -282,20 +282,6 @@ class _ProgressBar:
             sys.stderr.write("\r\033[K")
             sys.stderr.flush()
         return False
-
-
-def _exact(array):
-    """`array` as np.save stores it exactly, loadable without ml_dtypes.
-
-    bfloat16 becomes its raw uint16 bits. Strings become fixed-width bytes,
-    unless one ends in NUL bytes (which that dtype drops): then they stay an
-    object array of bytes, read back with np.load(..., allow_pickle=True).
-    """
-    if array.dtype.name == "bfloat16":
-        return array.view(np.uint16)
-    if array.dtype == object and not any(v.endswith(b"\0") for v in array.flat):
-        return array.astype(np.bytes_)
-    return array
 
 
 def _decoded(data):

@@ -126,6 +126,20 @@ def _expand(values, numel, zero):
     return values + [fill] * (numel - len(values))
 
 
+def npy_exact(array):
+    """`array` in a form `np.save` stores exactly, loadable without ml_dtypes.
+
+    bfloat16 becomes its raw uint16 bits. Strings become fixed-width bytes,
+    unless one ends in NUL bytes (which that dtype drops): then they stay an
+    object array of bytes, which only a pickled .npy can hold.
+    """
+    if array.dtype.name == "bfloat16":
+        return array.view(np.uint16)
+    if array.dtype == object and not any(v.endswith(b"\0") for v in array.flat):
+        return array.astype(np.bytes_)
+    return array
+
+
 def json_values(array):
     """Nested lists of a value for JSON, as http_api.md defines them.
 

@@ -13,10 +13,12 @@ Routes are thin `*_route` wrappers (parameters in, HTTP out) over pure
 own plugins. Imports only tensorboard, numpy and protobuf.
 """
 
+import io
 import json
 import logging
 import mimetypes
 import os
+import re
 import threading
 
 import numpy as np
@@ -192,9 +194,15 @@ class TensorCapPlugin(base_plugin.TBPlugin):
     def value_route(self, request):
         def respond():
             args = _Args(request)
+            fmt = args.format(("json", "binary", "npy"))
+            if fmt == "npy" and args.max_cells() is not None:
+                raise errors.InvalidArgumentError("format=npy downloads exact values: max_cells (pooling) "
+                                                  "cannot be combined with it")
             result = self.value_impl(args.str("run"), args.str("tag"), args.int("step"),
                                      args.str("slice", ""), args.max_cells())
-            return _array_reply(request, args.format(), result, result)
+            if fmt == "npy":
+                return _npy_reply(request, result)
+            return _array_reply(request, fmt, result, result)
         return _handling_errors(request, respond)
 
     @wrappers.Request.application
@@ -349,10 +357,11 @@ class _Args:
     def max_cells(self):
         return self.int("max_cells", None, low=1, high=MAX_ELEMENTS)
 
-    def format(self):
+    def format(self, allowed=("json", "binary")):
         fmt = self.str("format", "json")
-        if fmt not in ("json", "binary"):
-            raise errors.InvalidArgumentError("parameter 'format' must be 'json' or 'binary', got %r" % fmt)
+        if fmt not in allowed:
+            raise errors.InvalidArgumentError(
+                "parameter 'format' must be %s, got %r" % (" or ".join(map(repr, allowed)), fmt))
         return fmt
 
 
@@ -393,6 +402,22 @@ def _error(request, code, message):
 
 def _json(request, payload):
     return http_util.Respond(request, payload, "application/json")
+
+
+def _npy_reply(request, result):
+    """The (sliced) value as a .npy file download, exact (see `codec.npy_exact`)."""
+    array = codec.npy_exact(result["array"])
+    if array.dtype == object:
+        raise errors.InvalidArgumentError(
+            "these strings end in NUL bytes, which only a pickled .npy holds: "
+            "use `tensorcap export` to save them")
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", "%s_%s_step%d" % (result["run"], result["tag"], result["step"]))
+    return http_util.Respond(request, buffer.getvalue(), "application/octet-stream", headers=[
+        ("Content-Disposition", 'attachment; filename="%s.npy"' % name.strip("_")[:200]),
+        ("X-TensorCap-Dtype", result["dtype"]),
+    ])
 
 
 def _array_reply(request, fmt, payload, holder):

@@ -1,5 +1,6 @@
 """The plugin's routes through TensorBoard's real WSGI app and data provider."""
 
+import io
 import json
 import struct
 import time
@@ -129,6 +130,21 @@ def test_value_binary(sample_app):
     assert [struct.unpack("<f", struct.pack("<I", b << 16))[0] for b in bits] == [1.5, -2.25]
     complex_reply = sample_app.get(P + "/value?run=base&tag=complex&step=0&format=binary")
     np.testing.assert_array_equal(np.frombuffer(complex_reply.get_data(), "<f4"), [1, 2, 0, -3])
+
+
+def test_value_npy_download_is_exact(sample_app):
+    reply = sample_app.get(P + "/value?run=changed&tag=layer2/out&step=4&slice=1:3&format=npy")
+    assert reply.status_code == 200
+    assert reply.headers["Content-Disposition"] == 'attachment; filename="changed_layer2_out_step4.npy"'
+    array = np.load(io.BytesIO(reply.get_data()), allow_pickle=False)
+    assert array.dtype == np.float32
+    np.testing.assert_array_equal(array, sample_value("changed", 4)[1:3])
+    bf16 = np.load(io.BytesIO(sample_app.get(P + "/value?run=base&tag=half/bf16&step=0&format=npy").get_data()))
+    assert bf16.dtype == np.uint16 and [struct.unpack("<f", struct.pack("<I", int(b) << 16))[0] for b in bf16] == [1.5, -2.25]
+    words = np.load(io.BytesIO(sample_app.get(P + "/value?run=base&tag=words&step=0&format=npy").get_data()))
+    assert words.tolist() == [b"caf\xc3\xa9", b"\xff", b""]
+    pooled = sample_app.get(P + "/value?run=base&tag=layer2/out&step=0&format=npy&max_cells=4")
+    assert pooled.status_code == 400 and "exact" in pooled.get_json()["error"]
 
 
 def test_value_pooling_keeps_nonfinite_visible(sample_app):

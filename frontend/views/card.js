@@ -5,6 +5,7 @@
 // The card's controls are built once per tag and updated in place, so the
 // step slider keeps its drag while the views follow it.
 
+import { npyUrl } from "../api.js";
 import { h, show } from "../dom.js";
 import { formatCount, formatShape, formatShort } from "../format.js";
 import { lineChart } from "./line.js";
@@ -28,6 +29,10 @@ export function createCard({ onStep, onRun }) {
   const runChoice = h("select", { className: "run-choice", "aria-label": "run", onchange: () => onRun(runChoice.value) });
   const typeLabel = h("span", { className: "facts" });
   const source = h("span", { className: "source" });
+  const download = h("a", {
+    className: "download", text: "⤓ .npy", download: true,
+    title: "download this step's exact values as a .npy file (np.load)",
+  });
   const statsBox = h("dl", { className: "stats" });
   const chartBox = h("div", { className: "stats-chart" });
   const slider = h("input", {
@@ -37,7 +42,7 @@ export function createCard({ onStep, onRun }) {
   const stepLabel = h("span", { className: "step-label" });
   const play = h("button", { className: "play", title: "play through the steps", onclick: () => toggle() });
   const element = h("section", { className: "card" },
-    h("header", null, title, h("div", { className: "meta" }, runChoice, typeLabel, source)),
+    h("header", null, title, h("div", { className: "meta" }, runChoice, typeLabel, source, download)),
     description,
     h("div", { className: "step-control" },
       h("button", { title: "previous step (←)", text: "◀", onclick: () => stepBy(-1) }),
@@ -47,6 +52,7 @@ export function createCard({ onStep, onRun }) {
     h("div", { className: "card-body" }, statsBox, chartBox));
 
   let steps = [];
+  let shown = { run: "", tag: "" };
   let position = 0;
   let stats = null;
   let timer = null;
@@ -104,6 +110,7 @@ export function createCard({ onStep, onRun }) {
     stepBy,
     // A capture: its tag, the runs holding it, its index facts and steps.
     setCapture({ run, tag, runs, facts }) {
+      shown = { run, tag };
       title.textContent = tag;
       title.title = `${tag} in ${run}`;
       description.textContent = facts.description || "";
@@ -121,6 +128,7 @@ export function createCard({ onStep, onRun }) {
       slider.value = String(position);
       stepLabel.textContent = `step ${step} (${position + 1} of ${steps.length})`;
       typeLabel.textContent = `${dtype} ${formatShape(shape)}`;
+      download.href = npyUrl({ ...shown, step });
       renderStats();
     },
     setStats(rows) {

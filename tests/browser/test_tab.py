@@ -249,6 +249,19 @@ def test_step_slider_arrow_keys_and_play(page, server):
     wait_step(page, 0)
 
 
+def test_download_link_gives_the_exact_values_of_the_shown_step(page, server):
+    open_tab(page, server, "run=baseline&tag=block1/attn&step=%d&" % tab_logdir.NAN_STEP + HIDE_MANY)
+    wait_step(page, tab_logdir.NAN_STEP)
+    link = page.locator(".card a.download")
+    expect(link).to_have_attribute("download", "")
+    with page.expect_download() as download_info:
+        link.click()
+    download = download_info.value
+    assert download.suggested_filename == "baseline_block1_attn_step%d.npy" % tab_logdir.NAN_STEP
+    values = np.load(download.path(), allow_pickle=False)
+    np.testing.assert_array_equal(values, tab_logdir.attn(tab_logdir.NAN_STEP))  # NaN and ±Inf included
+
+
 def test_slicing_a_4d_tensor(page, server):
     def value(step, index):
         return float(tab_logdir.act(step)[index])
