@@ -139,15 +139,15 @@ class Reader:
         with self._refresh_lock:
             added = 0
             runs = [(run, run_dir, event_files.list_event_files(run_dir)) for run, run_dir in self._run_dirs()]
-            total = sum(event_files.size(path) for _, _, paths in runs for path in paths) if progress else 0
-            done = 0
+            sizes = {path: event_files.size(path) for _, _, paths in runs for path in paths} if progress else {}
+            total, done = sum(sizes.values()), 0
             for run, run_dir, paths in runs:
                 with self._index_lock:
                     run_index = self._runs.get(run) or self._runs_without_captures.get(run) or _RunIndex(run, run_dir)
                 for path in paths:
                     added += self._scan_file(run_index, path)
                     if progress:
-                        done += event_files.size(path)
+                        done += sizes[path]
                         progress(done, total)
                 if run_index.tags:
                     with self._index_lock:
