@@ -100,7 +100,7 @@ def _show(args):
     reader = _load(args.logdir)
     step = args.step if args.step is not None else reader.steps(args.run, args.tag)[-1]
     info = reader.info(args.run, args.tag, step)
-    array, canonical = _sliced(reader, (args.run, args.tag, step), args.slice)
+    array, canonical = slicing.apply(reader.value(args.run, args.tag, step), args.slice)
     if args.json:
         if array.size > MAX_JSON_ELEMENTS:
             raise CommandError("%d elements are too many for --json (at most %d): use --slice or export"
@@ -160,8 +160,8 @@ def _diff(args):
     if info_a.shape != info_b.shape:
         raise CommandError("cannot diff shapes %s (%s) and %s (%s)"
                            % (list(info_a.shape), _name(a), list(info_b.shape), _name(b)))
-    value_a, canonical = _sliced(reader, a, args.slice)
-    value_b, _ = _sliced(reader, b, args.slice)
+    value_a, canonical = slicing.apply(reader.value(*a), args.slice)
+    value_b, _ = slicing.apply(reader.value(*b), args.slice)
     try:
         _, stats = analysis.diff(value_a, value_b, args.rtol, args.atol)
     except ValueError as e:
@@ -242,11 +242,6 @@ def _load(logdir):
     if not reader.runs():
         raise CommandError("no TensorCap captures under logdir %r" % logdir)
     return reader
-
-
-def _sliced(reader, capture, text):
-    """(value of `capture` sliced by `text`, canonical slice); always an array."""
-    return slicing.apply(reader.value(*capture), text)
 
 
 def _progress(items, label):
