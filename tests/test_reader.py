@@ -376,13 +376,17 @@ def test_unsupported_dtype_in_a_tensorcap_event_is_skipped(tmp_path, writer_at, 
     assert any("'quantized'" in r.getMessage() for r in caplog.records)
 
 
-def test_corrupt_data_crc_skips_only_that_record(tmp_path, writer_at, caplog):
+def captures_a_b_c(tmp_path, writer_at):
+    """Captures tags a, b, c (values 0, 1, 2) in one file; returns it and b's record offset."""
     w = writer_at(tmp_path)
     for i, tag in enumerate("abc"):
         tensorcap.capture(np.full(8, i, np.int32), tag, step=0, writer=w)
     w.close()
-    path = event_file(tmp_path)
-    offset = tb_tensorcap.load(str(tmp_path)).info(".", "b", 0).locations[0][1]
+    return event_file(tmp_path), tb_tensorcap.load(str(tmp_path)).info(".", "b", 0).locations[0][1]
+
+
+def test_corrupt_data_crc_skips_only_that_record(tmp_path, writer_at, caplog):
+    path, offset = captures_a_b_c(tmp_path, writer_at)
     end = dict(record_spans(path))[offset]
     flip_byte(path, (offset + 12 + end - 4) // 2)  # the middle of b's data
 
@@ -395,12 +399,7 @@ def test_corrupt_data_crc_skips_only_that_record(tmp_path, writer_at, caplog):
 
 
 def test_corrupt_length_stops_the_file_but_keeps_what_came_before(tmp_path, writer_at, caplog):
-    w = writer_at(tmp_path)
-    for i, tag in enumerate("abc"):
-        tensorcap.capture(np.full(8, i, np.int32), tag, step=0, writer=w)
-    w.close()
-    path = event_file(tmp_path)
-    offset = tb_tensorcap.load(str(tmp_path)).info(".", "b", 0).locations[0][1]
+    path, offset = captures_a_b_c(tmp_path, writer_at)
     flip_byte(path, offset + 1)  # b's length field
     with caplog.at_level(logging.WARNING, logger="tb_tensorcap"):
         reader = tb_tensorcap.load(str(tmp_path))
