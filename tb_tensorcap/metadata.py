@@ -22,6 +22,20 @@ A capture is one ordinary TensorBoard summary event (or several, see
   ``source`` is where the capture was made in user code. ``chunk`` is present
   only on split captures.
 
+Health records (version 2): health mode keeps only statistics. One event
+value then holds the statistics of many captures at one step: its tensor is a
+1-D float64 vector of rows, one per capture, each the ``HEALTH_FIELDS`` in
+order followed by the capture's dimensions; the content names the rows::
+
+      {"version": 2,
+       "health": {"fields": ["numel", "nan", ...],
+                  "rows": [["block/0003_MatMul", "float32", 2, 0], ...],
+                  "sources": [{"file": ..., "line": ..., "function": ...}]}}
+
+  Each row is [tag, dtype, rank, index into "sources" or -1]. The value's own
+  tag (``<prefix>/_health``) only groups the rows; the reader lists each row
+  as a capture of its own tag, whose value is not available.
+
 TensorFlow writes the metadata on *every* event, but TensorBoard's readers keep
 only the first one per tag. Per-capture facts therefore live in the metadata of
 each event and are read by TensorCap's own reader (``reader.py``), which reads
@@ -50,7 +64,11 @@ from tensorboard.compat.proto import summary_pb2
 PLUGIN_NAME = "tensorcap"
 
 # The most recent value of the `version` field in the plugin content.
-PROTO_VERSION = 1
+# 2: health records (and lineage, issue 12).
+PROTO_VERSION = 2
+
+# The statistics of one capture in a health record, in row order.
+HEALTH_FIELDS = ("numel", "nan", "posinf", "neginf", "zeros", "min", "max", "mean", "std")
 
 # Values larger than this many bytes are split into chunks (see above).
 # Far enough below protobuf's 2 GiB limit to leave room for the event framing.
@@ -74,6 +92,27 @@ def create_summary_metadata(source=None, description=None, chunk=None):
         content["chunk"] = chunk
     return summary_pb2.SummaryMetadata(
         summary_description=description or "",
+        plugin_data=summary_pb2.SummaryMetadata.PluginData(
+            plugin_name=PLUGIN_NAME,
+            content=json.dumps(content, separators=(",", ":")).encode("utf-8"),
+        ),
+        data_class=summary_pb2.DATA_CLASS_TENSOR,
+    )
+
+
+def create_health_metadata(rows, sources):
+    """Returns the `SummaryMetadata` of one health record (module docstring).
+
+    Args:
+      rows: [(tag, dtype name, rank, source index or -1)], in value order.
+      sources: the source dicts the rows point into.
+    """
+    content = {
+        "version": PROTO_VERSION,
+        "health": {"fields": list(HEALTH_FIELDS), "rows": [list(r) for r in rows], "sources": list(sources)},
+    }
+    return summary_pb2.SummaryMetadata(
+        summary_description="TensorCap health statistics of %d captures" % len(rows),
         plugin_data=summary_pb2.SummaryMetadata.PluginData(
             plugin_name=PLUGIN_NAME,
             content=json.dumps(content, separators=(",", ":")).encode("utf-8"),
@@ -108,4 +147,20 @@ def parse_plugin_metadata(content):
             "TensorCap metadata version %d is newer than this TensorCap "
             "understands (%d): upgrade tb_tensorcap" % (parsed["version"], PROTO_VERSION)
         )
+    if "health" in parsed:
+        _check_health(parsed["health"])
     return parsed
+
+
+def _check_health(health):
+    """Raises ValueError unless `health` is a well-formed health description."""
+    if not isinstance(health, dict) or list(health.get("fields") or ()) != list(HEALTH_FIELDS):
+        raise ValueError("TensorCap health record has unknown fields: %r" % (health,)[:200])
+    rows, sources = health.get("rows"), health.get("sources")
+    if not isinstance(rows, list) or not isinstance(sources, list):
+        raise ValueError("TensorCap health record has no rows or sources")
+    for row in rows:
+        if not (isinstance(row, list) and len(row) == 4 and isinstance(row[0], str)
+                and isinstance(row[1], str) and isinstance(row[2], int) and row[2] >= 0
+                and isinstance(row[3], int) and -1 <= row[3] < len(sources)):
+            raise ValueError("TensorCap health record has a malformed row: %r" % (row,))

@@ -11,6 +11,11 @@ Each refresh reads only the bytes appended since the last one, so it follows a
 run that is still training; a truncated last record is left for the next
 refresh. Statistics are computed once per capture and cached.
 
+Health captures (``kind == "health"``, from health mode and the flight
+recorder) come from health records, one per step holding many captures'
+statistics (`health_records`): they are listed like any capture, their
+`stats()` are the recorded ones, and `value()` raises `StatisticsOnlyError`.
+
 Thread-safe: the index is swapped under a lock that is never held while
 reading values from disk.
 """
@@ -24,13 +29,19 @@ import threading
 import numpy as np
 from tensorboard.compat.proto import event_pb2
 
-from tb_tensorcap import analysis, codec, event_files, metadata
+from tb_tensorcap import analysis, codec, event_files, health_records, metadata
+
+__all__ = ["CaptureInfo", "NotFoundError", "Reader", "StatisticsOnlyError", "load"]
 
 logger = logging.getLogger(__name__)
 
 
 class NotFoundError(LookupError):
     """A run, tag or step that the logdir does not hold."""
+
+
+class StatisticsOnlyError(NotFoundError):
+    """The value of a capture made in health mode: only its statistics were kept."""
 
 
 class CaptureInfo:
@@ -43,12 +54,14 @@ class CaptureInfo:
       description: the capture's description, or "".
       source: dict with "file", "line", "function", or None.
       order: position in the run's capture order (0, 1, 2, ...).
-      locations: ((path, offset), ...) of the records holding the value.
+      locations: ((path, offset), ...) of the records holding the value
+        (for a health capture: its health record).
+      kind: "full" (the value was kept) or "health" (only its statistics).
     """
 
     __slots__ = (
         "run", "tag", "step", "wall_time", "dtype", "shape", "description",
-        "source", "order", "locations", "stats",
+        "source", "order", "locations", "stats", "kind",
     )
 
     def __init__(self, run, tag, step, wall_time, dtype, shape, description, source, order, locations):
@@ -56,6 +69,7 @@ class CaptureInfo:
         self.dtype, self.shape, self.description = dtype, shape, description
         self.source, self.order, self.locations = source, order, locations
         self.stats = None
+        self.kind = "full"
 
     @property
     def numel(self):
@@ -70,7 +84,7 @@ class CaptureInfo:
         return {
             "run": self.run, "tag": self.tag, "step": self.step, "wall_time": self.wall_time,
             "dtype": self.dtype, "shape": list(self.shape), "description": self.description,
-            "source": self.source, "order": self.order,
+            "source": self.source, "order": self.order, "kind": self.kind,
         }
 
     def __repr__(self):
@@ -212,11 +226,16 @@ class Reader:
                 continue
             try:
                 facts = self._parse_facts(plugin_data.content)
-                info = self._capture_info(run_index, event, value, facts, (path, offset))
+                if "health" in facts:
+                    infos = _health_infos(run_index, event, value, facts["health"], (path, offset))
+                else:
+                    infos = [self._capture_info(run_index, event, value, facts, (path, offset))]
             except ValueError as e:
                 _report(run_index, path, "capture %r at byte %d skipped: %s" % (value.tag, offset, e))
                 continue
-            if info is not None:
+            for info in infos:
+                if info is None:
+                    continue
                 with self._index_lock:
                     run_index.tags.setdefault(info.tag, {})[info.step] = info
                     self._cache.discard(info.run, info.tag, info.step)
@@ -329,9 +348,12 @@ class Reader:
 
         Raises:
           NotFoundError: no such run, tag or step.
+          StatisticsOnlyError: the capture was made in health mode.
           OSError: the event file can no longer be read.
         """
         info = self.info(run, tag, step)
+        if info.kind == "health":
+            raise StatisticsOnlyError(health_records.statistics_only_message(run, tag, step))
         cached = self._cache.get(run, tag, step)
         if cached is not None:
             return cached
@@ -368,6 +390,18 @@ class Reader:
         if array is None:
             raise OSError("%s: record at byte %d no longer holds tag %r" % (path, offset, tag))
         return array
+
+
+def _health_infos(run_index, event, value, health, location):
+    """A CaptureInfo per row of a health record, its statistics filled in."""
+    infos = []
+    for tag, dtype, shape, stats, source in health_records.decode(value.tensor, health):
+        info = CaptureInfo(run_index.name, tag, event.step, event.wall_time, dtype, shape, "",
+                           source, run_index.next_order, (location,))
+        run_index.next_order += 1
+        info.stats, info.kind = stats, "health"
+        infos.append(info)
+    return infos
 
 
 _REPORTS_PER_FILE = 3

@@ -311,7 +311,7 @@ def test_every_event_carries_the_full_metadata(tmp_path, writer_at):
     for (_, v), content in zip(events, contents):
         assert v.tag == "t"
         assert v.metadata.data_class == summary_pb2.DATA_CLASS_TENSOR
-        assert content["version"] == 1
+        assert content["version"] == metadata.PROTO_VERSION
         assert set(content["source"]) == {"file", "line", "function"}
         assert "chunk" not in content
     assert contents[0]["source"] == {"file": __file__, "line": marker_line("meta-first"),
@@ -335,8 +335,9 @@ def test_parse_plugin_metadata():
     assert md.data_class == summary_pb2.DATA_CLASS_TENSOR
     assert md.summary_description == "d"
     parsed = metadata.parse_plugin_metadata(md.plugin_data.content)
-    assert parsed == {"version": 1, "source": {"file": "f.py", "line": 3, "function": "g"},
+    assert parsed == {"version": metadata.PROTO_VERSION, "source": {"file": "f.py", "line": 3, "function": "g"},
                       "chunk": {"index": 1, "count": 2, "dtype": "float32", "shape": [4]}}
+    assert metadata.parse_plugin_metadata(b'{"version": 1, "source": null}') == {"version": 1, "source": None}
     assert metadata.parse_plugin_metadata(b"") == {"version": 0}
     assert metadata.parse_plugin_metadata(b'{"version": 0}') == {"version": 0}
     with pytest.raises(ValueError, match="newer"):

@@ -1,0 +1,193 @@
+"""Health statistics of many tensors at once, computed where the tensors live.
+
+Health mode (``record(..., mode="health")``, the flight recorder) keeps, for
+each captured value, only the numbers `analysis.tensor_stats` gives for a full
+capture: element count, NaN, +Inf, -Inf and zero counts, and min, max, mean
+and std of the finite elements. They are computed by TensorFlow ops placed
+beside each tensor (on its GPU for a GPU tensor: only the few numbers cross to
+the host), for all of a step's tensors in one call, into one float64 vector
+written as a single summary value (format in `metadata.py`, "health").
+
+Layout of one row (one tensor): the `metadata.HEALTH_FIELDS` in order, then
+the tensor's actual dimensions (its rank is in the record's metadata), so a
+shape that is only partly known when a `tf.function` is traced is still
+recorded exactly. A value with no finite element has NaN for min, max, mean
+and std (the reader turns them into None, as `analysis` has them).
+
+Precision: float16, bfloat16 and float32 values are reduced in float32, the
+other numeric types in float64; counts are exact. The mean and std are
+two-pass (mean first, then the mean squared deviation), so they match
+`analysis.tensor_stats` to float32 precision.
+"""
+
+import contextlib
+import threading
+
+import numpy as np
+import tensorflow as tf
+
+from tb_tensorcap import metadata
+
+_REDUCED_IN_FLOAT32 = frozenset([tf.float16, tf.bfloat16, tf.float32, tf.bool])
+
+
+def row_length(rank):
+    """Numbers in the row of a tensor of this rank."""
+    return len(metadata.HEALTH_FIELDS) + rank
+
+
+def health_row(tensor):
+    """The float64 health row of one (eager or symbolic) tensor.
+
+    Builds the ops beside `tensor` (same device); the result is a 1-D float64
+    tensor of `row_length(rank)` numbers.
+    """
+    with _on_device(getattr(tensor, "device", "")):
+        numel = tf.size(tensor, out_type=tf.int64)
+        dims = tf.shape(tensor, out_type=tf.int64)
+        if tensor.dtype == tf.string:
+            zeros = tf.math.count_nonzero(tf.equal(tf.strings.length(tensor), 0), dtype=tf.int64)
+            none = tf.zeros([], tf.int64)
+            counts = [numel, none, none, none, zeros]
+            moments = [tf.constant(float("nan"), tf.float64)] * 4
+        else:
+            counts, moments = _numeric_stats(tensor, numel)
+        head = tf.stack([tf.cast(v, tf.float64) for v in counts + moments])
+        return tf.concat([head, tf.cast(dims, tf.float64)], axis=0)
+
+
+def _on_device(device):
+    """A device scope for a non-empty device name, else no scope."""
+    return tf.device(device) if device else contextlib.nullcontext()
+
+
+def _numeric_stats(tensor, numel):
+    x = tensor
+    if x.dtype.is_complex:
+        x = tf.abs(x)  # |z|: NaN when a part is NaN, +Inf when a part is infinite
+    work = tf.float32 if x.dtype in _REDUCED_IN_FLOAT32 else tf.float64
+    x = tf.reshape(tf.cast(x, work), [-1])
+    finite = tf.math.is_finite(x)
+    nan = tf.math.count_nonzero(tf.math.is_nan(x), dtype=tf.int64)
+    posinf = tf.math.count_nonzero(tf.equal(x, float("inf")), dtype=tf.int64)
+    neginf = tf.math.count_nonzero(tf.equal(x, float("-inf")), dtype=tf.int64)
+    zeros = tf.math.count_nonzero(tf.equal(x, 0), dtype=tf.int64)
+    count = numel - nan - posinf - neginf
+    count_w = tf.cast(count, work)
+    kept = tf.where(finite, x, tf.zeros_like(x))
+    mean = tf.reduce_sum(kept) / count_w
+    deviation = tf.where(finite, x - mean, tf.zeros_like(x))
+    std = tf.sqrt(tf.reduce_sum(deviation * deviation) / count_w)
+    lowest = tf.reduce_min(tf.where(finite, x, tf.fill(tf.shape(x), tf.constant(float("inf"), work))))
+    highest = tf.reduce_max(tf.where(finite, x, tf.fill(tf.shape(x), tf.constant(float("-inf"), work))))
+    has_finite = count > 0
+    nan_w = tf.constant(float("nan"), work)
+    moments = [tf.where(has_finite, v, nan_w) for v in (lowest, highest, mean, std)]
+    return [numel, nan, posinf, neginf, zeros], moments
+
+
+def health_rows(tensors):
+    """The concatenated health rows of `tensors` (graph or eager), float64 1-D."""
+    if not tensors:
+        return tf.zeros([0], tf.float64)
+    return tf.concat([health_row(t) for t in tensors], axis=0)
+
+
+class BatchedStats:
+    """Computes the health rows of a step's eager tensors in one call per device.
+
+    A `tf.function` per device, retraced only when the list of dtypes and
+    ranks changes (a training step repeats the same list, so it traces once).
+    The ops run on the tensors' device; only the rows (a few dozen bytes per
+    tensor) come back.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._functions = {}
+
+    def rows(self, tensors):
+        """float64 numpy vector: the rows of `tensors` in order."""
+
+        if not tensors:
+            return np.zeros([0], np.float64)
+        by_device = {}
+        for position, tensor in enumerate(tensors):
+            by_device.setdefault(tensor.device, []).append(position)
+        pieces = [None] * len(tensors)
+        for device, positions in by_device.items():
+            group = [tensors[p] for p in positions]
+            flat = self._function(device)(group).numpy()
+            offset = 0
+            for p, tensor in zip(positions, group):
+                length = row_length(tensor.shape.rank)
+                pieces[p] = flat[offset:offset + length]
+                offset += length
+        return np.concatenate(pieces)
+
+    def _function(self, device):
+        with self._lock:
+            function = self._functions.get(device)
+            if function is None:
+                function = self._functions[device] = tf.function(
+                    _rows_on(device), reduce_retracing=True, autograph=False)
+            return function
+
+
+def _rows_on(device):
+    def rows(tensors):
+        with _on_device(device):
+            return health_rows(tensors)
+    return rows
+
+
+class RecordSpecs:
+    """Builds (and caches) the metadata naming a health record's rows.
+
+    A training step repeats the same captures, so the same rows recur at
+    every step: their metadata is serialized once.
+    """
+
+    def __init__(self, max_cached=256):
+        self._cache = {}
+        self._max_cached = max_cached
+
+    def metadata(self, specs):
+        """Serialized `SummaryMetadata` for `specs`: [(tag, dtype, rank, source dict or None)]."""
+        key = tuple((tag, dtype, rank, _source_key(source)) for tag, dtype, rank, source in specs)
+        cached = self._cache.get(key)
+        if cached is None:
+            sources, rows, index_of = [], [], {}
+            for tag, dtype, rank, source in specs:
+                source_key = _source_key(source)
+                if source_key is None:
+                    rows.append((tag, dtype, rank, -1))
+                    continue
+                if source_key not in index_of:
+                    index_of[source_key] = len(sources)
+                    sources.append(source)
+                rows.append((tag, dtype, rank, index_of[source_key]))
+            if len(self._cache) >= self._max_cached:
+                self._cache.clear()
+            cached = self._cache[key] = metadata.create_health_metadata(rows, sources)
+        return cached
+
+
+def _source_key(source):
+    return None if source is None else (source["file"], source["line"], source["function"])
+
+
+def write_record(tag, metadata_proto, rows, step, writer):
+    """Writes one health record: the float64 `rows` under `tag` at `step`.
+
+    Runs as TensorCap's own write (a `record()` block does not capture its ops).
+    """
+    from tb_tensorcap import summary
+
+    previous = getattr(summary._thread_state, "writing", False)
+    summary._thread_state.writing = True
+    try:
+        with summary._writer_as_default(writer):
+            tf.summary.write(tag, tf.constant(rows, tf.float64), step=step, metadata=metadata_proto)
+    finally:
+        summary._thread_state.writing = previous

@@ -1,0 +1,114 @@
+"""Health statistics: the on-device kernel, health records on disk, reading them back."""
+
+import numpy as np
+import pytest
+
+import tensorflow as tf
+
+import tb_tensorcap as tensorcap
+from tb_tensorcap import analysis, health, metadata, queries
+from tb_tensorcap.reader import StatisticsOnlyError
+
+_RNG = np.random.default_rng(7)
+VALUES = {
+    "conv": _RNG.normal(5, 2, size=(8, 6, 6, 4)).astype(np.float32),
+    "special": np.array([1.0, np.nan, np.inf, -np.inf, 0.0, -3.5, np.nan], np.float32),
+    "all_nan": np.array([np.nan, np.inf], np.float64),
+    "ints": _RNG.integers(-5, 5, size=(7, 3)).astype(np.int32),
+    "big_ints": np.array([2**40, -(2**40) - 1, 0], np.int64),
+    "mask": np.array([True, False, True]),
+    "complex": np.array([1 + 1j, np.nan + 0j, complex(np.inf, 1), 3j], np.complex64),
+    "names": np.array([b"", b"ab", b""], dtype=object),
+    "empty": np.zeros((0, 3), np.float32),
+    "half": np.float16([1.5, 2.5, 65504, -0.0]),
+    "scalar": np.float32(-2.0),
+}
+
+
+def _assert_stats_match(expected, got):
+    for field in metadata.HEALTH_FIELDS:
+        want, have = expected[field], got[field]
+        if want is None:
+            assert have is None, field
+        else:
+            assert have == pytest.approx(want, rel=2e-6, abs=1e-6), field
+
+
+def test_kernel_matches_analysis_stats_for_every_dtype():
+    tensors = [tf.constant(v) for v in VALUES.values()]
+    rows = health.BatchedStats().rows(tensors)
+    width = len(metadata.HEALTH_FIELDS)
+    offset = 0
+    for (name, value), tensor in zip(VALUES.items(), tensors):
+        length = health.row_length(tensor.shape.rank)
+        row = rows[offset:offset + length]
+        offset += length
+        got = {f: (None if np.isnan(x) and i >= 5 else x) for i, (f, x) in enumerate(zip(metadata.HEALTH_FIELDS, row))}
+        _assert_stats_match(analysis.tensor_stats(value), got)
+        assert tuple(int(d) for d in row[width:]) == np.shape(value), name
+    assert offset == rows.size
+
+
+def test_kernel_inside_tf_function_with_unknown_shapes():
+    @tf.function(input_signature=[tf.TensorSpec([None, 3], tf.float32)])
+    def rows_of(x):
+        return health.health_rows([x, tf.nn.relu(x)])
+
+    value = np.array([[1, -2, np.nan], [0, 5, -np.inf]], np.float32)
+    rows = rows_of(value).numpy()
+    first = dict(zip(metadata.HEALTH_FIELDS, rows[:9]))
+    assert (first["numel"], first["nan"], first["neginf"], first["zeros"]) == (6, 1, 1, 1)
+    assert first["min"] == -2 and first["max"] == 5
+    assert list(rows[9:11]) == [2, 3]  # the actual shape, known only when it ran
+
+
+def _write_health(writer, step, named_values, prefix="blk"):
+    tensors = [tf.constant(v) for v in named_values.values()]
+    rows = health.BatchedStats().rows(tensors)
+    specs = [("%s/%s" % (prefix, name), t.dtype.name, t.shape.rank,
+              {"file": "train.py", "line": 10 + i, "function": "step"})
+             for i, (name, t) in enumerate(zip(named_values, tensors))]
+    health.write_record(prefix + "/_health", health.RecordSpecs().metadata(specs), rows, step, writer)
+
+
+def test_health_record_reads_back_as_captures_with_statistics(tmp_path, writer_at):
+    writer = writer_at(tmp_path / "run")
+    for step in range(3):
+        _write_health(writer, step, {"a": VALUES["conv"] * (step + 1), "b": VALUES["special"]})
+    writer.flush()
+    reader = tensorcap.load(str(tmp_path))
+    assert reader.tags("run") == ["blk/a", "blk/b"]
+    assert reader.steps("run", "blk/a") == [0, 1, 2]
+    info = reader.info("run", "blk/a", 2)
+    assert (info.kind, info.dtype, info.shape) == ("health", "float32", (8, 6, 6, 4))
+    assert info.source == {"file": "train.py", "line": 10, "function": "step"}
+    _assert_stats_match(analysis.tensor_stats(VALUES["conv"] * 3), reader.stats("run", "blk/a", 2))
+    with pytest.raises(StatisticsOnlyError, match="health mode: only its statistics"):
+        reader.value("run", "blk/a", 1)
+    # Alerts see the NaN/Inf in the statistics, at every step, in capture order.
+    found = queries.alerts(reader, "run")
+    assert [(a["tag"], a["step"], a["nan"], a["posinf"], a["neginf"]) for a in found] == [
+        ("blk/b", s, 2, 1, 1) for s in range(3)]
+    assert info.to_json()["kind"] == "health"
+
+
+def test_malformed_health_record_is_skipped_with_a_report(tmp_path, writer_at, caplog):
+    writer = writer_at(tmp_path / "run")
+    specs = [("blk/a", "float32", 1, None), ("blk/b", "float32", 1, None)]
+    md = health.RecordSpecs().metadata(specs)
+    health.write_record("blk/_health", md, np.zeros([10]), 0, writer)  # rows need 20 numbers
+    _write_health(writer, 1, {"c": VALUES["ints"]})
+    writer.flush()
+    reader = tensorcap.load(str(tmp_path))
+    assert reader.tags("run") == ["blk/c"]
+    assert "health record holds 10 numbers" in caplog.text
+
+
+def test_metadata_refuses_a_malformed_health_description():
+    content = b'{"version":2,"health":{"fields":["numel"],"rows":[],"sources":[]}}'
+    with pytest.raises(ValueError, match="unknown fields"):
+        metadata.parse_plugin_metadata(content)
+    bad_row = (b'{"version":2,"health":{"fields":%s,"rows":[["t","float32",-1,0]],"sources":[]}}'
+               % str(list(metadata.HEALTH_FIELDS)).replace("'", '"').replace(" ", "").encode())
+    with pytest.raises(ValueError, match="malformed row"):
+        metadata.parse_plugin_metadata(bad_row)
