@@ -6,13 +6,57 @@
 // {"error": ...} text (or what went wrong on the way); an aborted one with
 // the AbortError of its signal, which callers ignore.
 //
-// Values arrive as binary (little-endian, C order) and decode to a Tensor:
-//   {dtype, shape, fullShape, slice, pooled, size,
-//    values,   numbers to draw: a typed array (|z| for complex, 0/1 for bool), or null for strings
-//    text(i)}  the exact i-th element as text
-// Strings have no binary form and come as JSON.
+// Values arrive as binary (little-endian, C order) and decode to a Tensor;
+// strings have no binary form and come as JSON.
 
 import { formatComplex, formatExact } from "./format.js";
+
+/**
+ * One value, or a slice of it, as the views draw it (from /value or /diff).
+ * @typedef {object} Tensor
+ * @property {string} dtype the capture's dtype ("float64" once pooled)
+ * @property {number[]} shape the shape of this (sliced, maybe pooled) result
+ * @property {number[]} fullShape the shape of the whole capture
+ * @property {string} slice the canonical slice the server applied ("..." for all)
+ * @property {number[]|null} pooled block size per axis when the server pooled, else null
+ * @property {number} size the number of elements of `shape`
+ * @property {ArrayLike<number>|null} values the numbers to draw (|z| for complex,
+ *   0/1 for bool), or null for strings
+ * @property {(i: number) => string} text the exact i-th element as text
+ */
+
+/**
+ * The facts /index gives of one run's tag.
+ * @typedef {object} TagFacts
+ * @property {number[]} steps every captured step, ascending
+ * @property {string} dtype
+ * @property {number[]} shape
+ * @property {number} [alerts] steps holding NaN or Inf (may be incomplete)
+ * @property {string} [description]
+ * @property {{file: string, line: number, function: string}} [source]
+ */
+
+/**
+ * What the tab holds of /index: run -> tag -> facts.
+ * @typedef {{runs: Object<string, Object<string, TagFacts>>}} Index
+ */
+
+/**
+ * One row of /stats: a step's statistics.
+ * @typedef {object} StatsRow
+ * @property {number} step
+ * @property {string} dtype
+ * @property {number[]} shape
+ * @property {number} numel
+ * @property {number|string|null} min JSON numbers: "NaN", "Infinity" or null where none
+ * @property {number|string|null} max
+ * @property {number|string|null} mean
+ * @property {number|string|null} std
+ * @property {number} nan
+ * @property {number} posinf
+ * @property {number} neginf
+ * @property {number} zeros
+ */
 
 export class ApiError extends Error {
   constructor(message, status = 0) {
@@ -87,6 +131,7 @@ export const fetchDivergence = ({ run, run2, rtol, atol }, signal) =>
 
 // One value (or a slice of it) as a Tensor. Numeric values come as binary;
 // `maxCells` lets the server pool 1-D and 2-D results.
+/** @returns {Promise<Tensor>} */
 export async function fetchValue({ run, tag, step, slice, maxCells, dtype }, signal) {
   const params = { run, tag, step, slice, max_cells: maxCells };
   if (dtype === "string") {
@@ -97,6 +142,7 @@ export async function fetchValue({ run, tag, step, slice, maxCells, dtype }, sig
 }
 
 // A - B as {tensor, stats}; B's run, tag and step default to A's.
+/** @returns {Promise<{tensor: Tensor, stats: object}>} */
 export async function fetchDiff({ a, b, slice, rtol, atol, maxCells }, signal) {
   const params = {
     run: a.run, tag: a.tag, step: a.step, run2: b.run, tag2: b.tag, step2: b.step,
@@ -170,7 +216,12 @@ function numbersAndText(dtype, raw, size) {
   return { values: raw, text: (i) => formatExact(raw[i], dtype) };
 }
 
-// A binary /value or /diff body and its headers -> Tensor.
+/**
+ * A binary /value or /diff body and its headers -> Tensor.
+ * @param {ArrayBuffer} buffer
+ * @param {Headers} headers
+ * @returns {Tensor}
+ */
 export function decodeBinary(buffer, headers) {
   const dtype = headers.get("X-TensorCap-Dtype");
   const Typed = TYPED_ARRAYS[dtype];
@@ -193,7 +244,10 @@ export function decodeBinary(buffer, headers) {
   };
 }
 
-// A JSON /value reply of strings -> Tensor.
+/**
+ * A JSON /value reply of strings -> Tensor.
+ * @returns {Tensor}
+ */
 export function stringTensor(reply) {
   const leaves = [reply.data].flat(reply.shape.length);
   return {

@@ -2,8 +2,8 @@
 // diverging map for differences, and colours for NaN, +Inf and -Inf that
 // appear in neither map.
 //
-// Pure (no DOM). `survey` finds the finite range a map spans. A map is precomputed into a lookup table of 256 colours plus
-// the three special colours, packed as 32-bit RGBA words in the byte order of
+// Pure (no DOM). A map is precomputed into a lookup table of 256 colours
+// plus the three special colours, packed as 32-bit RGBA words in the byte order of
 // ImageData (little-endian), so a heatmap writes one word per cell.
 
 // viridis (matplotlib), sampled at 11 evenly spaced points.
@@ -79,28 +79,6 @@ export function scaling(kind, lo, hi) {
   }
   if (!(hi > lo)) return { offset: CENTER_SLOT, scale: 0 };
   return { offset: (-lo * 255) / (hi - lo), scale: 255 / (hi - lo) };
-}
-
-// The finite min and max of numbers (0 and 0 when none is finite), and the
-// counts of finite, NaN, +Inf and -Inf elements.
-export function survey(values) {
-  let lo = Infinity;
-  let hi = -Infinity;
-  let finite = 0;
-  let nan = 0;
-  let posinf = 0;
-  let neginf = 0;
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i];
-    if (v - v === 0) {
-      finite++;
-      if (v < lo) lo = v;
-      if (v > hi) hi = v;
-    } else if (v !== v) nan++;
-    else if (v > 0) posinf++;
-    else neginf++;
-  }
-  return finite ? { lo, hi, finite, nan, posinf, neginf } : { lo: 0, hi: 0, finite, nan, posinf, neginf };
 }
 
 // The lookup-table slot of one value, for {offset, scale} from scaling().

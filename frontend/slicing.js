@@ -2,28 +2,43 @@
 //
 // Pure (no DOM). The slicer shows the expression a view is drawing and lets
 // the user edit it; the server parses the same grammar (tb_tensorcap/slicing.py),
-// so the text sent is exactly what is shown. An entry is
+// so the text sent is exactly what is shown. Both sides run the cases of
+// tests/slicing_cases.json and give the same messages, counting entries from 1.
+// An expression is an optional `name[...]` or `[...]` wrapper around
+// comma-separated entries; an entry is
 //   {kind: "index", index}                 an integer, negative counts from the end
 //   {kind: "range", start, stop, step}     null for an omitted part
 //   {kind: "ellipsis"}                     "...", at most once
 // A view's slice keeps `count` axes as ranges (the displayed axes) and fixes
 // every other axis with an index (one slider each).
 
+/**
+ * @typedef {{kind: "index", index: number}
+ *   | {kind: "range", start: number|null, stop: number|null, step: number|null}
+ *   | {kind: "ellipsis"}} SliceEntry
+ */
+
 export const MAX_AXES = 32;
-const INT = "[+-]?\\d+";
-const RANGE = new RegExp(`^(${INT})?:(${INT})?(?::(${INT})?)?$`);
-const WRAPPED = /^\s*(?:[A-Za-z_]\w*\s*)?\[(.*)\]\s*$/s;
+const INT = "[+-]?[0-9]+";
+const INT_ONLY = new RegExp(`^${INT}$`);
+const RANGE = new RegExp(`^(${INT})?\\s*:\\s*(${INT})?(?:\\s*:\\s*(${INT})?)?$`);
+const WRAPPED = /^\s*(?:[A-Za-z_][A-Za-z0-9_]*\s*)?\[(.*)\]\s*$/s;
+const SHOWN_CHARS = 40;
 const FULL = Object.freeze({ kind: "range", start: null, stop: null, step: null });
 
 export class SliceError extends Error {}
 
-// Text -> entries. Accepts an optional `x[...]` or `[...]` wrapper.
+/**
+ * Text -> entries. Accepts an optional `x[...]` or `[...]` wrapper.
+ * @param {string} text
+ * @returns {SliceEntry[]}
+ */
 export function parseSlice(text) {
-  let body = (text ?? "").trim();
+  let body = text ?? "";
   const wrapped = WRAPPED.exec(body);
   if (wrapped) body = wrapped[1];
-  if (body.replace(/\s/g, "") === "") return [];
-  const entries = body.split(",").map((raw, position) => parseEntry(raw.replace(/\s/g, ""), position));
+  if (body.trim() === "") return [];
+  const entries = body.split(",").map((raw, position) => parseEntry(raw.trim(), position + 1));
   if (entries.filter((e) => e.kind === "ellipsis").length > 1) {
     throw new SliceError("only one '...' is allowed");
   }
@@ -31,17 +46,28 @@ export function parseSlice(text) {
   return entries;
 }
 
-function parseEntry(part, position) {
+// An integer entry part; refuses magnitudes a JavaScript number cannot hold exactly.
+function integer(digits, number) {
+  const magnitude = digits.replace(/^[+-]/, "");
+  if (magnitude.length > 16 || BigInt(magnitude) > 2n ** 53n) {
+    throw new SliceError(`entry ${number}: an integer over 2^53 in magnitude is out of range`);
+  }
+  return Number(digits);
+}
+
+function parseEntry(part, number) {
   if (part === "...") return { kind: "ellipsis" };
-  if (new RegExp(`^${INT}$`).test(part)) return { kind: "index", index: Number(part) };
+  if (part === "") throw new SliceError(`entry ${number} is empty`);
+  if (INT_ONLY.test(part)) return { kind: "index", index: integer(part, number) };
   const range = RANGE.exec(part);
   if (!range) {
+    const shown = part.length <= SHOWN_CHARS ? part : `${part.slice(0, SHOWN_CHARS)}\u2026`;
     throw new SliceError(
-      `entry ${position + 1} ("${part}") is not an integer, a start:stop:step range or '...'`,
+      `entry ${number} (${JSON.stringify(shown)}) is not an integer, a start:stop:step range or '...'`,
     );
   }
-  const [start, stop, step] = range.slice(1).map((v) => (v === undefined ? null : Number(v)));
-  if (step === 0) throw new SliceError(`entry ${position + 1}: the step cannot be zero`);
+  const [start, stop, step] = range.slice(1).map((v) => (v === undefined ? null : integer(v, number)));
+  if (step === 0) throw new SliceError(`entry ${number}: the step cannot be zero`);
   return { kind: "range", start, stop, step };
 }
 
@@ -64,7 +90,7 @@ function formatEntry(entry) {
 export function expandSlice(entries, shape) {
   const explicit = entries.filter((e) => e.kind !== "ellipsis").length;
   if (explicit > shape.length) {
-    throw new SliceError(`${explicit} entries for a value with ${shape.length} axes`);
+    throw new SliceError(`too many entries (${explicit}) for a value with ${shape.length} axes (shape [${shape.join(", ")}])`);
   }
   const expanded = [];
   for (const entry of entries) {

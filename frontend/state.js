@@ -17,6 +17,30 @@ export const DEFAULT_RTOL = 1e-5;
 export const DEFAULT_ATOL = 1e-8;
 export const PANELS = ["capture", "alerts", "divergence"];
 
+/**
+ * The capture a diff compares against; null parts are "same as shown".
+ * @typedef {{run: string|null, tag: string|null, step: number|null}} DiffTarget
+ */
+
+/**
+ * The tab's whole state.
+ * @typedef {object} State
+ * @property {string} panel one of PANELS
+ * @property {string} run
+ * @property {string} tag
+ * @property {number|null} step null: the latest step, following new ones
+ * @property {string} view "": the default view for the capture's rank
+ * @property {string} slice "": the default slice for the view
+ * @property {DiffTarget|null} diff
+ * @property {number} rtol
+ * @property {number} atol
+ * @property {string} divRun
+ * @property {string} divRun2
+ * @property {string[]} hidden runs unticked in the sidebar
+ * @property {import("./api.js").Index|null} index the last /index reply (not in the URL)
+ */
+
+/** @type {Readonly<State>} */
 export const DEFAULT_STATE = Object.freeze({
   panel: "capture",
   run: "",

@@ -2,18 +2,31 @@
 
 `parse("3, :, ::2")` turns the text a user types after `x[...]` into an index
 that numpy applies; `apply(array, text)` checks it against the array's shape
-and gives errors that say which axis is wrong. `pool` shrinks a 1-D or 2-D
-result to a cell budget while keeping NaN and infinities visible.
+and gives errors that say which entry or axis is wrong. `pool` shrinks a 1-D
+or 2-D result to a cell budget while keeping NaN and infinities visible.
+
+The grammar is shared with the tab (frontend/slicing.js) and pinned by one
+case file both test suites run (tests/slicing_cases.json): the same text is
+accepted or refused on both sides, with the same message. An expression is
+an optional `name[...]` or `[...]` wrapper around comma-separated entries,
+each an integer, a `start:stop:step` range (parts optional, spaces allowed
+around the colons) or one `...`; entries are counted from 1 in messages.
 """
 
+import json
 import math
 import re
 
 import numpy as np
 
 MAX_AXES = 32
-_INT = r"[+-]?\d+"
-_RANGE = re.compile(r"^(%s)?:(%s)?(?::(%s)?)?$" % (_INT, _INT, _INT))
+# Integers beyond 2**53 cannot be represented exactly by the tab's numbers.
+MAX_INTEGER = 2 ** 53
+_INT = r"[+-]?[0-9]+"
+_INT_RE = re.compile(r"^%s$" % _INT)
+_RANGE = re.compile(r"^(%s)?\s*:\s*(%s)?(?:\s*:\s*(%s)?)?$" % (_INT, _INT, _INT))
+_WRAPPED = re.compile(r"^\s*(?:[A-Za-z_][A-Za-z0-9_]*\s*)?\[(.*)\]\s*$", re.S)
+_SHOWN_CHARS = 40
 
 
 class SliceError(ValueError):
@@ -24,43 +37,49 @@ def parse(text):
     """Parses a slice expression into a tuple of ints, slices and Ellipsis.
 
     Accepts what numpy accepts between brackets, restricted to basic
-    indexing: integers, `start:stop:step` ranges and one `...`.
+    indexing: integers, `start:stop:step` ranges and one `...`, optionally
+    wrapped as `x[...]` or `[...]`.
     """
-    text = (text or "").strip()
-    if text.startswith("[") and text.endswith("]"):
-        text = text[1:-1]
-    if not text.replace(" ", ""):
+    body = text or ""
+    wrapped = _WRAPPED.match(body)
+    if wrapped:
+        body = wrapped.group(1)
+    if not body.strip():
         return ()
     index = []
-    for position, raw in enumerate(text.split(",")):
-        part = raw.strip()
-        if part == "...":
-            if Ellipsis in index:
-                raise SliceError("slice %r has more than one '...'" % text)
-            index.append(Ellipsis)
-        elif re.fullmatch(_INT, part):
-            index.append(_int(part, text))
-        elif _RANGE.match(part.replace(" ", "")):
-            start, stop, step = _RANGE.match(part.replace(" ", "")).groups()
-            if step is not None and _int(step, text) == 0:
-                raise SliceError("slice %r: step of entry %d is zero" % (text, position))
-            index.append(slice(*(None if v is None else _int(v, text) for v in (start, stop, step))))
-        else:
-            raise SliceError(
-                "slice %r: entry %d (%r) is not an integer, a start:stop:step range or '...'"
-                % (text, position, part)
-            )
+    for number, raw in enumerate(body.split(","), start=1):
+        index.append(_parse_entry(raw.strip(), number))
+    if sum(1 for e in index if e is Ellipsis) > 1:
+        raise SliceError("only one '...' is allowed")
     if len(index) > MAX_AXES:
-        raise SliceError("slice %r has more than %d entries" % (text, MAX_AXES))
+        raise SliceError("at most %d entries" % MAX_AXES)
     return tuple(index)
 
 
-def _int(digits, text):
-    """int(digits), or a SliceError where Python refuses to convert that many digits."""
-    try:
-        return int(digits)
-    except ValueError:  # over sys.get_int_max_str_digits() (4300) digits
-        raise SliceError("slice %r: an integer of %d digits is out of range" % (text[:100], len(digits))) from None
+def _parse_entry(part, number):
+    if part == "...":
+        return Ellipsis
+    if not part:
+        raise SliceError("entry %d is empty" % number)
+    if _INT_RE.match(part):
+        return _int(part, number)
+    match = _RANGE.match(part)
+    if not match:
+        shown = part if len(part) <= _SHOWN_CHARS else part[:_SHOWN_CHARS] + "\u2026"
+        raise SliceError(
+            "entry %d (%s) is not an integer, a start:stop:step range or '...'"
+            % (number, json.dumps(shown, ensure_ascii=False)))
+    start, stop, step = (None if v is None else _int(v, number) for v in match.groups())
+    if step == 0:
+        raise SliceError("entry %d: the step cannot be zero" % number)
+    return slice(start, stop, step)
+
+
+def _int(digits, number):
+    """int(digits), refusing magnitudes the tab cannot hold exactly."""
+    if len(digits.lstrip("+-")) > 16 or abs(int(digits)) > MAX_INTEGER:
+        raise SliceError("entry %d: an integer over 2^53 in magnitude is out of range" % number)
+    return int(digits)
 
 
 def format_index(index):
@@ -90,16 +109,12 @@ def apply(array, text):
     explicit = [e for e in index if e is not Ellipsis]
     if len(explicit) > array.ndim:
         raise SliceError(
-            "slice %r has %d entries but the value has only %d axes (shape %s)"
-            % (text, len(explicit), array.ndim, list(array.shape))
-        )
+            "too many entries (%d) for a value with %d axes (shape %s)" % (len(explicit), array.ndim, list(array.shape)))
     axes = _axes_of(index, array.ndim)
     for entry, axis in zip(index, axes):
         if isinstance(entry, int) and not -array.shape[axis] <= entry < array.shape[axis]:
             raise SliceError(
-                "index %d is out of range for axis %d of size %d (shape %s)"
-                % (entry, axis, array.shape[axis], list(array.shape))
-            )
+                "index %d is out of range for axis %d of size %d" % (entry, axis, array.shape[axis]))
     # Indexing every axis gives a numpy scalar (or `bytes`): keep it an array.
     return np.asarray(array[index], dtype=array.dtype), format_index(index)
 

@@ -280,7 +280,7 @@ def test_alerts_list_nan_and_inf_and_exit_1(data):
     (["stats", "{logdir}", "nosuch", "loss"], "no run 'nosuch'"),
     (["show", "{logdir}", "healthy", "nosuch"], "no tag 'nosuch' in run 'healthy'"),
     (["show", "{logdir}", "healthy", "loss", "--step", "9"], "no step 9 for tag 'loss'"),
-    (["show", "{logdir}", "healthy", "conv:out", "--slice", "0,x"], "entry 1 ('x')"),
+    (["show", "{logdir}", "healthy", "conv:out", "--slice", "0,x"], 'entry 2 ("x")'),
     (["show", "{logdir}", "healthy", "conv:out", "--slice", "0,5"], "index 5 is out of range for axis 1"),
     (["diff", "{logdir}", "healthy:loss", "::"], "'healthy:loss' is not RUN:TAG:STEP"),
     (["diff", "{logdir}", "healthy:loss:two", "::"], "step 'two'"),

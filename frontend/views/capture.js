@@ -22,6 +22,35 @@ import { createScalarView } from "./scalar.js";
 import { createSlicer } from "./slicer.js";
 import { createTableView } from "./table.js";
 
+/**
+ * What the capture panel passes to a view's update(): the capture, the
+ * step, the slice to draw and the means to talk back.
+ * @typedef {object} ViewUpdate
+ * @property {string} run
+ * @property {string} tag
+ * @property {number} step
+ * @property {string} dtype the dtype at this step
+ * @property {number[]} fullShape the capture's shape at this step
+ * @property {string} sliceText the canonical slice to request ("" for the whole value)
+ * @property {number[]} sliceShape the shape that slice gives
+ * @property {import("../api.js").StatsRow[]} stats per-step statistics ([] until loaded)
+ * @property {import("../api.js").Index} index
+ * @property {import("../state.js").DiffTarget|null} diff
+ * @property {number} rtol
+ * @property {number} atol
+ * @property {AbortSignal} signal aborted when a newer update replaces this one
+ * @property {(step: number) => void} pickStep shows another step
+ * @property {() => void} rerender asks for update() again (a view's own control changed)
+ */
+
+/**
+ * A view: an element, and update() that fetches and draws; it resolves when
+ * the picture is complete and rejects (never throws synchronously) on
+ * failure, with an AbortError when `signal` was aborted.
+ * @typedef {{element: HTMLElement, update: (context: ViewUpdate) => Promise<void>}} View
+ */
+
+/** @type {Object<string, () => View>} */
 const VIEW_FACTORIES = {
   scalar: createScalarView, line: createLineView, heatmap: createHeatmapView,
   image: createImageView, histogram: createHistogramView, table: createTableView,

@@ -4,16 +4,16 @@
 // diverging map centred on zero; NaN, +Inf and -Inf have colours of their
 // own. Drawing is one pass for the range and one through a 256-colour lookup
 // table into ImageData, so a 1024 x 1024 value draws in milliseconds; the
-// time of the last draw is kept in the canvas's data-draw-ms and in
-// window.__tensorcapLastDrawMs. Hovering shows the element's index in the
+// time of the last draw is kept in the canvas's data-draw-ms. Hovering shows the element's index in the
 // full value (or the block of a pooled cell) and its exact value.
 
 import { fetchValue } from "../api.js";
 import {
-  cssColor, lookupTable, NAN_SLOT, NEGINF_SLOT, POSINF_SLOT, scaling, slotOf, survey,
+  cssColor, lookupTable, NAN_SLOT, NEGINF_SLOT, POSINF_SLOT, scaling, slotOf,
 } from "../colormaps.js";
 import { h, show } from "../dom.js";
 import { formatCount, formatShort } from "../format.js";
+import { survey } from "../ranges.js";
 import { blockSlice, expandSlice, formatSlice, fullIndex, parseSlice, resultShape } from "../slicing.js";
 import { createViewport } from "./viewport.js";
 
@@ -85,7 +85,6 @@ export function createHeatmap(kind = "sequential") {
       viewport.setImage(source, cols, rows);
       const elapsed = performance.now() - started;
       viewport.canvas.dataset.drawMs = elapsed.toFixed(2);
-      globalThis.__tensorcapLastDrawMs = elapsed;
       const extent = Math.max(Math.abs(range.lo), Math.abs(range.hi));
       const [lo, hi] = kind === "diverging" ? [-extent, extent] : [range.lo, range.hi];
       show(legendSlot, legend(kind, lo, hi, range));

@@ -7,9 +7,10 @@
 // value's colour from the heatmap maps.
 
 import { fetchValue } from "../api.js";
-import { NAN_COLOR, NEGINF_COLOR, POSINF_COLOR, survey } from "../colormaps.js";
+import { NAN_COLOR, NEGINF_COLOR, POSINF_COLOR } from "../colormaps.js";
 import { h } from "../dom.js";
 import { formatShort } from "../format.js";
+import { survey } from "../ranges.js";
 import { expandSlice, fullIndex, parseSlice } from "../slicing.js";
 import { createViewport } from "./viewport.js";
 

@@ -6,9 +6,9 @@
 // The line view fetches a 1-D slice (pooled beyond a few thousand points).
 
 import { fetchValue } from "../api.js";
-import { survey } from "../colormaps.js";
 import { h, show, svg } from "../dom.js";
 import { formatShort } from "../format.js";
+import { survey } from "../ranges.js";
 import { displayedAxes, expandSlice, fullIndex, parseSlice } from "../slicing.js";
 
 const WIDTH = 640;

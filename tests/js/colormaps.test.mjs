@@ -4,7 +4,7 @@ import { test } from "node:test";
 
 import {
   CENTER_SLOT, diverging, lookupTable, NAN_COLOR, NAN_SLOT, NEGINF_COLOR, NEGINF_SLOT, pack, POSINF_COLOR,
-  POSINF_SLOT, scaling, sequential, slotOf, survey, unpack,
+  POSINF_SLOT, scaling, sequential, slotOf, unpack,
 } from "../../frontend/colormaps.js";
 
 const slot = (value, { offset, scale }) => slotOf(value, offset, scale);
@@ -63,10 +63,4 @@ test("colours pack as ImageData's little-endian RGBA words", () => {
   const bytes = new Uint8Array(new Uint32Array([word]).buffer);
   assert.deepEqual(Array.from(bytes), [1, 2, 3, 255]);
   assert.deepEqual(unpack(word), [1, 2, 3]);
-});
-
-test("the survey finds the finite range and counts the rest", () => {
-  assert.deepEqual(survey(new Float32Array([3, NaN, -1, Infinity, -Infinity, NaN])),
-    { lo: -1, hi: 3, finite: 2, nan: 2, posinf: 1, neginf: 1 });
-  assert.deepEqual(survey([NaN]), { lo: 0, hi: 0, finite: 0, nan: 1, posinf: 0, neginf: 0 });
 });
