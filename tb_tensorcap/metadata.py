@@ -15,12 +15,37 @@ A capture is one ordinary TensorBoard summary event (or several, see
   do not list the tag), ``summary_description`` set from ``description``, and
   ``plugin_data.content`` a UTF-8 JSON object::
 
-      {"version": 1,
+      {"version": 2,
        "source": {"file": "train.py", "line": 42, "function": "step"},
-       "chunk": {"index": 0, "count": 3, "dtype": "float32", "shape": [..]}}
+       "chunk": {"index": 0, "count": 3, "dtype": "float32", "shape": [..]},
+       "op": {"type": "Log", "inputs": [{"tag": "step/Softmax"}]},
+       "origin": {"kind": "variable", "name": "dense/kernel"}}
 
   ``source`` is where the capture was made in user code. ``chunk`` is present
-  only on split captures.
+  only on split captures. ``op`` and ``origin`` (version 2) are the lineage,
+  below; a capture has at most one of them.
+
+Lineage (version 2). ``record()`` writes, with each op output it captures,
+``op``: the op's type and where each of its inputs came from, in input order.
+An input is one of:
+
+* ``{"tag": T}``: the output of another capture of the same run and step
+  (T is its full tag, replica prefix included);
+* ``{"external": KIND, "name": N, "tag": T}``: a tensor from outside the
+  block, with KIND ``"variable"`` (N: the variable's name), ``"input"`` (an
+  eager tensor made before the block or from a Python value; N: the user's
+  local variable name when one holds it), ``"argument"`` (an argument of a
+  ``tf.function``; N: its name) or ``"constant"`` (a constant inside a
+  ``tf.function``). ``tag`` names the capture of its value at the same step
+  when there is one (absent when it could not be captured, e.g. a string);
+* ``{"external": "uncaptured", "op": TYPE}``: the output of an op of the block
+  that TensorCap did not capture (filtered out by ``ops=``/``dtypes=``, past
+  ``max_captures``, or an op kind it never instruments); its values are
+  unknown.
+
+The captures of those external tensors carry ``origin``: ``{"kind": KIND,
+"name": N}``. Captures without ``op`` (``capture()`` calls, version 1 files)
+have unknown lineage, which is not the same as having no inputs.
 
 Health records (version 2): health mode keeps only statistics. One event
 value then holds the statistics of many captures at one step: its tensor is a
@@ -53,8 +78,10 @@ Capture order: events are appended in the order captures were made, so the
 order of records in a run's event files (files sorted by name, then offset) is
 the capture order used by the divergence search.
 
-Versions: readers accept every ``version`` up to ``PROTO_VERSION`` and refuse
-newer ones with a clear error rather than misreading them.
+Versions: 1 is the format without lineage; 2 adds ``op`` and ``origin``.
+Readers accept every ``version`` up to ``PROTO_VERSION`` and refuse newer
+ones with a clear error rather than misreading them; fields a version does
+not define are ignored.
 """
 
 import json
@@ -70,12 +97,15 @@ PROTO_VERSION = 2
 # The statistics of one capture in a health record, in row order.
 HEALTH_FIELDS = ("numel", "nan", "posinf", "neginf", "zeros", "min", "max", "mean", "std")
 
+# The kinds of tensors from outside a record() block (see "Lineage").
+EXTERNAL_KINDS = ("variable", "input", "argument", "constant", "uncaptured")
+
 # Values larger than this many bytes are split into chunks (see above).
 # Far enough below protobuf's 2 GiB limit to leave room for the event framing.
 CHUNK_BYTES = 1 << 30
 
 
-def create_summary_metadata(source=None, description=None, chunk=None):
+def create_summary_metadata(source=None, description=None, chunk=None, op=None, origin=None):
     """Returns a `SummaryMetadata` proto for one TensorCap capture event.
 
     Args:
@@ -84,12 +114,19 @@ def create_summary_metadata(source=None, description=None, chunk=None):
       description: optional free text, shown with the capture.
       chunk: optional dict with "index", "count", "dtype" and "shape" for one
         piece of a split capture.
+      op: optional lineage of an op output: {"type": op type, "inputs": [input
+        origin, ...]} (see "Lineage").
+      origin: optional {"kind", "name"} of a tensor from outside the block.
     """
     content = {"version": PROTO_VERSION}
     if source is not None:
         content["source"] = source
     if chunk is not None:
         content["chunk"] = chunk
+    if op is not None:
+        content["op"] = op
+    if origin is not None:
+        content["origin"] = origin
     return summary_pb2.SummaryMetadata(
         summary_description=description or "",
         plugin_data=summary_pb2.SummaryMetadata.PluginData(
@@ -124,9 +161,9 @@ def create_health_metadata(rows, sources):
 def parse_plugin_metadata(content):
     """Parses the `plugin_data.content` of a TensorCap event into a dict.
 
-    Returns a dict with at least "version"; "source" and "chunk" when present.
-    Empty content (as written by other tools) parses as version 0 with no
-    facts.
+    Returns a dict with at least "version"; "source", "chunk", "op" and
+    "origin" when present. Empty content (as written by other tools) parses
+    as version 0 with no facts.
 
     Raises:
       ValueError: the content is not TensorCap JSON, or is from a newer
@@ -149,6 +186,10 @@ def parse_plugin_metadata(content):
         )
     if "health" in parsed:
         _check_health(parsed["health"])
+    if parsed["version"] >= 2:
+        _check_lineage(parsed)
+    else:
+        parsed.pop("op", None), parsed.pop("origin", None)  # not defined before version 2
     return parsed
 
 
@@ -164,3 +205,19 @@ def _check_health(health):
                 and isinstance(row[1], str) and isinstance(row[2], int) and row[2] >= 0
                 and isinstance(row[3], int) and -1 <= row[3] < len(sources)):
             raise ValueError("TensorCap health record has a malformed row: %r" % (row,))
+
+
+def _check_lineage(parsed):
+    """Refuses malformed "op" / "origin" fields, which would mislead a root cause."""
+    op = parsed.get("op")
+    if op is not None:
+        if not isinstance(op, dict) or not isinstance(op.get("type"), str) or not isinstance(op.get("inputs"), list):
+            raise ValueError("TensorCap metadata 'op' must be {\"type\": str, \"inputs\": [...]}: %r" % (op,))
+        for entry in op["inputs"]:
+            if not isinstance(entry, dict) or not (
+                isinstance(entry.get("tag"), str) or entry.get("external") in EXTERNAL_KINDS
+            ):
+                raise ValueError("TensorCap metadata has a bad op input %r" % (entry,))
+    origin = parsed.get("origin")
+    if origin is not None and (not isinstance(origin, dict) or origin.get("kind") not in EXTERNAL_KINDS):
+        raise ValueError("TensorCap metadata has a bad 'origin' %r" % (origin,))

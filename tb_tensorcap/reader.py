@@ -57,17 +57,24 @@ class CaptureInfo:
       locations: ((path, offset), ...) of the records holding the value
         (for a health capture: its health record).
       kind: "full" (the value was kept) or "health" (only its statistics).
+      op: for an op output captured by ``record()``, {"type": op type,
+        "inputs": [input origin, ...]} (metadata.py, "Lineage"); else None
+        (lineage unknown).
+      origin: for the capture of a tensor from outside a ``record()`` block,
+        {"kind", "name"}; else None.
     """
 
     __slots__ = (
         "run", "tag", "step", "wall_time", "dtype", "shape", "description",
-        "source", "order", "locations", "stats", "kind",
+        "source", "order", "locations", "stats", "kind", "op", "origin",
     )
 
-    def __init__(self, run, tag, step, wall_time, dtype, shape, description, source, order, locations):
+    def __init__(self, run, tag, step, wall_time, dtype, shape, description, source, order, locations,
+                 op=None, origin=None):
         self.run, self.tag, self.step, self.wall_time = run, tag, step, wall_time
         self.dtype, self.shape, self.description = dtype, shape, description
         self.source, self.order, self.locations = source, order, locations
+        self.op, self.origin = op, origin
         self.stats = None
         self.kind = "full"
 
@@ -85,6 +92,7 @@ class CaptureInfo:
             "run": self.run, "tag": self.tag, "step": self.step, "wall_time": self.wall_time,
             "dtype": self.dtype, "shape": list(self.shape), "description": self.description,
             "source": self.source, "order": self.order, "kind": self.kind,
+            "op": self.op["type"] if self.op else None, "origin": self.origin,
         }
 
     def __repr__(self):
@@ -138,6 +146,7 @@ class Reader:
         # re-read from the start, nor their damage re-reported, on each refresh.
         self._runs_without_captures = {}
         self._facts_by_content = {}  # metadata content -> parsed facts (shared)
+        self._consumers = {}  # run -> (its next_order when built, {(tag, step): [consumer]})
 
     # -- indexing ---------------------------------------------------------
 
@@ -278,6 +287,7 @@ class Reader:
         return CaptureInfo(
             run_index.name, value.tag, event.step, event.wall_time, dtype, tuple(shape),
             value.metadata.summary_description, facts.get("source"), order, locations,
+            facts.get("op"), facts.get("origin"),
         )
 
     # -- listing ----------------------------------------------------------
@@ -318,6 +328,42 @@ class Reader:
         with self._index_lock:
             infos = [i for steps in self._run(run).tags.values() for i in steps.values()]
         return sorted(infos, key=lambda i: i.order)
+
+    def inputs(self, run, tag, step):
+        """Where each input of a captured op output came from, in input order.
+
+        Returns None when the capture carries no lineage (a `capture()` call,
+        a version 1 file): its inputs are unknown. Otherwise a list with, per
+        input, "index" and either "tag" (the capture that produced it, at the
+        same `step`) or "external" (its kind: variable, input, argument,
+        constant, uncaptured) with "name" / "op" and the "tag" of the value's
+        own capture when there is one; "captured" tells whether that tag is
+        in the index at `step`.
+        """
+        info = self.info(run, tag, step)
+        if info.op is None:
+            return None
+        with self._index_lock:
+            tags = self._run(run).tags
+            return [
+                dict(entry, index=i, step=step,
+                     captured="tag" in entry and step in tags.get(entry["tag"], ()))
+                for i, entry in enumerate(info.op["inputs"])
+            ]
+
+    def consumers(self, run, tag, step):
+        """The captured op outputs of `step` that took this capture as an input.
+
+        A list of {"tag", "step", "index"} (index: which input of the
+        consumer), in capture order. Only captures with lineage are known.
+        """
+        self.info(run, tag, step)  # NotFoundError for an unknown capture
+        with self._index_lock:
+            run_index = self._run(run)
+            cached = self._consumers.get(run)
+            if cached is None or cached[0] != run_index.next_order:
+                cached = self._consumers[run] = (run_index.next_order, _consumer_map(run_index))
+            return [dict(c) for c in cached[1].get((tag, step), ())]
 
     def snapshot(self):
         """{run: {tag: [CaptureInfo by step]}}: the whole index at one instant."""
@@ -402,6 +448,19 @@ def _health_infos(run_index, event, value, health, location):
         info.stats, info.kind = stats, "health"
         infos.append(info)
     return infos
+
+
+def _consumer_map(run_index):
+    """{(tag, step): [{"tag", "step", "index"}, ...]}: lineage read backwards, in capture order."""
+    consumers = {}
+    infos = sorted((i for steps in run_index.tags.values() for i in steps.values() if i.op is not None),
+                   key=lambda i: i.order)
+    for info in infos:
+        for index, entry in enumerate(info.op["inputs"]):
+            if "tag" in entry:
+                consumers.setdefault((entry["tag"], info.step), []).append(
+                    {"tag": info.tag, "step": info.step, "index": index})
+    return consumers
 
 
 _REPORTS_PER_FILE = 3

@@ -349,6 +349,23 @@ def test_parse_plugin_metadata():
         metadata.parse_plugin_metadata("{}")
 
 
+def test_lineage_fields_of_version_2():
+    op = {"type": "Log", "inputs": [{"tag": "step/Softmax"}, {"external": "variable", "name": "w", "tag": "step/w"},
+                                    {"external": "uncaptured", "op": "Cast"}]}
+    md = metadata.create_summary_metadata(op=op)
+    assert metadata.parse_plugin_metadata(md.plugin_data.content) == {"version": 2, "op": op}
+    origin = {"kind": "variable", "name": "dense/kernel"}
+    md = metadata.create_summary_metadata(origin=origin)
+    assert metadata.parse_plugin_metadata(md.plugin_data.content) == {"version": 2, "origin": origin}
+    # Version 1 defines no lineage: such fields there are not read.
+    assert metadata.parse_plugin_metadata(b'{"version": 1, "op": {"type": "Log", "inputs": []}}') == {"version": 1}
+    for bad in (b'{"version": 2, "op": {"type": "Log"}}', b'{"version": 2, "op": {"type": 1, "inputs": []}}',
+                b'{"version": 2, "op": {"type": "Log", "inputs": [{"external": "martian"}]}}',
+                b'{"version": 2, "op": {"type": "Log", "inputs": [3]}}', b'{"version": 2, "origin": {"kind": 1}}'):
+        with pytest.raises(ValueError, match="op|origin"):
+            metadata.parse_plugin_metadata(bad)
+
+
 def test_codec_decodes_typed_fields_written_by_other_tools():
     """Protos with `*_val` fields instead of tensor_content (short lists repeat the last)."""
     protos = [

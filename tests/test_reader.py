@@ -337,6 +337,28 @@ def test_summaries_of_other_plugins_are_ignored(tmp_path, writer_at):
     assert tb_tensorcap.load(str(tmp_path)).tags(".") == ["mine"]
 
 
+def test_inputs_and_consumers_follow_the_lineage(tmp_path):
+    from lineage_logdir import plain, softmax_log_step, write_run
+
+    write_run(tmp_path / "r", {0: softmax_log_step(nan=False), 1: softmax_log_step(nan=True) + [plain("loss", 1.0)]})
+    reader = tb_tensorcap.load(str(tmp_path))
+    assert reader.inputs("r", "step/loss/Log", 1) == [
+        {"tag": "step/dense/Softmax", "index": 0, "step": 1, "captured": True}]
+    assert reader.inputs("r", "step/dense/MatMul", 0) == [
+        {"external": "input", "name": "x", "tag": "step/input/x", "index": 0, "step": 0, "captured": True},
+        {"tag": "step/ReadVariableOp", "index": 1, "step": 0, "captured": True}]
+    assert reader.consumers("r", "step/dense/Softmax", 1) == [{"tag": "step/loss/Log", "step": 1, "index": 0}]
+    assert reader.consumers("r", "step/input/labels", 0) == [{"tag": "step/loss/Mul", "step": 0, "index": 1}]
+    assert reader.consumers("r", "step/loss/Neg", 1) == []
+    # A capture() call has unknown lineage (None), not "no inputs".
+    assert reader.inputs("r", "loss", 1) is None and reader.consumers("r", "loss", 1) == []
+    info = reader.info("r", "step/variable/dense/kernel", 0)
+    assert (info.op, info.origin) == (None, {"kind": "variable", "name": "dense/kernel"})
+    assert reader.info("r", "step/loss/Log", 0).to_json()["op"] == "Log"
+    with pytest.raises(tb_tensorcap.NotFoundError):
+        reader.consumers("r", "step/loss/Log", 7)
+
+
 # -- damaged or unexpected content ----------------------------------------------
 
 
