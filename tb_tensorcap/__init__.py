@@ -3,6 +3,7 @@
     import tb_tensorcap as tensorcap
     y = tensorcap.capture(x @ w, "logits")      # written through tf.summary
     reader = tensorcap.load("runs")             # read back as numpy, no server
+    print(tensorcap.rootcause("runs", "broken"))  # the op that made the first NaN
 
 Capturing needs TensorFlow and is imported on first use; reading (`load`,
 the TensorBoard plugin, the `tensorcap` command) needs only tensorboard and
@@ -10,6 +11,7 @@ numpy, so this package imports without TensorFlow.
 """
 
 from tb_tensorcap.reader import CaptureInfo, NotFoundError, Reader, load
+from tb_tensorcap.root_cause import RootCause, rootcause
 
 # Names served by the TensorFlow-dependent modules, imported on first use.
 _LAZY = {
@@ -23,7 +25,7 @@ _LAZY = {
 # Submodules that need TensorFlow, imported on first use: `tensorcap.keras`.
 _LAZY_SUBMODULES = ("keras",)
 
-__all__ = ["CaptureInfo", "NotFoundError", "Reader", "load", *_LAZY, *_LAZY_SUBMODULES]
+__all__ = ["CaptureInfo", "NotFoundError", "Reader", "RootCause", "load", "rootcause", *_LAZY, *_LAZY_SUBMODULES]
 
 
 def __getattr__(name):

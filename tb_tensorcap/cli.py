@@ -7,6 +7,7 @@
     tensorcap diff runs/ healthy:dense/out:3 changed::
     tensorcap divergence runs/ healthy changed  # exit 1 if they part
     tensorcap alerts runs/                      # exit 1 on NaN / Inf
+    tensorcap rootcause runs/ broken            # the op that made the NaN
 
 Every answer comes from the same reader and analysis modules as the
 TensorBoard tab, and `--json` prints the field names of its HTTP routes
@@ -27,7 +28,7 @@ import time
 import numpy as np
 from tensorboard.backend import json_util
 
-from tb_tensorcap import analysis, codec, queries, slicing
+from tb_tensorcap import analysis, codec, queries, root_cause, slicing
 from tb_tensorcap import reader as reader_lib
 
 MAX_JSON_ELEMENTS = 1 << 20  # as the /value route: larger values are for `export`
@@ -41,9 +42,10 @@ examples:
   tensorcap diff runs/ healthy:dense/out:3 changed:: --atol 1e-6
   tensorcap divergence runs/ healthy changed --json | jq .first
   tensorcap alerts runs/ || echo "NaN or Inf captured"
+  tensorcap rootcause runs/ broken --inf
 
 exit status: 0 ok (no difference, no alert); 1 a difference or an alert was
-found (diff, divergence, alerts); 2 a usage error, an unknown logdir, run, tag
+found (diff, divergence, alerts, rootcause); 2 a usage error, an unknown logdir, run, tag
 or step, or an unreadable capture."""
 
 
@@ -226,6 +228,16 @@ def _alerts(args):
     else:
         print("no NaN or Inf in %d numeric captures" % numeric)
     return 1 if found else 0
+
+
+def _rootcause(args):
+    reader = _load(args.logdir)
+    result = root_cause.root_cause(reader, args.run, args.step, args.inf)
+    if args.json:
+        _print_json(result)
+    else:
+        print(root_cause.describe(result))
+    return 0 if result["origin"] is None else 1
 
 
 # -- helpers ----------------------------------------------------------------
@@ -422,6 +434,15 @@ def _parser():
     sub = command("alerts", _alerts, "list every capture holding NaN or Inf; exit status 1 if any",
                   "  tensorcap alerts runs/ --run nan_run")
     sub.add_argument("--run", help="only this run")
+
+    sub = command("rootcause", _rootcause, "find the op that made the first NaN: walk back from it through "
+                  "inputs holding NaN/Inf to the op whose inputs were finite (needs the lineage record() "
+                  "stores); exit status 1 if found, 0 if the run is clean",
+                  "  tensorcap rootcause runs/ broken\n  tensorcap rootcause runs/ broken --step 173 --inf --json\n"
+                  "  tensorcap rootcause runs/ job      # workers job/worker_0, job/worker_1, ...",
+                  ("RUN", "run name, or a group whose worker runs (RUN/worker_0, ...) are compared"))
+    sub.add_argument("--step", type=int, help=step_help % "the first step holding NaN")
+    sub.add_argument("--inf", action="store_true", help="start from NaN or +-Inf, not only NaN")
     return parser
 
 

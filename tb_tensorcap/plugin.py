@@ -29,7 +29,7 @@ from tensorboard.backend import http_util
 from tensorboard.backend.event_processing import data_ingester
 from tensorboard.plugins import base_plugin
 
-from tb_tensorcap import analysis, codec, metadata, queries, slicing
+from tb_tensorcap import analysis, codec, metadata, queries, root_cause, slicing
 from tb_tensorcap.reader import NotFoundError, Reader
 
 logger = logging.getLogger(__name__)
@@ -82,6 +82,8 @@ class TensorCapPlugin(base_plugin.TBPlugin):
             "/diff": self.diff_route,
             "/alerts": self.alerts_route,
             "/divergence": self.divergence_route,
+            "/rootcause": self.rootcause_route,
+            "/lineage": self.lineage_route,
             "/static/*": self.static_route,
         }
 
@@ -177,6 +179,18 @@ class TensorCapPlugin(base_plugin.TBPlugin):
         reader.tags(run), reader.tags(run2)  # NotFoundError naming the run
         return queries.divergence(reader, run, run2, rtol, atol)
 
+    def rootcause_impl(self, run, step=None, inf=False):
+        """The root cause of the first NaN (NaN/Inf with `inf`) in `run` (see http_api.md)."""
+        return root_cause.root_cause(self._loaded_reader, run, step, inf)
+
+    def lineage_impl(self, run, tag, step):
+        """One capture's op, origin, inputs and consumers (see http_api.md)."""
+        reader = self._loaded_reader
+        info = reader.info(run, tag, step)
+        return {"run": run, "tag": tag, "step": step, "op": info.op["type"] if info.op else None,
+                "origin": info.origin, "inputs": reader.inputs(run, tag, step),
+                "consumers": reader.consumers(run, tag, step)}
+
     # -- HTTP routes ------------------------------------------------------
 
     @wrappers.Request.application
@@ -239,6 +253,23 @@ class TensorCapPlugin(base_plugin.TBPlugin):
             args = _Args(request)
             return _json(request, self.divergence_impl(
                 args.str("run"), args.str("run2"), args.tolerance("rtol", 1e-5), args.tolerance("atol", 1e-8)))
+        return _handling_errors(request, respond)
+
+    @wrappers.Request.application
+    def rootcause_route(self, request):
+        def respond():
+            args = _Args(request)
+            inf = args.str("inf", "0")
+            if inf not in ("0", "1"):
+                raise errors.InvalidArgumentError("parameter 'inf' must be 0 or 1, got %r" % inf)
+            return _json(request, self.rootcause_impl(args.str("run"), args.int("step", None), inf == "1"))
+        return _handling_errors(request, respond)
+
+    @wrappers.Request.application
+    def lineage_route(self, request):
+        def respond():
+            args = _Args(request)
+            return _json(request, self.lineage_impl(args.str("run"), args.str("tag"), args.int("step")))
         return _handling_errors(request, respond)
 
     @wrappers.Request.application

@@ -89,6 +89,8 @@ ROUTES = {
                    max_cells=integers_as_text, values=st.sampled_from(["0", "1", "", "no"])),
     "/alerts": query(run=names(RUNS)),
     "/divergence": query(run=names(RUNS), run2=names(RUNS), rtol=floats_as_text, atol=floats_as_text),
+    "/rootcause": query(run=names(RUNS), step=integers_as_text, inf=st.sampled_from(["0", "1", "", "true"])),
+    "/lineage": query(run=names(RUNS), tag=names(TAGS), step=integers_as_text),
 }
 
 

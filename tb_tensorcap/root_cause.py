@@ -1,0 +1,351 @@
+"""The root cause of a NaN: the op whose inputs were finite and whose output was not.
+
+`root_cause(reader, run)` answers "which op made my loss NaN, at which step,
+from which inputs, on which line?" in data-flow order, from the lineage that
+`record()` stores with each captured op output (metadata.py, "Lineage"):
+
+1. Start at the first capture, by (step, capture order), holding NaN (with
+   ``inf``: NaN or +-Inf) whose non-finite values are not absorbed
+   downstream. A value is absorbed when it has captured consumers and every
+   path of non-finite consumers from it ends in finite outputs: a ``-inf``
+   attention mask that softmax turns finite is intentional, never a start.
+2. Walk back through the inputs holding NaN or Inf (at the same step).
+3. Stop at the op(s) whose inputs were all finite while the output was not:
+   the culprit (origin "op"). A walk that ends at a tensor from outside the
+   block (data, a variable, a constant, a function argument) has origin
+   "external"; one that ends at a capture without lineage (a `capture()`
+   call, a version 1 file) has origin "unknown": TensorCap says it cannot
+   tell rather than guess. An input that was not captured is named in
+   "notes", as it may hold the NaN itself.
+
+Under ``tf.distribute`` the replicas of a run (tags ``replica_<k>/...``) are
+walked separately, and the answer is the replica that went bad first (step,
+then capture order); the workers of MultiWorkerMirroredStrategy are runs
+(``worker_<k>``) and are compared by step, then wall time. The reply shape is
+documented in http_api.md (``/rootcause``); the plugin, the CLI and
+`tb_tensorcap.rootcause()` share it. Pure Python over `reader.Reader`.
+"""
+
+import re
+
+from tb_tensorcap import analysis
+from tb_tensorcap.reader import NotFoundError
+
+_REPLICA = re.compile(r"^replica_(\d+)/")
+_TASK_RUN = re.compile(r"^(?:(.*)/)?((?:worker|chief|master)_\d+)$")
+_MAX_LISTED = 20  # absorbed captures and other culprits listed in a reply
+
+# Ops that turn an exact zero, or a negative value, of an input into NaN/Inf.
+_ZERO_SENSITIVE = {"Log": (0,), "Rsqrt": (0,), "Reciprocal": (0,), "Inv": (0,), "Xlogy": (1,),
+                   "RealDiv": (1,), "Div": (1,), "FloorDiv": (1,), "FloorMod": (1,), "Xdivy": (1,),
+                   "Pow": (0,), "Digamma": (0,), "Lgamma": (0,)}
+_NEGATIVE_SENSITIVE = {"Log": (0,), "Sqrt": (0,), "Rsqrt": (0,), "Pow": (0,), "Xlogy": (1,)}
+
+
+def rootcause(logdir, run, step=None, inf=False):
+    """The root cause of the first NaN in `run` of `logdir` (a path or a `Reader`).
+
+        import tb_tensorcap as tensorcap
+        answer = tensorcap.rootcause("runs", "broken")
+        print(answer)                  # a few lines: op, step, file:line, inputs
+        answer["culprit"]["op"]        # "Log"; the reply of http_api.md /rootcause
+
+    Returns a `RootCause`, the reply dict (http_api.md) whose `str()` is the
+    text form; `answer.found` is False for a clean run.
+    """
+    from tb_tensorcap.reader import Reader, load
+
+    reader = logdir if isinstance(logdir, Reader) else load(logdir)
+    return RootCause(root_cause(reader, run, step, inf))
+
+
+class RootCause(dict):
+    """A root-cause reply: a dict (http_api.md, /rootcause) printed as text."""
+
+    @property
+    def found(self):
+        return self["origin"] is not None
+
+    def __str__(self):
+        return describe(self)
+
+
+def root_cause(reader, run, step=None, inf=False):
+    """The root cause of the first NaN (or, with `inf`, NaN/Inf) in `run`.
+
+    `run` is a run, or a group of worker runs: RUN when RUN/worker_0,
+    RUN/worker_1, ... are runs ("." for workers at the top of the logdir).
+    `step` limits the search to one step. Returns the reply documented in
+    http_api.md; "origin" is None when nothing non-finite reaches an output.
+
+    Raises:
+      NotFoundError: no such run, or no capture at `step`.
+    """
+    runs = _runs_of(reader, run)
+    answers = [_run_root_cause(reader, r, step, inf) for r in runs]
+    if len(runs) == 1:
+        return dict(answers[0], worker=None, workers=None)
+    bad = [a for a in answers if a["origin"] is not None]
+    first = min(bad, key=lambda a: (a["start"]["step"], a["start"]["wall_time"])) if bad else answers[0]
+    workers = [{"worker": a["run"], "step": a["start"]["step"] if a["start"] else None,
+                "tag": a["start"]["tag"] if a["start"] else None,
+                "wall_time": a["start"]["wall_time"] if a["start"] else None} for a in answers]
+    return dict(first, run=run, worker=first["run"] if bad else None, workers=workers)
+
+
+def _runs_of(reader, run):
+    """[run], or the worker runs of a group (sorted), or NotFoundError."""
+    runs = reader.runs()
+    if run in runs:
+        return [run]
+    group = [r for r in runs if (m := _TASK_RUN.match(r)) and (m.group(1) or ".") == run]
+    if not group:
+        reader.tags(run)  # raises NotFoundError naming the run
+    return group
+
+
+def _run_root_cause(reader, run, step, inf):
+    graph = _Graph(reader, run)
+    captures = [i for i in reader.captures(run) if i.dtype != "string" and (step is None or i.step == step)]
+    if step is not None and not captures:
+        raise NotFoundError("no numeric capture at step %d in run %r" % (step, run))
+    captures.sort(key=lambda i: (i.step, i.order))
+    starts, absorbed, first_step = {}, [], None
+    for info in captures:
+        if first_step is not None and info.step > first_step:
+            break  # replicas are compared within the first bad step
+        replica = _replica(info.tag)
+        if replica in starts or not graph.starts(info, inf):
+            continue
+        if graph.reaches_an_output(info):
+            starts[replica] = info
+            first_step = info.step
+        elif len(absorbed) < _MAX_LISTED:
+            absorbed.append({"tag": info.tag, "step": info.step})
+    reply = {"run": run, "step": step, "inf": bool(inf), "origin": None, "culprit": None, "chain": [],
+             "others": [], "notes": [], "absorbed": absorbed, "replica": None, "replicas": None, "start": None}
+    if not starts:
+        return reply
+    start = min(starts.values(), key=lambda i: (i.step, i.order))
+    culprits, parents = graph.walk_back(start)
+    culprit = culprits[0]
+    chain, node = [], culprit
+    while node is not None:
+        chain.append({"tag": node.tag, "op": node.op["type"] if node.op else None, "step": node.step})
+        node = parents[_key(node)]
+    reply.update(
+        step=start.step, origin=graph.origin_of(culprit), culprit=graph.describe(culprit), chain=chain,
+        others=[{"tag": c.tag, "step": c.step, "op": c.op["type"] if c.op else None,
+                 "origin": graph.origin_of(c)} for c in culprits[1:_MAX_LISTED + 1]],
+        notes=graph.notes(culprit),
+        start={"tag": start.tag, "step": start.step, "order": start.order, "wall_time": start.wall_time},
+    )
+    if _replica(start.tag) is not None:
+        reply["replica"] = _replica(start.tag)
+        reply["replicas"] = [{"replica": k, "tag": s.tag, "step": s.step, "order": s.order}
+                             for k, s in sorted(starts.items(), key=lambda kv: kv[1].order)]
+    return reply
+
+
+def _replica(tag):
+    match = _REPLICA.match(tag)
+    return int(match.group(1)) if match else None
+
+
+def _key(info):
+    return (info.tag, info.step)
+
+
+class _Graph:
+    """One run's captures seen as a data-flow graph, per step, with their statistics."""
+
+    def __init__(self, reader, run):
+        self._reader = reader
+        self._run = run
+
+    def stats(self, info):
+        return self._reader.stats(info.run, info.tag, info.step)
+
+    def nonfinite(self, info):
+        return info.dtype != "string" and analysis.has_nonfinite(self.stats(info))
+
+    def starts(self, info, inf):
+        stats = self.stats(info)
+        return bool(stats["nan"] or (inf and (stats["posinf"] or stats["neginf"])))
+
+    def info(self, tag, step):
+        try:
+            return self._reader.info(self._run, tag, step)
+        except NotFoundError:
+            return None
+
+    def consumers(self, info):
+        return [self._reader.info(self._run, c["tag"], c["step"])
+                for c in self._reader.consumers(self._run, info.tag, info.step)]
+
+    def reaches_an_output(self, info):
+        """Whether a path of non-finite consumers from `info` ends without consumers.
+
+        A capture without known consumers (the loss, or a value whose
+        consumers were not captured) counts as reaching an output: only
+        values seen to be made finite again are absorbed.
+        """
+        seen, stack = {_key(info)}, [info]
+        while stack:
+            node = stack.pop()
+            consumers = self.consumers(node)
+            if not consumers:
+                return True
+            for consumer in consumers:
+                if _key(consumer) not in seen and self.nonfinite(consumer):
+                    seen.add(_key(consumer))
+                    stack.append(consumer)
+        return False
+
+    def walk_back(self, start):
+        """(culprits in capture order, {key: the node each was reached from})."""
+        parents = {_key(start): None}
+        queue, culprits = [start], []
+        while queue:
+            node = queue.pop(0)
+            bad_inputs = [i for i in self._input_infos(node) if i is not None and self.nonfinite(i)]
+            if node.op is None or not bad_inputs:
+                culprits.append(node)
+            for found in bad_inputs:
+                if _key(found) not in parents:
+                    parents[_key(found)] = node
+                    queue.append(found)
+        return sorted(culprits, key=lambda i: i.order), parents
+
+    def _input_infos(self, node):
+        """The CaptureInfo of each input of `node` (None where not captured)."""
+        if node.op is None:
+            return []
+        return [self.info(entry["tag"], node.step) if "tag" in entry else None for entry in node.op["inputs"]]
+
+    def origin_of(self, culprit):
+        if culprit.origin is not None:
+            return "external"
+        return "op" if culprit.op is not None else "unknown"
+
+    def describe(self, culprit):
+        """The reply's "culprit": the op, its source line, its inputs' and output's statistics."""
+        inputs = []
+        for entry, info in zip(culprit.op["inputs"] if culprit.op else (), self._input_infos(culprit)):
+            side = {"tag": entry["tag"]} if "external" not in entry else {
+                "external": entry["external"], "name": entry.get("name"), "tag": entry.get("tag")}
+            if entry.get("op"):
+                side["op"] = entry["op"]
+            side.update(_stat_fields(info, self.stats(info) if info is not None else None))
+            inputs.append(side)
+        output = dict(self.stats(culprit), dtype=culprit.dtype, shape=list(culprit.shape))
+        del output["digest"]
+        return {
+            "tag": culprit.tag, "step": culprit.step, "op": culprit.op["type"] if culprit.op else None,
+            "external": culprit.origin, "source": culprit.source, "inputs": inputs, "output": output,
+            "reasons": _reasons(culprit, inputs, output),
+        }
+
+    def notes(self, culprit):
+        """What TensorCap cannot know about this answer, in words."""
+        if culprit.origin is not None:
+            return []
+        if culprit.op is None:
+            return ["%s carries no lineage (a capture() call or a file written before lineage): its "
+                    "inputs are unknown, so it is only the first non-finite capture, perhaps a symptom"
+                    % culprit.tag]
+        notes = []
+        for index, (entry, info) in enumerate(zip(culprit.op["inputs"], self._input_infos(culprit))):
+            if info is None:
+                what = ("the output of an uncaptured %s op" % entry.get("op", "")) if entry.get(
+                    "external") == "uncaptured" else ("%s %s" % (entry.get("external", "capture"),
+                                                                 entry.get("name") or entry.get("tag") or ""))
+                notes.append("input %d (%s) was not captured: it may have held the NaN/Inf itself"
+                             % (index, what.strip()))
+        return notes
+
+
+def _stat_fields(info, stats):
+    if info is None:
+        return {"captured": False, "dtype": None, "shape": None, "nan": None, "posinf": None, "neginf": None,
+                "zeros": None, "min": None, "max": None}
+    fields = {k: stats[k] for k in ("nan", "posinf", "neginf", "zeros", "min", "max")}
+    return dict(fields, captured=True, dtype=info.dtype, shape=list(info.shape))
+
+
+def _reasons(culprit, inputs, output):
+    """Short sentences on why this op's output went non-finite."""
+    if culprit.origin is not None:
+        return ["%s %s from outside the block holds %s" % (
+            culprit.origin["kind"], culprit.origin.get("name") or culprit.tag, _nonfinite_words(output))]
+    if culprit.op is None:
+        return ["holds %s; its inputs are unknown" % _nonfinite_words(output)]
+    op = culprit.op["type"]
+    reasons = []
+    for index, side in enumerate(inputs):
+        if not side["captured"]:
+            continue
+        if index in _ZERO_SENSITIVE.get(op, ()) and side["zeros"]:
+            reasons.append("input %d has %d exact zero%s" % (index, side["zeros"], "s" if side["zeros"] > 1 else ""))
+        if index in _NEGATIVE_SENSITIVE.get(op, ()) and side["min"] is not None and side["min"] < 0:
+            reasons.append("input %d has negative values (min %.6g)" % (index, side["min"]))
+    if all(side["captured"] for side in inputs):
+        reasons.append("inputs finite, output %s" % _nonfinite_words(output))
+    else:
+        reasons.append("captured inputs finite, output %s" % _nonfinite_words(output))
+    return reasons
+
+
+def _nonfinite_words(stats):
+    parts = [(stats["nan"], "NaN"), (stats["posinf"], "+inf"), (stats["neginf"], "-inf")]
+    words = [name if count == stats["numel"] else "%d %s" % (count, name) for count, name in parts if count]
+    return ", ".join(words) or "finite"
+
+
+def describe(reply):
+    """The reply as a few lines of text, for a person to read at a glance."""
+    where = "run %s" % reply["run"]
+    if reply.get("worker"):
+        where += ", %s" % reply["worker"]
+    if reply["replica"] is not None:
+        where += ", replica %d" % reply["replica"]
+    what = "NaN or Inf" if reply["inf"] else "NaN"
+    if reply["origin"] is None:
+        scope = "" if reply["step"] is None else " at step %d" % reply["step"]
+        lines = ["no %s reaches an output in %s%s" % (what, where, scope)]
+        if reply["absorbed"]:
+            lines.append("absorbed downstream (intentional?): %s" % ", ".join(
+                "%s@%d" % (a["tag"], a["step"]) for a in reply["absorbed"]))
+        return "\n".join(lines)
+    culprit = reply["culprit"]
+    source = culprit["source"]
+    line = " at %s:%s (%s)" % (source["file"], source["line"], source["function"]) if source else ""
+    if reply["origin"] == "external":
+        head = "root cause: %s %r from outside the block, step %d (%s)" % (
+            culprit["external"]["kind"], culprit["external"].get("name") or culprit["tag"], culprit["step"], where)
+    elif reply["origin"] == "unknown":
+        head = "first %s: %s, step %d (%s): lineage unknown" % (what, culprit["tag"], culprit["step"], where)
+    else:
+        head = "root cause: %s op, step %d%s (%s)" % (culprit["op"], culprit["step"], line, where)
+    lines = [head, "  capture   %s" % culprit["tag"]]
+    for index, side in enumerate(culprit["inputs"]):
+        name = side["tag"] if "external" not in side else "%s %s" % (side["external"], side.get("name") or "")
+        lines.append("  input %d   %s  %s" % (index, name.strip(), _stats_words(side)))
+    lines.append("  output    %s" % _stats_words(culprit["output"]))
+    lines.extend("  because   %s" % r for r in culprit["reasons"])
+    lines.extend("  note      %s" % n for n in reply["notes"])
+    if reply["replicas"] and len(reply["replicas"]) > 1:
+        lines.append("  replicas  %s" % ", ".join("%d (%s)" % (r["replica"], r["tag"]) for r in reply["replicas"]))
+    if reply.get("workers"):
+        lines.append("  workers   %s" % ", ".join("%s (step %s)" % (w["worker"], w["step"]) for w in reply["workers"]))
+    lines.append("  chain     %s" % " -> ".join("%s@%d" % (c["tag"], c["step"]) for c in reply["chain"]))
+    return "\n".join(lines)
+
+
+def _stats_words(side):
+    if not side.get("captured", True):
+        return "(not captured)"
+    shape = "[%s]" % ", ".join(map(str, side["shape"]))
+    counts = ", ".join("%s %d" % (k, side[k]) for k in ("nan", "posinf", "neginf", "zeros") if side[k])
+    bounds = "min %s max %s" % tuple("-" if side[k] is None else "%.6g" % side[k] for k in ("min", "max"))
+    return "%s%s  %s%s" % (side["dtype"], shape, bounds, "  " + counts if counts else "")
