@@ -17,7 +17,11 @@ setuptools.setup(
     # TensorCap never swaps a user's GPU build for another. Reading and the
     # plugin need only these.
     install_requires=["tensorboard>=2.12", "numpy", "protobuf", "ml_dtypes", "crc32c"],
-    extras_require={"test": ["tensorflow-cpu", "pytest", "playwright", "hypothesis"]},
+    extras_require={"test": ["tensorflow-cpu", "pytest", "playwright", "hypothesis",
+                             # issue 16: JAX's CPU build (demo, array protocols), pandas
+                             # (stats_frame), a real S3 server on loopback (moto) and boto3
+                             # (TensorBoard's own s3:// support)
+                             "jax", "pandas", "moto[server]", "boto3"]},
     entry_points={
         "tensorboard_plugins": ["tensorcap = tb_tensorcap.plugin:TensorCapLoader"],
         "console_scripts": ["tensorcap = tb_tensorcap.cli:main"],

@@ -91,6 +91,26 @@ def proto_shape(tensor_proto):
     return tuple(d.size for d in tensor_proto.tensor_shape.dim)
 
 
+def to_tensor_proto(array):
+    """Encodes a numpy array as the TensorProto `tf.summary.write` would write.
+
+    The inverse of `to_ndarray`: numeric values as little-endian
+    ``tensor_content``, an object array of `bytes` as ``string_val``. Used by
+    the TensorFlow-free capture path.
+    """
+    name = "string" if array.dtype == object else array.dtype.name
+    enum, dtype = _DTYPES[name]
+    proto = tensor_pb2.TensorProto(dtype=enum)
+    proto.tensor_shape.SetInParent()  # present even for a scalar, as TensorFlow writes it
+    for size in array.shape:
+        proto.tensor_shape.dim.add(size=int(size))
+    if name == "string":
+        proto.string_val.extend(array.reshape(-1).tolist())
+    else:
+        proto.tensor_content = np.ascontiguousarray(array, dtype=dtype).tobytes()
+    return proto
+
+
 def to_ndarray(tensor_proto):
     """Decodes a TensorProto into a numpy array, bit-exact.
 

@@ -29,7 +29,7 @@ import threading
 import numpy as np
 from tensorboard.compat.proto import event_pb2
 
-from tb_tensorcap import analysis, codec, event_files, health_records, metadata
+from tb_tensorcap import analysis, codec, event_files, health_records, metadata, notebook
 
 __all__ = ["CaptureInfo", "NotFoundError", "Reader", "StatisticsOnlyError", "load"]
 
@@ -96,8 +96,12 @@ class CaptureInfo:
         }
 
     def __repr__(self):
-        return "CaptureInfo(run=%r, tag=%r, step=%d, dtype=%s, shape=%s)" % (
-            self.run, self.tag, self.step, self.dtype, self.shape)
+        """One line: run, tag, step, dtype, shape, source, and statistics once computed."""
+        return notebook.capture_line(self)
+
+    def _repr_html_(self):
+        """For Jupyter: the line, a histogram and a heatmap (reads the value)."""
+        return notebook.capture_html(self)
 
 
 class _RunIndex:
@@ -136,8 +140,12 @@ class Reader:
     """
 
     def __init__(self, logdir, value_cache_bytes=64 << 20):
-        self.logdir = logdir
-        self._roots = dict(logdir) if isinstance(logdir, collections.abc.Mapping) else {logdir: None}
+        # os.fspath: a pathlib.Path logdir must not silently list nothing.
+        if isinstance(logdir, collections.abc.Mapping):
+            self.logdir, self._roots = logdir, {os.fspath(d): g for d, g in logdir.items()}
+        else:
+            self.logdir = os.fspath(logdir)
+            self._roots = {self.logdir: None}
         self._runs = {}
         self._index_lock = threading.Lock()
         self._refresh_lock = threading.Lock()
@@ -147,6 +155,14 @@ class Reader:
         self._runs_without_captures = {}
         self._facts_by_content = {}  # metadata content -> parsed facts (shared)
         self._consumers = {}  # run -> (its next_order when built, {(tag, step): [consumer]})
+
+    def __repr__(self):
+        """One line: the logdir and how many runs, tags and captures it holds."""
+        return notebook.reader_line(self)
+
+    def _repr_html_(self):
+        """For Jupyter: the line and a table of runs."""
+        return notebook.reader_html(self)
 
     # -- indexing ---------------------------------------------------------
 
@@ -425,6 +441,26 @@ class Reader:
         if info.stats is None:
             info.stats = analysis.tensor_stats(self.value(run, tag, step))
         return info.stats
+
+    def stats_frame(self, run=None, tags=None):
+        """A pandas DataFrame with one row of statistics per capture (needs pandas).
+
+        Args:
+          run: a run name, a list of them, or None for every run.
+          tags: a tag, a list of them, or None for every tag.
+
+        Columns: run, tag, step, wall_time, dtype, shape, numel, min, max,
+        mean, std, nan, posinf, neginf, zeros, kind ("full", or "health" for
+        a health-mode capture); rows sorted by run, tag, step.
+        Reads every selected value once (statistics are cached).
+
+        Raises:
+          ImportError: pandas is not installed.
+          NotFoundError: a run or tag that the logdir does not hold.
+        """
+        from tb_tensorcap import frames
+
+        return frames.stats_frame(self, run, tags)
 
     def _read_tensor(self, path, offset, tag):
         try:

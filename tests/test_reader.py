@@ -518,10 +518,7 @@ NO_TF_SCRIPT = textwrap.dedent("""
         "stats": reader.stats("a/b", "x", 3)["numel"],
         "tf_loaded": sorted(m for m in sys.modules if m.split(".")[0] == "tensorflow"),
     }
-    try:
-        tb_tensorcap.capture
-    except ImportError:
-        out["capture"] = "ImportError"
+    out["capture"] = tb_tensorcap.capture.__module__  # the TensorFlow-free path (test_plain_capture.py)
     print(json.dumps(out))
 """)
 
@@ -543,7 +540,7 @@ def test_reader_works_without_tensorflow(tmp_path, writer_at, monkeypatch):
     assert out == {
         "runs": ["a/b"], "tags": ["bf16", "big", "words", "x"], "x": [0, 1, 2, 3],
         "bf16": [1.5, -2.0], "words": ["ff00", ""], "big": 1000.0, "big_chunks": 4, "stats": 4,
-        "tf_loaded": [], "capture": "ImportError",
+        "tf_loaded": [], "capture": "tb_tensorcap.plain_capture",
     }
 
 

@@ -1,0 +1,177 @@
+"""`tensorcap.Writer`: writing capture events without TensorFlow.
+
+TensorBoard ships its own event writer (`EventFileWriter`, the one PyTorch's
+`SummaryWriter` uses): TFRecord files of `Event` protos, written by a
+background thread, through TensorBoard's gfile (local paths, and ``s3://``
+with boto3 when TensorFlow is not installed). TensorCap's TensorFlow-free
+capture path writes the very events ``tf.summary.write`` writes (same tag,
+step, wall time, `SummaryMetadata` and `TensorProto`), so the reader, the tab
+and the command cannot tell them apart.
+
+A `Writer` plays the part of a ``tf.summary`` writer: pass it as
+``writer=``, or make it the thread's default with ``as_default(step=...)``.
+Without either, captures go to TensorCap's own writer (`default_writer()`),
+at ``$TENSORCAP_LOGDIR`` or ``runs/<YYYYmmdd-HHMMSS>``, flushed every
+``$TENSORCAP_FLUSH_SECS`` seconds (default 5) and at interpreter exit.
+
+A write error (full disk, lost bucket) happens in the background thread;
+TensorBoard's writer raises it on the next write or flush, and so does this
+one, as an `OSError` naming the logdir: captures since the last successful
+flush may be lost, and the error says so.
+"""
+
+import atexit
+import contextlib
+import errno
+import os
+import sys
+import threading
+import time
+
+from tensorboard.compat.proto import event_pb2, summary_pb2
+from tensorboard.summary.writer.event_file_writer import EventFileWriter
+
+from tb_tensorcap import codec
+
+
+class Writer:
+    """An event file writer for captures, in `logdir` (a directory or URL).
+
+    Args:
+      logdir: the run directory; created if missing.
+      flush_secs: how often the background thread flushes (seconds).
+      max_queue: events queued before `write` waits for the disk.
+
+    Raises:
+      OSError: `logdir` cannot be created or written.
+    """
+
+    def __init__(self, logdir, *, flush_secs=120, max_queue=10):
+        self.logdir = os.fspath(logdir)
+        self._closed = False
+        try:
+            self._events = EventFileWriter(self.logdir, max_queue_size=max_queue, flush_secs=flush_secs)
+        except Exception as e:  # gfile raises its own error types for URLs
+            raise OSError("TensorCap cannot write captures to %r: %s" % (self.logdir, _message(e))) from None
+
+    def write(self, tag, array, step, summary_metadata):
+        """Queues one event: `array` (numpy) as summary value `tag` at `step`."""
+        value = summary_pb2.Summary.Value(tag=tag, tensor=codec.to_tensor_proto(array))
+        value.metadata.CopyFrom(summary_metadata)
+        event = event_pb2.Event(wall_time=time.time(), step=int(step), summary=summary_pb2.Summary(value=[value]))
+        self._call(self._events.add_event, event)
+
+    def flush(self):
+        """Writes every queued event to the event file."""
+        if not self._closed:
+            self._call(self._events.flush)
+
+    def close(self):
+        """Flushes and closes the event file; later writes raise OSError."""
+        if not self._closed:
+            self._closed = True
+            self._call(self._events.close)
+
+    @contextlib.contextmanager
+    def as_default(self, step=None):
+        """Makes this the thread's default writer for a block, as ``tf.summary`` does.
+
+        Args:
+          step: the default step of captures in the block (an int), as in
+            ``tf.summary``'s ``writer.as_default(step=...)``.
+        """
+        stack = _default_stack()
+        stack.append((self, step))
+        try:
+            yield self
+        finally:
+            stack.pop()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+        return False
+
+    def __repr__(self):
+        return "tensorcap.Writer(%r)" % self.logdir
+
+    def _call(self, method, *args):
+        try:
+            method(*args)
+        except Exception as e:  # OSError, or gfile's and boto's own types
+            message = "TensorCap cannot write captures to %r: %s; captures since the last flush may be lost" % (
+                self.logdir, _message(e))
+            errno_ = getattr(e, "errno", None)
+            raise (OSError(errno_, message) if errno_ else OSError(message)) from None
+
+
+def active():
+    """(writer, step) of the innermost `as_default` block of this thread, or (None, None)."""
+    stack = _default_stack()
+    return stack[-1] if stack else (None, None)
+
+
+def _message(error):
+    return getattr(error, "message", None) or str(error) or type(error).__name__
+
+
+_thread_state = threading.local()
+
+
+def _default_stack():
+    stack = getattr(_thread_state, "defaults", None)
+    if stack is None:
+        stack = _thread_state.defaults = []
+    return stack
+
+
+class _DefaultWriter:
+    """TensorCap's own writer, created on first use and closed at exit."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._writer = None
+        self._logdir = None
+
+    @property
+    def logdir(self):
+        if self._logdir is None:
+            self._logdir = os.environ.get("TENSORCAP_LOGDIR") or os.path.join("runs", time.strftime("%Y%m%d-%H%M%S"))
+        return self._logdir
+
+    def get(self):
+        with self._lock:
+            if self._writer is None:
+                flush_secs = float(os.environ.get("TENSORCAP_FLUSH_SECS", "5"))
+                self._writer = Writer(self.logdir, flush_secs=flush_secs)
+                print("tensorcap: writing captures to %s" % self.logdir, file=sys.stderr)
+                atexit.register(self._writer.close)
+            check_free_space(self.logdir)
+            return self._writer
+
+
+_MIN_FREE_BYTES = 1 << 20  # TensorCap's own writer refuses captures below this much free disk
+
+
+def check_free_space(logdir):
+    """Raises OSError (ENOSPC) when the local disk of `logdir` is (nearly) full.
+
+    Checked before each capture to TensorCap's own writer, so that a full disk
+    stops captures with a clear error instead of losing them in a background
+    thread.
+    """
+    if "://" in logdir or not hasattr(os, "statvfs"):
+        return
+    try:
+        disk = os.statvfs(logdir)
+    except OSError:
+        return
+    free = (disk.f_bfree if hasattr(os, "geteuid") and os.geteuid() == 0 else disk.f_bavail) * disk.f_frsize
+    if free < _MIN_FREE_BYTES:
+        raise OSError(errno.ENOSPC, "No space left on device: TensorCap cannot write captures to %r "
+                      "(%d bytes free); captures not yet flushed may be lost" % (logdir, free))
+
+
+default_writer = _DefaultWriter()
