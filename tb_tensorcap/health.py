@@ -153,24 +153,35 @@ class RecordSpecs:
         self._max_cached = max_cached
 
     def metadata(self, specs):
-        """Serialized `SummaryMetadata` for `specs`: [(tag, dtype, rank, source dict or None)]."""
-        key = tuple((tag, dtype, rank, _source_key(source)) for tag, dtype, rank, source in specs)
+        """`SummaryMetadata` for `specs`: [(tag, dtype, rank, source dict or None[, op dict or None])]."""
+        key = tuple((spec[0], spec[1], spec[2], _source_key(spec[3]), repr(_op(spec))) for spec in specs)
         cached = self._cache.get(key)
         if cached is None:
-            sources, rows, index_of = [], [], {}
-            for tag, dtype, rank, source in specs:
-                source_key = _source_key(source)
-                if source_key is None:
-                    rows.append((tag, dtype, rank, -1))
-                    continue
-                if source_key not in index_of:
-                    index_of[source_key] = len(sources)
-                    sources.append(source)
-                rows.append((tag, dtype, rank, index_of[source_key]))
+            sources, ops, rows, index_of = [], [], [], {}
+            for spec in specs:
+                tag, dtype, rank, source = spec[:4]
+                source_index = _index(index_of, sources, _source_key(source), source)
+                op = _op(spec)
+                op_index = _index(index_of, ops, ("op", repr(op)), op)
+                rows.append((tag, dtype, rank, source_index, op_index))
             if len(self._cache) >= self._max_cached:
                 self._cache.clear()
-            cached = self._cache[key] = metadata.create_health_metadata(rows, sources)
+            cached = self._cache[key] = metadata.create_health_metadata(rows, sources, ops)
         return cached
+
+
+def _op(spec):
+    return spec[4] if len(spec) > 4 else None
+
+
+def _index(index_of, items, key, item):
+    """The index of `item` in `items` (appended once per key); -1 for None."""
+    if item is None:
+        return -1
+    if key not in index_of:
+        index_of[key] = len(items)
+        items.append(item)
+    return index_of[key]
 
 
 def _source_key(source):

@@ -24,7 +24,7 @@ def statistics_only_message(run, tag, step):
 
 
 def decode(tensor_proto, health):
-    """The rows of one health record: [(tag, dtype, shape, stats, source)].
+    """The rows of one health record: [(tag, dtype, shape, stats, source, op)].
 
     `stats` has `analysis.tensor_stats`' keys; its "digest" is None (the
     value's bytes are unknown). Raises ValueError when the tensor does not
@@ -34,7 +34,8 @@ def decode(tensor_proto, health):
     sources = health["sources"]
     width = len(metadata.HEALTH_FIELDS)
     rows, offset = [], 0
-    for tag, dtype, rank, source_index in health["rows"]:
+    ops = health.get("ops", [])
+    for tag, dtype, rank, source_index, *op_index in health["rows"]:
         if dtype not in codec.SUPPORTED_DTYPES:
             raise ValueError("health record names an unknown dtype %r" % (dtype,))
         end = offset + width + rank
@@ -49,7 +50,8 @@ def decode(tensor_proto, health):
             stats[name] = None if math.isnan(number) else number
         stats["digest"] = None
         source = sources[source_index] if source_index >= 0 else None
-        rows.append((tag, dtype, shape, stats, source))
+        op = ops[op_index[0]] if op_index and op_index[0] >= 0 else None
+        rows.append((tag, dtype, shape, stats, source, op))
     if offset != values.size:
         raise ValueError("health record holds %d numbers, its rows name %d" % (values.size, offset))
     return rows

@@ -54,10 +54,13 @@ order followed by the capture's dimensions; the content names the rows::
 
       {"version": 2,
        "health": {"fields": ["numel", "nan", ...],
-                  "rows": [["block/0003_MatMul", "float32", 2, 0], ...],
-                  "sources": [{"file": ..., "line": ..., "function": ...}]}}
+                  "rows": [["block/0003_MatMul", "float32", 2, 0, 1], ...],
+                  "sources": [{"file": ..., "line": ..., "function": ...}],
+                  "ops": [{"type": "MatMul", "inputs": [...]}]}}
 
-  Each row is [tag, dtype, rank, index into "sources" or -1]. The value's own
+  Each row is [tag, dtype, rank, index into "sources" or -1, index into
+  "ops" or -1]; "ops" holds lineage as a capture's "op" does (below), so a
+  root cause can be found from statistics alone. The value's own
   tag (``<prefix>/_health``) only groups the rows; the reader lists each row
   as a capture of its own tag, whose value is not available.
 
@@ -137,16 +140,19 @@ def create_summary_metadata(source=None, description=None, chunk=None, op=None, 
     )
 
 
-def create_health_metadata(rows, sources):
+def create_health_metadata(rows, sources, ops=()):
     """Returns the `SummaryMetadata` of one health record (module docstring).
 
     Args:
-      rows: [(tag, dtype name, rank, source index or -1)], in value order.
+      rows: [(tag, dtype name, rank, source index or -1, op index or -1)],
+        in value order.
       sources: the source dicts the rows point into.
+      ops: the lineage dicts ({"type", "inputs"}) the rows point into.
     """
     content = {
         "version": PROTO_VERSION,
-        "health": {"fields": list(HEALTH_FIELDS), "rows": [list(r) for r in rows], "sources": list(sources)},
+        "health": {"fields": list(HEALTH_FIELDS), "rows": [list(r) for r in rows], "sources": list(sources),
+                   "ops": list(ops)},
     }
     return summary_pb2.SummaryMetadata(
         summary_description="TensorCap health statistics of %d captures" % len(rows),
@@ -197,13 +203,16 @@ def _check_health(health):
     """Raises ValueError unless `health` is a well-formed health description."""
     if not isinstance(health, dict) or list(health.get("fields") or ()) != list(HEALTH_FIELDS):
         raise ValueError("TensorCap health record has unknown fields: %r" % (health,)[:200])
-    rows, sources = health.get("rows"), health.get("sources")
-    if not isinstance(rows, list) or not isinstance(sources, list):
-        raise ValueError("TensorCap health record has no rows or sources")
+    rows, sources, ops = health.get("rows"), health.get("sources"), health.setdefault("ops", [])
+    if not isinstance(rows, list) or not isinstance(sources, list) or not isinstance(ops, list):
+        raise ValueError("TensorCap health record has no rows, sources or ops")
+    for op in ops:
+        _check_lineage({"op": op})
     for row in rows:
-        if not (isinstance(row, list) and len(row) == 4 and isinstance(row[0], str)
+        if not (isinstance(row, list) and len(row) in (4, 5) and isinstance(row[0], str)
                 and isinstance(row[1], str) and isinstance(row[2], int) and row[2] >= 0
-                and isinstance(row[3], int) and -1 <= row[3] < len(sources)):
+                and isinstance(row[3], int) and -1 <= row[3] < len(sources)
+                and (len(row) == 4 or (isinstance(row[4], int) and -1 <= row[4] < len(ops)))):
             raise ValueError("TensorCap health record has a malformed row: %r" % (row,))
 
 

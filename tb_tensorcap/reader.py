@@ -477,9 +477,9 @@ class Reader:
 def _health_infos(run_index, event, value, health, location):
     """A CaptureInfo per row of a health record, its statistics filled in."""
     infos = []
-    for tag, dtype, shape, stats, source in health_records.decode(value.tensor, health):
+    for tag, dtype, shape, stats, source, op in health_records.decode(value.tensor, health):
         info = CaptureInfo(run_index.name, tag, event.step, event.wall_time, dtype, shape, "",
-                           source, run_index.next_order, (location,))
+                           source, run_index.next_order, (location,), op)
         run_index.next_order += 1
         info.stats, info.kind = stats, "health"
         infos.append(info)
