@@ -3,13 +3,17 @@
 //
 // Wiring only: the state store (state.js) drives the sidebar and the three
 // panels (a capture, NaN/Inf alerts, run divergence); the state is mirrored
-// into this iframe's URL hash; /index is fetched again every 15 s and when
-// the tab becomes visible, so new steps appear while training runs without
-// losing the selection. /alerts is asked once the index is in (its counts
-// complete the sidebar's NaN/Inf badges) and again from the alerts panel.
+// into TensorBoard's URL (host.js) and this iframe's hash. Inside TensorBoard
+// the tab follows its theme and refreshes on its reload (button and
+// auto-reload); opened on its own, /index is fetched again every 15 s. Both
+// fetch it when the tab becomes visible, so new steps appear while training
+// runs without losing the selection. /alerts is asked once the index is in
+// (its counts complete the sidebar's NaN/Inf badges) and again from the
+// alerts panel.
 
 import { fetchAlerts, fetchIndex, isAbort } from "./api.js";
 import { h, message, show } from "./dom.js";
+import { followReload, followTheme, hostWindow, mirrorUrl } from "./host.js";
 import { createStore, decodeState, encodeState, PANELS } from "./state.js";
 import { createAlertsPanel } from "./views/alerts.js";
 import { createCapturePanel } from "./views/capture.js";
@@ -33,10 +37,23 @@ function writeHash(state) {
   if (url.href !== location.href) history.replaceState(null, "", url.href);
 }
 
+// Whether going from `previous` to `state` opens another place (capture,
+// view, panel, diff) rather than moving within one: a new history entry.
+function newPlace(state, previous) {
+  return ["panel", "run", "tag", "view"].some((key) => state[key] !== previous[key])
+    || Boolean(state.diff) !== Boolean(previous.diff);
+}
+
 export async function render() {
   document.title = "TensorCap";
   document.head.append(h("link", { rel: "stylesheet", href: "./static/style.css" }));
-  const store = createStore(decodeState(location.hash));
+  const host = hostWindow();
+  followTheme(host, (dark) => { document.documentElement.dataset.theme = dark ? "dark" : "light"; });
+  const hostUrl = host ? mirrorUrl(host, {
+    current: () => encodeState(store.get()),
+    onNavigate: (text) => store.set({ ...decodeState(text), index: store.get().index }),
+  }) : null;
+  const store = createStore(decodeState(hostUrl?.initial() ?? location.hash));
 
   const openCapture = ({ run, tag, step, diff = null }) =>
     store.set({ panel: "capture", run, tag, step, diff, view: "", slice: "" });
@@ -53,7 +70,7 @@ export async function render() {
   }
 
   const sidebar = createSidebar({ onPickTag: pickTag, onHiddenRuns: (hidden) => store.set({ hidden }) });
-  const capture = createCapturePanel(store);
+  const capture = createCapturePanel(store, host);
   const alerts = createAlertsPanel({ onOpen: openCapture, onRefresh: () => loadAlerts() });
   const divergence = createDivergencePanel({
     onOpen: ({ run, tag, step, run2 }) => openCapture({ run, tag, step, diff: { run: run2, tag: null, step: null } }),
@@ -89,6 +106,7 @@ export async function render() {
 
   store.subscribe((state, previous) => {
     writeHash(state);
+    hostUrl?.write(encodeState(state), newPlace(state, previous));
     if (state.index && (state.index !== previous.index || state.hidden !== previous.hidden)) {
       sidebar.setIndex(state.index, state.hidden, alertCounts);
     }
@@ -127,9 +145,16 @@ export async function render() {
       show(appStatus, message(`Cannot list captures: ${error.message}`, "error"));
     } finally {
       refreshing = false;
-      timer = setTimeout(refreshIndex, delay);
+      if (!followsHost || delay === INCOMPLETE_REFRESH_MS) timer = setTimeout(refreshIndex, delay);
     }
   }
+
+  // TensorBoard's reload: the index, the alerts and the shown capture's statistics again.
+  const followsHost = followReload(host, () => {
+    refreshIndex();
+    if (alertsLoaded) loadAlerts();
+    capture.refresh();
+  });
 
   // A hash edited by hand (or history navigation) is followed; our own
   // replaceState calls fire no hashchange.

@@ -8,6 +8,7 @@
 
 import { fetchStats, isAbort } from "../api.js";
 import { h, message, show } from "../dom.js";
+import { shareableLink } from "../host.js";
 import {
   expandSlice, formatSlice, parseSlice, resultShape, SliceError, sliceForView, sliceShowing,
 } from "../slicing.js";
@@ -76,7 +77,8 @@ function tidySlice(text, shape) {
   }
 }
 
-export function createCapturePanel(store) {
+// `tensorboard`: TensorBoard's window (hostWindow()), or null; "Copy link" links into it.
+export function createCapturePanel(store, tensorboard) {
   const card = createCard({
     onStep: (step) => store.set({ step }),
     onRun: (run) => {
@@ -118,9 +120,10 @@ export function createCapturePanel(store) {
   }
 
   function copyLink() {
-    navigator.clipboard.writeText(location.href).then(
+    const link = shareableLink(tensorboard);
+    navigator.clipboard.writeText(link).then(
       () => { linkStatus.textContent = "Link copied."; },
-      () => { linkStatus.textContent = location.href; },
+      () => { linkStatus.textContent = link; },
     );
   }
 
@@ -232,5 +235,15 @@ export function createCapturePanel(store) {
     });
   }
 
-  return { element, sync, stepBy: (delta) => card.stepBy(delta) };
+  return {
+    element,
+    sync,
+    stepBy: (delta) => card.stepBy(delta),
+    // Asks for the shown tag's statistics again (TensorBoard's reload); the
+    // ones on screen stay until they arrive.
+    refresh() {
+      statsKey = "";
+      if (capture) loadStats(capture.run, capture.tag, capture.facts.steps);
+    },
+  };
 }

@@ -154,15 +154,19 @@ def close(rgb, expected, tolerance=2):
 HEATMAP = ".view-host .viewport-canvas"
 
 
+def tensorboard_frame(page):
+    """The TensorCap iframe inside TensorBoard's page, once it has rendered."""
+    for _ in range(300):
+        frame = next((f for f in page.frames if "plugin_entry.html" in f.url), None)
+        if frame is not None and frame.query_selector(".app"):
+            return frame
+        page.wait_for_timeout(100)
+    raise AssertionError([f.url for f in page.frames])
+
+
 def test_tab_inside_tensorboard_iframe_and_xss_tag_is_inert(page, server):
     page.goto(server.base + "/#tensorcap")
-    frame = None
-    for _ in range(200):
-        frame = next((f for f in page.frames if "plugin_entry.html" in f.url), None)
-        if frame is not None:
-            break
-        page.wait_for_timeout(100)
-    assert frame is not None, [f.url for f in page.frames]
+    frame = tensorboard_frame(page)
     frame.wait_for_selector(".run-list .run")
     assert frame.locator(".run-list .run").all_text_contents() == ["baseline", "many", "variant"]
     frame.locator(".tag-summary").filter(has_text="10,011 tags").wait_for()
@@ -178,7 +182,87 @@ def test_tab_inside_tensorboard_iframe_and_xss_tag_is_inert(page, server):
     assert frame.locator(".scalar-value").text_content() == "7"
     expect(frame.locator("img")).to_have_count(0)
     assert "tag=%3Cimg" in frame.url, frame.url
-    assert page.url.endswith("#tensorcap"), "the tab must leave TensorBoard's own URL alone"
+    assert "#tensorcap&p.tensorcap.run=baseline&p.tensorcap.tag=%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E" in page.url
+
+
+def test_view_lives_in_tensorboards_url_through_reload_and_history(page, server):
+    page.goto(server.base + "/#tensorcap&p.tensorcap.hide=many")
+    frame = tensorboard_frame(page)
+    frame.locator(".tag-filter").fill("attn")
+    frame.locator(".row.tag", has_text="attn").click()
+    wait_view(frame)
+    frame.locator(".step-slider").fill("2")
+    wait_step(frame, 2)
+    assert page.url.endswith("#tensorcap&p.tensorcap.run=baseline&p.tensorcap.tag=block1%2Fattn"
+                             "&p.tensorcap.step=2&p.tensorcap.hide=many"), page.url
+    frame.locator(".view-tabs .tab", has_text="Table").click()
+    wait_view(frame)
+    assert "p.tensorcap.view=table" in page.url
+
+    page.reload()  # TensorBoard's reload: the same capture, step and view
+    frame = tensorboard_frame(page)
+    wait_step(frame, 2)
+    assert frame.locator(".capture-name").text_content() == "block1/attn"
+    assert frame.locator(".view-tabs .tab.selected").text_content() == "Table"
+    assert frame.locator(".run-list input").nth(1).is_checked() is False
+
+    page.go_back()  # the view change was a history entry; the step change was not
+    frame.locator(".view-tabs .tab.selected", has_text="Heatmap").wait_for()
+    wait_step(frame, 2)
+    assert "view=" not in page.url
+    page.go_forward()
+    frame.locator(".view-tabs .tab.selected", has_text="Table").wait_for()
+
+    frame.locator(".view-bar button", has_text="Copy link").click()
+    frame.locator(".view-bar .status").filter(has_text="Link copied.").wait_for()
+    link = page.evaluate("navigator.clipboard.readText()")
+    assert link == page.url and link.startswith(server.base + "/#tensorcap&")
+    page.goto("about:blank")
+    page.goto(link)  # a copied address opens TensorBoard on the same view
+    frame = tensorboard_frame(page)
+    wait_step(frame, 2)
+    assert frame.locator(".view-tabs .tab.selected").text_content() == "Table"
+
+
+def test_dark_mode_follows_tensorboards_own_setting(page, server):
+    page.goto(server.base + "/#tensorcap&p.tensorcap.run=baseline&p.tensorcap.tag=loss&p.tensorcap.hide=many")
+    frame = tensorboard_frame(page)
+    background = "getComputedStyle(document.body).backgroundColor"
+    assert frame.evaluate(background) == "rgb(255, 255, 255)"
+    for mode, colour in (("Dark", "rgb(48, 48, 48)"), ("Light", "rgb(255, 255, 255)")):
+        page.locator("app-header-dark-mode-toggle-component button").click()
+        page.locator("[role=menuitem]", has_text=mode).click()
+        frame.wait_for_function("c => getComputedStyle(document.body).backgroundColor === c", arg=colour)
+        assert page.evaluate("document.body.classList.contains('dark-mode')") == (mode == "Dark")
+
+
+def test_tensorboards_reload_button_refreshes_the_tab(page, tmp_path):
+    import tensorflow as tf
+    import tb_tensorcap as tensorcap
+
+    logdir = tmp_path / "live"
+    writer = tf.summary.create_file_writer(str(logdir / "train"))
+    with writer.as_default():
+        for step in range(2):
+            tensorcap.capture(np.full((2, 2), step, np.float32), "w", step=step)
+    writer.flush()
+    with TensorBoardProcess(logdir, extra_args=("--reload_interval", "1")) as live:
+        wait_index_complete(live)
+        page.goto(live.base + "/#tensorcap&p.tensorcap.run=train&p.tensorcap.tag=w&p.tensorcap.step=0")
+        frame = tensorboard_frame(page)
+        wait_step(frame, 0)
+        with writer.as_default():
+            tensorcap.capture(np.full((2, 2), 2, np.float32), "w", step=2)
+        writer.flush()
+        deadline = time.monotonic() + 30
+        while len(live.get_json("/data/plugin/tensorcap/index")[1]["runs"]["train"]["w"]["steps"]) < 3:
+            assert time.monotonic() < deadline, "the server never saw the new step"
+            page.wait_for_timeout(250)
+        assert frame.locator(".step-label").text_content() == "step 0 (1 of 2)"
+        page.locator("button.reload-button").click()
+        frame.locator(".step-label").filter(has_text="step 0 (1 of 3)").wait_for(timeout=10000)
+        frame.locator(".card .stats-chart path.series").first.wait_for()
+    writer.close()
 
 
 def test_heatmap_pixels_hover_and_zoom(page, server):
