@@ -34,6 +34,8 @@ from tb_tensorcap.reader import NotFoundError
 _REPLICA = re.compile(r"^replica_(\d+)/")
 _TASK_RUN = re.compile(r"^(?:(.*)/)?((?:worker|chief|master)_\d+)$")
 _MAX_LISTED = 20  # absorbed captures and other culprits listed in a reply
+_GRAPH_DEPTH = 2  # levels of inputs and of consumers drawn around the culprit
+_GRAPH_NODES = 40  # at most this many captures in the reply's graph
 
 # Ops that turn an exact zero, or a negative value, of an input into NaN/Inf.
 _ZERO_SENSITIVE = {"Log": (0,), "Rsqrt": (0,), "Reciprocal": (0,), "Inv": (0,), "Xlogy": (1,),
@@ -123,7 +125,8 @@ def _run_root_cause(reader, run, step, inf):
         elif len(absorbed) < _MAX_LISTED:
             absorbed.append({"tag": info.tag, "step": info.step})
     reply = {"run": run, "step": step, "inf": bool(inf), "origin": None, "culprit": None, "chain": [],
-             "others": [], "notes": [], "absorbed": absorbed, "replica": None, "replicas": None, "start": None}
+             "others": [], "notes": [], "absorbed": absorbed, "replica": None, "replicas": None, "start": None,
+             "graph": None}
     if not starts:
         return reply
     start = min(starts.values(), key=lambda i: (i.step, i.order))
@@ -137,7 +140,7 @@ def _run_root_cause(reader, run, step, inf):
         step=start.step, origin=graph.origin_of(culprit), culprit=graph.describe(culprit), chain=chain,
         others=[{"tag": c.tag, "step": c.step, "op": c.op["type"] if c.op else None,
                  "origin": graph.origin_of(c)} for c in culprits[1:_MAX_LISTED + 1]],
-        notes=graph.notes(culprit),
+        notes=graph.notes(culprit), graph=graph.around(culprit, chain),
         start={"tag": start.tag, "step": start.step, "order": start.order, "wall_time": start.wall_time},
     )
     if _replica(start.tag) is not None:
@@ -222,6 +225,39 @@ class _Graph:
         if node.op is None:
             return []
         return [self.info(entry["tag"], node.step) if "tag" in entry else None for entry in node.op["inputs"]]
+
+    def around(self, culprit, chain):
+        """The step's captured ops near the culprit: {"nodes", "edges"} for the tab's graph.
+
+        Nodes are the culprit (level 0), its inputs and theirs (levels -1,
+        -2), its consumers and theirs (1, 2) and the chain to the start
+        (level = position in the chain), each with its NaN/Inf counts; edges
+        are [input tag, consumer tag] pairs among them.
+        """
+        levels = {culprit.tag: 0}
+        for position, link in enumerate(chain):
+            levels.setdefault(link["tag"], position)
+        frontier = [culprit]
+        for depth in range(1, _GRAPH_DEPTH + 1):
+            frontier = [i for node in frontier for i in self._input_infos(node) if i is not None]
+            for info in frontier:
+                levels.setdefault(info.tag, -depth)
+        frontier = [culprit]
+        for depth in range(1, _GRAPH_DEPTH + 1):
+            frontier = [c for node in frontier for c in self.consumers(node)]
+            for info in frontier:
+                levels.setdefault(info.tag, depth)
+        tags = sorted(levels, key=lambda t: (abs(levels[t]), t))[:_GRAPH_NODES]
+        nodes, edges = [], []
+        for tag in tags:
+            info = self.info(tag, culprit.step)
+            stats = self.stats(info)
+            nodes.append({"tag": tag, "step": info.step, "level": levels[tag],
+                          "op": info.op["type"] if info.op else None, "external": info.origin,
+                          "nan": stats["nan"], "posinf": stats["posinf"], "neginf": stats["neginf"]})
+            edges.extend([entry["tag"], tag] for entry in (info.op["inputs"] if info.op else ())
+                         if entry.get("tag") in levels and entry["tag"] in tags)
+        return {"nodes": nodes, "edges": edges}
 
     def origin_of(self, culprit):
         if culprit.origin is not None:

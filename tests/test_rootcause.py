@@ -220,3 +220,15 @@ def test_route_rootcause_and_lineage(logdir):
                           ("?run=underflow&step=99", 404), ("", 400)):
         assert app.get(base + "/rootcause" + query).status_code == status, query
     assert app.get(base + "/lineage?run=underflow&tag=nope&step=0").status_code == 404
+
+
+def test_the_graph_around_the_culprit(logdir):
+    graph = root_cause.root_cause(tb_tensorcap.load(str(logdir)), "underflow")["graph"]
+    levels = {n["tag"]: n["level"] for n in graph["nodes"]}
+    assert levels == {"step/loss/Log": 0, "step/dense/Softmax": -1, "step/dense/MatMul": -2,
+                      "step/loss/Mul": 1, "step/loss/Sum": 2}
+    log = next(n for n in graph["nodes"] if n["tag"] == "step/loss/Log")
+    assert (log["op"], log["neginf"], log["nan"]) == ("Log", 1, 0)
+    assert sorted(graph["edges"]) == [["step/dense/MatMul", "step/dense/Softmax"],
+                                      ["step/dense/Softmax", "step/loss/Log"], ["step/loss/Log", "step/loss/Mul"],
+                                      ["step/loss/Mul", "step/loss/Sum"]]
