@@ -129,6 +129,11 @@ export const fetchAlerts = (signal) => json("alerts", {}, signal);
 export const fetchDivergence = ({ run, run2, rtol, atol }, signal) =>
   json("divergence", { run, run2, rtol, atol }, signal);
 
+export const fetchRootCause = ({ run, step, inf }, signal) =>
+  json("rootcause", { run, step, inf: inf ? 1 : null }, signal);
+
+export const fetchLineage = ({ run, tag, step }, signal) => json("lineage", { run, tag, step }, signal);
+
 // One value (or a slice of it) as a Tensor. Numeric values come as binary;
 // `maxCells` lets the server pool 1-D and 2-D results.
 /** @returns {Promise<Tensor>} */

@@ -18,11 +18,12 @@ import { createStore, decodeState, encodeState, PANELS } from "./state.js";
 import { createAlertsPanel } from "./views/alerts.js";
 import { createCapturePanel } from "./views/capture.js";
 import { createDivergencePanel } from "./views/divergence.js";
+import { createRootCausePanel } from "./views/rootcause.js";
 import { createSidebar } from "./views/sidebar.js";
 
 const REFRESH_MS = 15000;
 const INCOMPLETE_REFRESH_MS = 2000;
-const PANEL_LABELS = { capture: "Capture", alerts: "Alerts", divergence: "Divergence" };
+const PANEL_LABELS = { capture: "Capture", alerts: "Alerts", divergence: "Divergence", rootcause: "Root cause" };
 
 // Whether a key press belongs to a form control rather than to the page.
 function typing(target) {
@@ -71,12 +72,17 @@ export async function render() {
 
   const sidebar = createSidebar({ onPickTag: pickTag, onHiddenRuns: (hidden) => store.set({ hidden }) });
   const capture = createCapturePanel(store, host);
-  const alerts = createAlertsPanel({ onOpen: openCapture, onRefresh: () => loadAlerts() });
+  const alerts = createAlertsPanel({
+    onOpen: openCapture, onRefresh: () => loadAlerts(), onRootCause: (run) => store.set({ panel: "rootcause", run }),
+  });
+  const rootcause = createRootCausePanel({ onOpen: openCapture, onRun: (run) => store.set({ run }) });
   const divergence = createDivergencePanel({
     onOpen: ({ run, tag, step, run2 }) => openCapture({ run, tag, step, diff: { run: run2, tag: null, step: null } }),
     onRuns: (runs) => store.set(runs),
   });
-  const panels = { capture: capture.element, alerts: alerts.element, divergence: divergence.element };
+  const panels = {
+    capture: capture.element, alerts: alerts.element, divergence: divergence.element, rootcause: rootcause.element,
+  };
   const panelTabs = h("div", { className: "panel-tabs", role: "tablist" });
   const appStatus = h("div", { className: "app-status" });
   document.body.replaceChildren(h("div", { className: "app" },
@@ -120,6 +126,7 @@ export async function render() {
     if (state.panel === "capture") capture.sync(state);
     if (state.panel === "alerts" && !alertsLoaded) loadAlerts();
     if (state.panel === "divergence" && state.index) divergence.update(state);
+    if (state.panel === "rootcause" && state.index) rootcause.update(state);
   });
 
   let indexText = "";

@@ -15,7 +15,7 @@
 
 export const DEFAULT_RTOL = 1e-5;
 export const DEFAULT_ATOL = 1e-8;
-export const PANELS = ["capture", "alerts", "divergence"];
+export const PANELS = ["capture", "alerts", "divergence", "rootcause"];
 
 /**
  * The capture a diff compares against; null parts are "same as shown".

@@ -1,14 +1,14 @@
 // The alerts panel: every capture holding NaN or Inf (from /alerts), in
 // capture order per run, the first of each run highlighted. Clicking a row
-// opens that capture.
+// opens that capture; "Root cause" opens the root-cause panel for the run.
 
 import { h, message, show } from "../dom.js";
 import { formatCount } from "../format.js";
 
 const MAX_ROWS = 2000;
 
-// onOpen({run, tag, step}); onRefresh(): fetch /alerts again.
-export function createAlertsPanel({ onOpen, onRefresh }) {
+// onOpen({run, tag, step}); onRefresh(): fetch /alerts again; onRootCause(run).
+export function createAlertsPanel({ onOpen, onRefresh, onRootCause }) {
   const runFilter = h("select", { "aria-label": "run", onchange: () => render() });
   const body = h("div", { className: "alerts-body" });
   const element = h("section", { className: "panel alerts-panel" },
@@ -31,7 +31,8 @@ export function createAlertsPanel({ onOpen, onRefresh }) {
     show(body,
       h("p", { className: "summary" },
         `${formatCount(rows.length)} captures hold NaN or Inf. First: `,
-        h("button", { className: "link first-alert", text: `${first.tag} at step ${first.step} (${first.run})`, onclick: () => onOpen(first) })),
+        h("button", { className: "link first-alert", text: `${first.tag} at step ${first.step} (${first.run})`, onclick: () => onOpen(first) }),
+        " ", h("button", { className: "root-cause", text: `Root cause in ${first.run}`, onclick: () => onRootCause(first.run) })),
       h("table", { className: "alerts-table clickable" },
         h("thead", null, h("tr", null, ["run", "tag", "step", "NaN", "+Inf", "-Inf", ""].map((t) => h("th", { text: t })))),
         h("tbody", null, rows.slice(0, MAX_ROWS).map((a) => h("tr", {

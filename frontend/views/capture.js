@@ -18,6 +18,7 @@ import { createDiffView } from "./diff.js";
 import { createHeatmapView } from "./heatmap.js";
 import { createHistogramView } from "./histogram.js";
 import { createImageView } from "./image.js";
+import { createLineageLinks } from "./lineage.js";
 import { createLineView } from "./line.js";
 import { createScalarView } from "./scalar.js";
 import { createSlicer } from "./slicer.js";
@@ -86,6 +87,7 @@ export function createCapturePanel(store, tensorboard) {
       store.set({ run, step: index.runs[run][tag].steps.includes(step) ? step : null });
     },
   });
+  const lineage = createLineageLinks({ onOpen: ({ tag, step }) => store.set({ tag, step, view: "", slice: "", diff: null }) });
   const hint = h("div", { className: "hint" });
   const tabs = h("div", { className: "view-tabs", role: "tablist" });
   const diffButton = h("button", { className: "diff-toggle", onclick: () => toggleDiff() });
@@ -95,7 +97,7 @@ export function createCapturePanel(store, tensorboard) {
   const status = h("div", { className: "view-status" });
   const host = h("div", { className: "view-host" });
   const body = h("div", { className: "capture-body" },
-    card.element, h("div", { className: "toolbar view-bar" }, tabs, diffButton, linkButton, linkStatus),
+    card.element, lineage.element, h("div", { className: "toolbar view-bar" }, tabs, diffButton, linkButton, linkStatus),
     slicer.element, status, host);
   const element = h("section", { className: "panel capture-panel" }, hint, body);
   const views = new Map();
@@ -192,6 +194,7 @@ export function createCapturePanel(store, tensorboard) {
     const shape = row?.shape ?? facts.shape;
     shown = { step, shape };
     card.setStep(step, { dtype, shape });
+    lineage.update({ run, tag, step });
 
     const view = resolveView(state.view, dtype, shape);
     renderTabs(availableViews(dtype, shape), view, state.diff);

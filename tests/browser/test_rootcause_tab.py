@@ -1,0 +1,91 @@
+"""The root-cause panel and the lineage links in headless Chromium, against a real `tensorboard`.
+
+The logdir holds a classifier step whose Softmax underflows to an exact 0 at
+step 2 (Log makes -inf, the loss goes NaN): the panel must name Log at step 2
+with its source line, show Softmax's exact zero beside Log's -inf, link every
+capture, draw the graph around Log, and the capture card must link inputs
+and consumers.
+"""
+
+import pytest
+
+from lineage_logdir import softmax_log_step, write_run
+from servers import TensorBoardProcess
+from test_tab import ENTRY, Problems, browser, wait_index_complete, wait_step  # noqa: F401 (fixtures)
+
+from playwright.sync_api import expect  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    logdir = tmp_path_factory.mktemp("rootcause_tab")
+    write_run(logdir / "underflow", {step: softmax_log_step(nan=step >= 2) for step in range(4)})
+    write_run(logdir / "clean", {0: softmax_log_step(nan=False)})
+    with TensorBoardProcess(logdir) as process:
+        wait_index_complete(process)
+        yield process
+
+
+@pytest.fixture
+def page(browser, server):  # noqa: F811
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    tab = context.new_page()
+    problems = Problems(tab)
+    yield tab
+    context.close()
+    assert not problems.dialogs and not problems.errors, (problems.dialogs, problems.errors)
+
+
+def open_tab(page, server, fragment):
+    page.goto(server.base + ENTRY + "#" + fragment)
+    page.wait_for_selector(".app")
+
+
+def test_from_the_alert_to_the_root_cause_and_back(page, server):
+    open_tab(page, server, "p=alerts")
+    page.locator(".root-cause").click()
+    headline = page.locator(".rootcause-headline")
+    expect(headline).to_contain_text("Log op at step 2")
+    assert "/home/me/train.py:30 (step_fn)" in headline.text_content()
+    assert page.locator(".rootcause-reasons li").all_text_contents() == [
+        "input 0 has 1 exact zero", "inputs finite, output 1 -inf"]
+    sides = page.locator(".rootcause-sides")
+    assert sides.locator("thead th").all_text_contents() == ["", "input 0: step/dense/Softmax", "output step/loss/Log"]
+    zeros = sides.locator("tr", has_text="zeros").locator("td").all_text_contents()
+    neginf = sides.locator("tr", has_text="-Inf").locator("td")
+    assert zeros == ["1", "1"] and neginf.all_text_contents() == ["0", "1"]
+    assert neginf.nth(1).get_attribute("class") == "bad"
+    assert page.locator(".rootcause-chain button").all_text_contents() == ["step/loss/Log (Log)", "step/loss/Mul (Mul)"]
+    # The graph: Log in the middle, Softmax and MatMul upstream, Mul and Sum downstream, NaN/Inf in red.
+    nodes = page.locator(".flow-graph .flow-node")
+    expect(nodes).to_have_count(5)
+    assert page.locator(".flow-node.culprit").get_attribute("data-tag") == "step/loss/Log"
+    assert sorted(page.locator(".flow-node.nan").evaluate_all("ns => ns.map(n => n.dataset.tag)")) == [
+        "step/loss/Mul", "step/loss/Sum"]
+    assert page.locator(".flow-graph .flow-edge").count() == 4
+    # One click on the input opens its capture card at the culprit's step.
+    sides.locator("thead button", has_text="step/dense/Softmax").click()
+    wait_step(page, 2)
+    assert page.locator(".capture-name").text_content() == "step/dense/Softmax"
+    lineage = page.locator(".lineage")
+    expect(lineage).to_contain_text("op Softmax")
+    assert lineage.locator("button").all_text_contents() == ["step/dense/MatMul", "step/loss/Log"]
+    lineage.locator("button", has_text="step/loss/Log").click()
+    expect(page.locator(".capture-name")).to_have_text("step/loss/Log")
+    expect(page.locator(".lineage")).to_contain_text("consumers: step/loss/Mul")
+
+
+def test_a_clean_run_and_an_external_input(page, server):
+    open_tab(page, server, "p=rootcause&run=clean")
+    expect(page.locator(".rootcause-body .message")).to_have_text("No NaN reaches an output in clean.")
+    open_tab(page, server, "run=underflow&tag=step/input/x&step=0")
+    expect(page.locator(".lineage")).to_contain_text("from outside the block: input x · consumers: step/dense/MatMul")
+
+
+def test_screenshot_of_the_panel(page, server):
+    from test_tab import SCREENSHOTS
+
+    open_tab(page, server, "p=rootcause&run=underflow")
+    page.locator(".flow-graph").wait_for()
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "rootcause.png"))
