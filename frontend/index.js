@@ -25,9 +25,10 @@ const REFRESH_MS = 15000;
 const INCOMPLETE_REFRESH_MS = 2000;
 const PANEL_LABELS = { capture: "Capture", alerts: "Alerts", divergence: "Divergence", rootcause: "Root cause" };
 
-// Whether a key press belongs to a form control rather than to the page.
+// Whether a key press belongs to a control (a form field, the tag tree, a
+// heatmap's cell cursor) rather than to the page's step keys.
 function typing(target) {
-  return Boolean(target.closest?.("input, select, textarea, [contenteditable]"));
+  return Boolean(target.closest?.("input, select, textarea, [contenteditable], [data-own-keys]"));
 }
 
 // Writes the state into this iframe's hash without a history entry. The URL
@@ -170,7 +171,8 @@ export async function render() {
     if (document.visibilityState === "visible") refreshIndex();
   });
   document.addEventListener("keydown", (event) => {
-    if (store.get().panel !== "capture" || typing(event.target) || event.altKey || event.ctrlKey || event.metaKey) return;
+    if (event.defaultPrevented || store.get().panel !== "capture" || typing(event.target)) return;
+    if (event.altKey || event.ctrlKey || event.metaKey) return;
     if (event.key === "ArrowLeft" || event.key === "ArrowRight") {
       event.preventDefault();
       capture.stepBy(event.key === "ArrowLeft" ? -1 : 1);

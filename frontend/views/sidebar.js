@@ -5,6 +5,9 @@
 // dozen nodes, and a filter keystroke re-flattens without rebuilding them.
 // Groups start open for small logdirs, closed for large ones; picking a tag
 // from elsewhere (alerts, a link) opens its groups and scrolls to it.
+// From the keyboard the tree is one tab stop (WAI-ARIA's tree pattern): the
+// active row takes focus, ↑/↓ move, → opens a group or enters it, ← closes it
+// or goes to the parent, Home/End jump, Enter or Space opens a tag.
 
 import { h, show } from "../dom.js";
 import { formatCount } from "../format.js";
@@ -30,7 +33,7 @@ export function createSidebar({ onPickTag, onHiddenRuns }) {
   const summary = h("div", { className: "tag-summary" });
   const rowsBox = h("div", { className: "tag-rows" });
   const spacer = h("div", { className: "tag-spacer" }, rowsBox);
-  const list = h("div", { className: "tag-list", role: "tree" }, spacer);
+  const list = h("div", { className: "tag-list", role: "tree", "aria-label": "tags", dataset: { ownKeys: "" } }, spacer);
   const element = h("nav", { className: "sidebar" },
     h("h3", { text: "Runs" }), runList,
     h("h3", { text: "Tags" }), filter, filterError, summary, list);
@@ -42,6 +45,7 @@ export function createSidebar({ onPickTag, onHiddenRuns }) {
   let selected = "";
   const opened = new Map(); // group path -> open, where the user chose
   let drawQueued = false;
+  let active = 0; // the row position the keyboard is on
 
   const isOpen = (path) => opened.get(path) ?? tags.size <= OPEN_LIMIT;
 
@@ -59,6 +63,8 @@ export function createSidebar({ onPickTag, onHiddenRuns }) {
     const common = {
       className: `row ${row.kind}${row.kind === "tag" && row.tag === selected ? " selected" : ""}`,
       role: "treeitem",
+      tabIndex: position === active ? 0 : -1,
+      "aria-level": String(row.depth + 1),
       dataset: { position: String(position) },
       style: { paddingLeft: `${8 + row.depth * 14}px` },
     };
@@ -75,13 +81,75 @@ export function createSidebar({ onPickTag, onHiddenRuns }) {
       badge(row.alerts));
   }
 
+  // Draws the rows in the scrolled window; keeps the focus on the active row
+  // when the tree had it. With the active row out of the window, the first
+  // drawn row is the tab stop.
   function draw() {
     drawQueued = false;
+    const focused = list.contains(document.activeElement);
+    active = Math.min(active, Math.max(rows.length - 1, 0));
     const first = Math.max(0, Math.floor(list.scrollTop / ROW_HEIGHT) - OVERSCAN);
     const last = Math.min(rows.length, Math.ceil((list.scrollTop + (list.clientHeight || 600)) / ROW_HEIGHT) + OVERSCAN);
     rowsBox.style.transform = `translateY(${first * ROW_HEIGHT}px)`;
     show(rowsBox, rows.slice(first, last).map((row, k) => rowElement(row, first + k)));
+    const stop = rowsBox.querySelector('.row[tabindex="0"]') ?? rowsBox.firstChild;
+    if (stop) stop.tabIndex = 0;
+    if (focused) stop?.focus({ preventScroll: true });
   }
+
+  // Scrolls row `position` into the window.
+  function reveal(position) {
+    const top = position * ROW_HEIGHT;
+    if (top < list.scrollTop) list.scrollTop = top;
+    else if (top + ROW_HEIGHT > list.scrollTop + list.clientHeight) list.scrollTop = top + ROW_HEIGHT - list.clientHeight;
+  }
+
+  function activate(position) {
+    active = Math.min(Math.max(position, 0), rows.length - 1);
+    reveal(active);
+    draw();
+    rowsBox.querySelector(`.row[data-position="${active}"]`)?.focus({ preventScroll: true });
+  }
+
+  function toggleGroup(row, open) {
+    opened.set(row.path, open);
+    reflatten();
+  }
+
+  function openRow(row) {
+    if (row.kind === "group") toggleGroup(row, !row.open);
+    else onPickTag(row.tag);
+  }
+
+  list.addEventListener("keydown", (event) => {
+    const row = rows[active];
+    if (!row || event.altKey || event.ctrlKey || event.metaKey) return;
+    const parent = () => {
+      for (let k = active - 1; k >= 0; k--) if (rows[k].depth < row.depth) return k;
+      return active;
+    };
+    switch (event.key) {
+      case "ArrowDown": activate(active + 1); break;
+      case "ArrowUp": activate(active - 1); break;
+      case "Home": activate(0); break;
+      case "End": activate(rows.length - 1); break;
+      case "ArrowRight":
+        if (row.kind === "group" && !row.open) toggleGroup(row, true);
+        else if (row.kind === "group") activate(active + 1);
+        break;
+      case "ArrowLeft":
+        if (row.kind === "group" && row.open) toggleGroup(row, false);
+        else activate(parent());
+        break;
+      case "Enter":
+      case " ":
+        openRow(row);
+        break;
+      default:
+        return;
+    }
+    event.preventDefault();
+  });
 
   list.addEventListener("scroll", () => {
     if (!drawQueued) {
@@ -92,13 +160,8 @@ export function createSidebar({ onPickTag, onHiddenRuns }) {
   list.addEventListener("click", (event) => {
     const target = event.target.closest(".row");
     if (!target) return;
-    const row = rows[Number(target.dataset.position)];
-    if (row.kind === "group") {
-      opened.set(row.path, !row.open);
-      reflatten();
-    } else {
-      onPickTag(row.tag);
-    }
+    active = Number(target.dataset.position);
+    openRow(rows[active]);
   });
   let filterTimer = null;
   filter.addEventListener("input", () => {
@@ -147,6 +210,7 @@ export function createSidebar({ onPickTag, onHiddenRuns }) {
       }
       if (changedGroups) reflatten();
       const position = rows.findIndex((row) => row.kind === "tag" && row.tag === tag);
+      if (position >= 0 && !list.contains(document.activeElement)) active = position;
       const top = position * ROW_HEIGHT;
       if (position >= 0 && (top < list.scrollTop || top + ROW_HEIGHT > list.scrollTop + list.clientHeight)) {
         list.scrollTop = Math.max(0, top - list.clientHeight / 2);

@@ -1,33 +1,48 @@
 // A zoomable, pannable canvas showing a grid of cells (heatmaps, images).
 //
 // The caller renders its cells once into a source canvas, one pixel per
-// cell; the viewport scales it to the screen without smoothing, zooms with
-// the wheel around the pointer, pans by dragging, fits again on double-click
-// and shows the caller's description of the cell under the pointer. The current geometry is kept in
-// the canvas's data attributes (scale, ox, oy in CSS pixels; rows, cols), so
-// tests and tooltips can find a cell on screen.
+// cell; the viewport scales it to the screen without smoothing. The canvas is
+// only as large as the fitted cells (no blank margins). A plain wheel scrolls
+// the page as everywhere else; Ctrl/⌘+wheel (a trackpad pinch) or the +, −
+// and fit buttons zoom, dragging pans, double-click fits. From the keyboard
+// the canvas takes focus: arrows move a cell cursor, + and − zoom, 0 fits.
+// The cell under the pointer (or the cursor) is described in a tooltip kept
+// on screen. The geometry is kept in the canvas's data attributes (scale, ox,
+// oy in CSS pixels; rows, cols), so tests and tooltips can find a cell.
 
 import { h } from "../dom.js";
 
 const MAX_HEIGHT = 520;
-const MIN_HEIGHT = 48;
+const MAX_CELL = 32;
 const MAX_SCALE = 256;
+const ZOOM_STEP = 1.5;
+const TOOLTIP_GAP = 14;
 
 // describe({row, col}): the tooltip text of a cell.
 export function createViewport(describe) {
-  const canvas = h("canvas", { className: "viewport-canvas" });
-  const tooltip = h("div", { className: "tooltip", hidden: true });
-  const element = h("div", { className: "viewport" }, canvas, tooltip);
+  const canvas = h("canvas", {
+    className: "viewport-canvas", tabIndex: 0, role: "img", dataset: { ownKeys: "" },
+    "aria-label": "cells: arrows move, + and − zoom, 0 fits",
+  });
+  const tooltip = h("div", { className: "tooltip", role: "status", hidden: true });
+  const button = (text, title, action) => h("button", { text, title, "aria-label": title, onclick: action });
+  const controls = h("div", { className: "zoom-controls" },
+    button("+", "zoom in (Ctrl+wheel, +)", () => zoomBy(ZOOM_STEP)),
+    button("−", "zoom out (Ctrl+wheel, −)", () => zoomBy(1 / ZOOM_STEP)),
+    button("fit", "fit the whole picture (double-click, 0)", () => fitAgain()));
+  const element = h("div", { className: "viewport" }, controls, h("div", { className: "viewport-frame" }, canvas, tooltip));
   let source = null;
   let rows = 0;
   let cols = 0;
   let view = null; // {scale, ox, oy}, CSS pixels; null: fit
   let drag = null;
+  let cursor = null; // {row, col} chosen from the keyboard
 
+  // The canvas size: the cells at the largest scale that fits the width and MAX_HEIGHT.
   function size() {
-    const width = Math.max(element.clientWidth || 0, 200);
-    const height = Math.round(Math.min(MAX_HEIGHT, Math.max(MIN_HEIGHT, (width * rows) / cols)));
-    return { width, height };
+    const available = Math.max(element.clientWidth || 0, 200);
+    const scale = Math.min(available / cols, MAX_HEIGHT / rows, MAX_CELL);
+    return { width: Math.max(1, Math.round(cols * scale)), height: Math.max(1, Math.round(rows * scale)) };
   }
 
   function fit({ width, height }) {
@@ -35,26 +50,32 @@ export function createViewport(describe) {
     return { scale, ox: (width - cols * scale) / 2, oy: (height - rows * scale) / 2 };
   }
 
+  function current() {
+    return view ?? fit(size());
+  }
+
   function redraw() {
     if (!source) return;
     const { width, height } = size();
-    const ratio = globalThis.devicePixelRatio || 1;
+    const ratio = window.devicePixelRatio || 1;
     if (canvas.width !== Math.round(width * ratio) || canvas.height !== Math.round(height * ratio)) {
       canvas.width = Math.round(width * ratio);
       canvas.height = Math.round(height * ratio);
+      canvas.style.width = `${width}px`;
       canvas.style.height = `${height}px`;
     }
-    const { scale, ox, oy } = view ?? fit({ width, height });
+    const { scale, ox, oy } = current();
     const context = canvas.getContext("2d");
     context.setTransform(ratio, 0, 0, ratio, 0, 0);
     context.clearRect(0, 0, width, height);
     context.imageSmoothingEnabled = false;
     context.drawImage(source, ox, oy, cols * scale, rows * scale);
+    if (cursor) {
+      context.lineWidth = 2;
+      context.strokeStyle = getComputedStyle(element).getPropertyValue("--fg") || "#000";
+      context.strokeRect(ox + cursor.col * scale - 1, oy + cursor.row * scale - 1, scale + 2, scale + 2);
+    }
     Object.assign(canvas.dataset, { scale, ox, oy, rows, cols });
-  }
-
-  function current() {
-    return view ?? fit(size());
   }
 
   function pointer(event) {
@@ -69,20 +90,42 @@ export function createViewport(describe) {
     return row >= 0 && row < rows && col >= 0 && col < cols ? { row, col } : null;
   }
 
-  canvas.addEventListener(
-    "wheel",
-    (event) => {
-      if (!source) return;
-      event.preventDefault();
-      const { x, y } = pointer(event);
-      const { scale, ox, oy } = current();
-      const least = fit(size()).scale / 4;
-      const next = Math.min(MAX_SCALE, Math.max(least, scale * Math.exp(-event.deltaY * 0.0015)));
-      view = { scale: next, ox: x - ((x - ox) * next) / scale, oy: y - ((y - oy) * next) / scale };
-      redraw();
-    },
-    { passive: false },
-  );
+  // Zooms by `factor` keeping the point (x, y) of the canvas where it is.
+  function zoomBy(factor, at = null) {
+    if (!source) return;
+    const { width, height } = size();
+    const { x, y } = at ?? { x: width / 2, y: height / 2 };
+    const { scale, ox, oy } = current();
+    const least = fit({ width, height }).scale / 4;
+    const next = Math.min(MAX_SCALE, Math.max(least, scale * factor));
+    view = { scale: next, ox: x - ((x - ox) * next) / scale, oy: y - ((y - oy) * next) / scale };
+    redraw();
+  }
+
+  function fitAgain() {
+    view = null;
+    redraw();
+  }
+
+  // Shows the tooltip for `cell` near canvas point (x, y), flipped to stay on screen.
+  function showTooltip(cell, { x, y }) {
+    tooltip.hidden = !cell;
+    if (!cell) return;
+    tooltip.textContent = describe(cell);
+    const box = canvas.getBoundingClientRect();
+    const width = tooltip.offsetWidth;
+    const height = tooltip.offsetHeight;
+    const left = box.left + x + TOOLTIP_GAP + width > window.innerWidth ? x - TOOLTIP_GAP - width : x + TOOLTIP_GAP;
+    const top = box.top + y + TOOLTIP_GAP + height > window.innerHeight ? y - TOOLTIP_GAP - height : y + TOOLTIP_GAP;
+    tooltip.style.left = `${Math.max(left, -box.left)}px`;
+    tooltip.style.top = `${Math.max(top, -box.top)}px`;
+  }
+
+  canvas.addEventListener("wheel", (event) => {
+    if (!source || !(event.ctrlKey || event.metaKey)) return; // a plain wheel scrolls the page
+    event.preventDefault();
+    zoomBy(Math.exp(-event.deltaY * 0.0015), pointer(event));
+  }, { passive: false });
   canvas.addEventListener("pointerdown", (event) => {
     if (!source || event.button !== 0) return;
     canvas.setPointerCapture(event.pointerId);
@@ -96,13 +139,7 @@ export function createViewport(describe) {
       redraw();
       return;
     }
-    const cell = source ? cellAt(at) : null;
-    tooltip.hidden = !cell;
-    if (cell) {
-      tooltip.textContent = describe(cell);
-      tooltip.style.left = `${at.x + 14}px`;
-      tooltip.style.top = `${at.y + 14}px`;
-    }
+    showTooltip(source ? cellAt(at) : null, at);
   });
   canvas.addEventListener("pointerup", () => {
     drag = null;
@@ -110,10 +147,39 @@ export function createViewport(describe) {
   canvas.addEventListener("pointerleave", () => {
     tooltip.hidden = true;
   });
-  canvas.addEventListener("dblclick", () => {
-    view = null;
+  canvas.addEventListener("dblclick", fitAgain);
+  canvas.addEventListener("blur", () => {
+    cursor = null;
+    tooltip.hidden = true;
     redraw();
   });
+  const MOVES = { ArrowUp: [-1, 0], ArrowDown: [1, 0], ArrowLeft: [0, -1], ArrowRight: [0, 1] };
+  canvas.addEventListener("keydown", (event) => {
+    if (!source || event.altKey || event.ctrlKey || event.metaKey) return;
+    if (event.key in MOVES) {
+      const [dr, dc] = MOVES[event.key];
+      cursor = cursor
+        ? { row: Math.min(Math.max(cursor.row + dr, 0), rows - 1), col: Math.min(Math.max(cursor.col + dc, 0), cols - 1) }
+        : { row: 0, col: 0 };
+    } else if (event.key === "+" || event.key === "=") {
+      zoomBy(ZOOM_STEP, cursor ? cellCentre(cursor) : null);
+    } else if (event.key === "-") {
+      zoomBy(1 / ZOOM_STEP, cursor ? cellCentre(cursor) : null);
+    } else if (event.key === "0") {
+      fitAgain();
+    } else {
+      return;
+    }
+    event.preventDefault();
+    redraw();
+    if (cursor) showTooltip(cursor, cellCentre(cursor));
+  });
+
+  function cellCentre({ row, col }) {
+    const { scale, ox, oy } = current();
+    return { x: ox + (col + 0.5) * scale, y: oy + (row + 0.5) * scale };
+  }
+
   new ResizeObserver(() => redraw()).observe(element);
 
   return {
@@ -122,11 +188,15 @@ export function createViewport(describe) {
     // Shows `image` (a canvas of cols x rows pixels). The zoom is kept when
     // the grid keeps its size (stepping through a tag), else refitted.
     setImage(image, imageCols, imageRows) {
-      if (imageCols !== cols || imageRows !== rows) view = null;
+      if (imageCols !== cols || imageRows !== rows) {
+        view = null;
+        cursor = null;
+      }
       source = image;
       cols = imageCols;
       rows = imageRows;
       redraw();
+      if (cursor && document.activeElement === canvas) showTooltip(cursor, cellCentre(cursor));
     },
   };
 }

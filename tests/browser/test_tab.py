@@ -289,7 +289,9 @@ def test_heatmap_pixels_hover_and_zoom(page, server):
     fitted = float(page.locator(HEATMAP).get_attribute("data-scale"))
     at = cell(page, HEATMAP, 4, 8)
     page.mouse.move(at["x"], at["y"])
+    page.keyboard.down("Control")  # Ctrl+wheel (a trackpad pinch) zooms; a plain wheel scrolls
     page.mouse.wheel(0, -400)
+    page.keyboard.up("Control")
     page.wait_for_function("s => Number(document.querySelector('.view-host .viewport-canvas').dataset.scale) > s", arg=fitted)
     zoomed = float(page.locator(HEATMAP).get_attribute("data-scale"))
     assert zoomed > fitted * 1.5
@@ -300,6 +302,68 @@ def test_heatmap_pixels_hover_and_zoom(page, server):
     assert cell(page, HEATMAP, 4, 8)["x"] == pytest.approx(at["x"] + 40, abs=1), "dragging pans"
     page.locator(HEATMAP).dblclick()
     assert float(page.locator(HEATMAP).get_attribute("data-scale")) == pytest.approx(fitted)
+
+
+def test_plain_wheel_scrolls_the_page_and_the_canvas_fits_its_cells(page, server):
+    page.set_viewport_size({"width": 1400, "height": 600})
+    open_tab(page, server, "run=baseline&tag=block1/attn&step=2&" + HIDE_MANY)
+    wait_view(page)
+    canvas = page.locator(HEATMAP)
+    scale = float(canvas.get_attribute("data-scale"))
+    box = canvas.bounding_box()
+    assert box["width"] == pytest.approx(16 * scale, abs=1) and box["height"] == pytest.approx(8 * scale, abs=1)
+    assert float(canvas.get_attribute("data-ox")) == pytest.approx(0, abs=0.5), "no blank margin beside the cells"
+
+    at = cell(page, HEATMAP, 4, 8)
+    page.mouse.move(at["x"], at["y"])
+    page.mouse.wheel(0, 300)
+    page.wait_for_function("document.querySelector('main').scrollTop > 0")
+    assert float(canvas.get_attribute("data-scale")) == scale, "a plain wheel must not zoom"
+
+    page.locator(".zoom-controls button", has_text="+").click()
+    assert float(canvas.get_attribute("data-scale")) == pytest.approx(scale * 1.5)
+    page.locator(".zoom-controls button", has_text="−").click()
+    page.locator(".zoom-controls button", has_text="−").click()
+    assert float(canvas.get_attribute("data-scale")) == pytest.approx(scale / 1.5)
+    page.locator(".zoom-controls button", has_text="fit").click()
+    assert float(canvas.get_attribute("data-scale")) == pytest.approx(scale)
+
+
+def test_keyboard_walks_the_tag_tree_and_the_heatmap(page, server):
+    open_tab(page, server, HIDE_MANY)
+    page.locator(".row.group", has_text="block1").wait_for()
+    page.locator(".tag-filter").focus()
+    page.keyboard.press("Tab")  # the tree is one tab stop: its first row
+    focused = "document.activeElement.closest('.row')?.querySelector('.name')?.textContent"
+    assert page.evaluate(focused) == "big"
+    page.keyboard.press("ArrowLeft")  # an open group: closes
+    expect(page.locator(".row.group", has_text="big")).to_have_attribute("aria-expanded", "false")
+    page.keyboard.press("ArrowDown")
+    assert page.evaluate(focused) == "block1"
+    page.keyboard.press("ArrowRight")  # an open group: into its first child
+    assert page.evaluate(focused) == "attn"
+    page.keyboard.press("Enter")
+    page.locator(".capture-name", has_text="block1/attn").wait_for()
+    wait_step(page, 5)
+    assert page.evaluate(focused) == "attn", "the focus stays in the tree"
+    page.keyboard.press("ArrowLeft")  # a tag: to its group
+    assert page.evaluate(focused) == "block1"
+    page.keyboard.press("ArrowLeft")  # an open group: closes
+    expect(page.locator(".row.group", has_text="block1")).to_have_attribute("aria-expanded", "false")
+    page.keyboard.press("ArrowRight")
+    expect(page.locator(".row.group", has_text="block1")).to_have_attribute("aria-expanded", "true")
+
+    page.locator(HEATMAP).focus()
+    for key in ("ArrowRight", "ArrowRight", "ArrowRight", "ArrowDown"):  # the first press shows [0, 0]
+        page.keyboard.press(key)
+    tooltip = page.locator(HEATMAP + " ~ .tooltip")
+    expect(tooltip).to_have_text("x[1, 2] = %s" % np.float32(18 / 127))
+    assert page.locator(".step-label").text_content().startswith("step 5 "), "arrows on the heatmap move the cell"
+    scale = float(page.locator(HEATMAP).get_attribute("data-scale"))
+    page.keyboard.press("+")
+    assert float(page.locator(HEATMAP).get_attribute("data-scale")) == pytest.approx(scale * 1.5)
+    page.keyboard.press("0")
+    assert float(page.locator(HEATMAP).get_attribute("data-scale")) == pytest.approx(scale)
 
 
 def test_step_slider_arrow_keys_and_play(page, server):
@@ -637,7 +701,9 @@ def test_large_heatmap_is_pooled_keeping_non_finite_cells(page, server):
     assert hover_text(page, HEATMAP, 549, 499) == "x[1098:1100, 998:1000]: 1098.5 (block 2×2)"
     corner = cell(page, HEATMAP, 0, 0)
     page.mouse.move(corner["x"], corner["y"])
+    page.keyboard.down("Control")
     page.mouse.wheel(0, -1500)  # cells are under a pixel wide until zoomed in
+    page.keyboard.up("Control")
     page.wait_for_function("Number(document.querySelector('.view-host .viewport-canvas').dataset.scale) > 4")
     assert cell(page, HEATMAP, 0, 0)["rgb"] == list(NAN)
     assert cell(page, HEATMAP, 2, 2)["rgb"] == list(WHITE)
