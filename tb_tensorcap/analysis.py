@@ -106,11 +106,15 @@ def diff(a, b, rtol=1e-5, atol=1e-8):
     Strings compare for equality (1 where they differ).
 
     Returns:
-      (difference array, stats dict) with stats keys: numel, max_abs,
-      mean_abs, max_rel (over elements where B != 0), outside (elements not
-      within atol + rtol * |B|, NaN agreeing with NaN), argmax (index of the
-      largest difference; a disagreement about NaN/Inf counts as largest),
-      allclose.
+      (difference array, stats dict) with stats keys: numel;
+      nonfinite_mismatch (positions where the sides differ in finiteness:
+      NaN vs a number, +Inf vs -Inf, an infinity vs a finite number);
+      max_abs, mean_abs, max_rel (over finite pairs only, max_rel where
+      B != 0; None when there is no such pair, never a 0 that hides a
+      mismatch); outside (elements not within atol + rtol * |B|, NaN
+      agreeing with NaN); argmax (index of the largest difference; a
+      finiteness mismatch counts as largest); allclose; reason (None when
+      allclose, else "nonfinite" if any finiteness mismatch, else "values").
 
     Raises:
       ValueError: the shapes differ (the message names both).
@@ -125,8 +129,9 @@ def diff(a, b, rtol=1e-5, atol=1e-8):
         outside = int(np.count_nonzero(differs))
         argmax = np.unravel_index(int(np.argmax(differs)), a.shape) if outside else None
         return differs, {
-            "numel": int(a.size), "max_abs": None, "mean_abs": None, "max_rel": None,
+            "numel": int(a.size), "nonfinite_mismatch": 0, "max_abs": None, "mean_abs": None, "max_rel": None,
             "outside": outside, "argmax": _index(argmax), "allclose": outside == 0,
+            "reason": "values" if outside else None,
         }
     work = np.complex128 if np.iscomplexobj(a) or np.iscomplexobj(b) else np.float64
     a64, b64 = a.astype(work), b.astype(work)
@@ -135,20 +140,24 @@ def diff(a, b, rtol=1e-5, atol=1e-8):
     agree = (a64 == b64) | (np.isnan(a64) & np.isnan(b64))
     delta[agree] = 0
     magnitude = np.abs(delta)
-    bad = ~np.isfinite(magnitude)
+    finite_pair = np.isfinite(a64) & np.isfinite(b64)
+    mismatch = ~finite_pair & ~agree
+    nonfinite_mismatch = int(np.count_nonzero(mismatch))
     close = np.isclose(a64, b64, rtol=rtol, atol=atol, equal_nan=True) | agree
     outside = int(a.size - np.count_nonzero(close))
-    stats = {"numel": int(a.size), "max_abs": None, "mean_abs": None, "max_rel": None,
-             "outside": outside, "argmax": None, "allclose": outside == 0}
-    if a.size:
-        finite_magnitude = np.where(bad, 0.0, magnitude)
-        stats["max_abs"] = float(finite_magnitude.max())
-        stats["mean_abs"] = float(finite_magnitude.mean())
-        worst = np.argmax(bad) if bad.any() else np.argmax(finite_magnitude)
-        stats["argmax"] = _index(np.unravel_index(int(worst), a.shape))
-        nonzero_b = (np.abs(b64) > 0) & ~bad
+    stats = {"numel": int(a.size), "nonfinite_mismatch": nonfinite_mismatch, "max_abs": None,
+             "mean_abs": None, "max_rel": None, "outside": outside, "argmax": None, "allclose": outside == 0,
+             "reason": None if not outside else "nonfinite" if nonfinite_mismatch else "values"}
+    pair_magnitude = np.where(finite_pair, magnitude, 0.0)
+    if finite_pair.any():
+        stats["max_abs"] = float(magnitude[finite_pair].max())
+        stats["mean_abs"] = float(magnitude[finite_pair].mean())
+        nonzero_b = (np.abs(b64) > 0) & finite_pair
         if nonzero_b.any():
-            stats["max_rel"] = float((finite_magnitude[nonzero_b] / np.abs(b64[nonzero_b])).max())
+            stats["max_rel"] = float((magnitude[nonzero_b] / np.abs(b64[nonzero_b])).max())
+    if a.size:
+        worst = np.argmax(mismatch) if nonfinite_mismatch else np.argmax(pair_magnitude)
+        stats["argmax"] = _index(np.unravel_index(int(worst), a.shape))
     return delta, stats
 
 

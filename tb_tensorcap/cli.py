@@ -66,16 +66,20 @@ def _ls(args):
     listing = {}
     for run in runs:
         tags = [t for t in reader.tags(run) if pattern.search(t)]
-        listing[run] = {tag: _tag_facts(reader.tag_infos(run, tag)) for tag in tags}
+        listing[run] = {tag: _tag_facts(reader.tag_infos(run, tag), reader.repeats(run, tag)) for tag in tags}
     if not any(listing.values()):
         raise CommandError("no tag matches --tag %r" % args.tag)
     if args.json:
         return _print_json({"runs": listing})
     rows = [
-        (run, tag, len(f["steps"]), "%d..%d" % (f["steps"][0], f["steps"][-1]), f["dtype"], _shape(f["shape"]))
+        (run, tag, len(f["steps"]), f["repeats"], "%d..%d" % (f["steps"][0], f["steps"][-1]), f["dtype"],
+         _shape(f["shape"]), _source(f["source"], args.long))
         for run, tags in listing.items() for tag, f in tags.items()
     ]
-    _print_table(("run", "tag", "steps", "first..last", "dtype", "shape"), rows)
+    _print_table(("run", "tag", "steps", "repeats", "first..last", "dtype", "shape", "source"), rows)
+    if any(f["repeats"] for tags in listing.values() for f in tags.values()):
+        print("repeats: captures written again at a step already captured; all are kept: `show --repeat K` "
+              "reads one, alerts and divergence read all (a frozen step inside tf.function is the usual cause)")
     return 0
 
 
@@ -101,18 +105,24 @@ def _stats(args):
 def _show(args):
     reader = _load(args.logdir)
     step = args.step if args.step is not None else reader.steps(args.run, args.tag)[-1]
-    info = reader.info(args.run, args.tag, step)
-    array, canonical = slicing.apply(reader.value(args.run, args.tag, step), args.slice)
+    info = reader.info(args.run, args.tag, step, args.repeat)
+    repeats = len(reader.step_captures(args.run, args.tag, step))
+    array, canonical = slicing.apply(reader.value(args.run, args.tag, step, info.repeat), args.slice)
     if args.json:
         if array.size > MAX_JSON_ELEMENTS:
             raise CommandError("%d elements are too many for --json (at most %d): use --slice or export"
                                % (array.size, MAX_JSON_ELEMENTS))
         return _print_json({
-            "run": info.run, "tag": info.tag, "step": step, "dtype": info.dtype, "full_shape": list(info.shape),
+            "run": info.run, "tag": info.tag, "step": step, "repeat": info.repeat, "captures_at_step": repeats,
+            "source": info.source, "dtype": info.dtype, "full_shape": list(info.shape),
             "slice": canonical, "shape": list(array.shape), "pooled": None, "data": codec.json_values(array),
         })
-    print("%s:%s:%d  %s %s%s" % (info.run, info.tag, step, info.dtype, _shape(info.shape),
-                                 "" if canonical == "..." else "  [%s] -> %s" % (canonical, _shape(array.shape))))
+    print("%s:%s:%d  %s %s%s  from %s" % (info.run, info.tag, step, info.dtype, _shape(info.shape),
+                                       "" if canonical == "..." else "  [%s] -> %s" % (canonical, _shape(array.shape)),
+                                       reader_lib.source_text(info.source)))
+    if repeats > 1:
+        print("capture %d of %d at this step (--repeat K chooses; the default is the last)"
+              % (info.repeat + 1, repeats))
     if array.dtype == object:
         array = np.vectorize(_decoded, otypes=[object])(array)
     elif info.dtype == "bfloat16":
@@ -176,10 +186,10 @@ def _diff(args):
         print("B  %s  %s %s" % (_name(b), info_b.dtype, _shape(info_b.shape)))
         if canonical != "...":
             print("slice  [%s] -> %s" % (canonical, _shape(value_a.shape)))
-        _print_table(("numel", "outside", "max_abs", "mean_abs", "max_rel", "argmax"),
-                     [[_number(stats[k]) for k in ("numel", "outside", "max_abs", "mean_abs", "max_rel")]
-                      + [_shape(stats["argmax"]) if stats["argmax"] is not None else "-"]])
-        verdict = "allclose" if stats["allclose"] else "NOT allclose"
+        columns = ("numel", "outside", "nonfinite_mismatch", "max_abs", "mean_abs", "max_rel")
+        _print_table(columns + ("argmax",), [[_number(stats[k]) for k in columns]
+                                            + [_shape(stats["argmax"]) if stats["argmax"] is not None else "-"]])
+        verdict = "allclose" if stats["allclose"] else "NOT allclose: %s" % _REASONS[stats["reason"]]
         print("%s (rtol=%g, atol=%g)" % (verdict, args.rtol, args.atol))
     return 0 if stats["allclose"] else 1
 
@@ -192,21 +202,29 @@ def _divergence(args):
         _print_json(result)
     else:
         first = result["first"]
-        print("%s vs %s (rtol=%g, atol=%g): %d captures compared"
-              % (args.run, args.run2, args.rtol, args.atol, result["compared"]))
+        print("%s vs %s (rtol=%g, atol=%g): %d captures compared%s"
+              % (args.run, args.run2, args.rtol, args.atol, result["compared"],
+                 ", %d without a partner at the same tag, step and repeat" % result["unpaired"]
+                 if result["unpaired"] else ""))
         if first is None:
             print("no divergence")
-        elif first["reason"] == "values":
-            print("first divergence: %s at step %d (capture #%d): %d of %d elements outside tolerance, "
-                  "max_abs %s" % (first["tag"], first["step"], first["order"], first["outside"],
-                                  math.prod(first["shape"]), _number(first["max_abs"])))
         else:
-            print("first divergence: %s at step %d (capture #%d): %s differs (%s vs %s)"
-                  % (first["tag"], first["step"], first["order"], first["reason"],
-                     _shape(first["shape"]), _shape(first["shape2"])))
-        _print_table(("tag", "steps_compared", "steps_outside", "first_step_outside", "max_abs", "max_rel"),
-                     [[_number(row[c]) for c in ("tag", "steps_compared", "steps_outside", "first_step_outside",
-                                                  "max_abs", "max_rel")] for row in result["tags"]])
+            where = "%s at step %d%s (capture #%d, %s)" % (
+                first["tag"], first["step"], " repeat %d" % first["repeat"] if first["repeat"] else "",
+                first["order"], reader_lib.source_text(first["source"]))
+            if first["reason"] in ("shape", "dtype"):
+                detail = "%s (%s vs %s): not comparable element-wise" % (
+                    _REASONS[first["reason"]], _shape(first["shape"]), _shape(first["shape2"]))
+            else:
+                detail = "%s: %d of %d elements outside tolerance, %d differ in finiteness, max_abs %s " \
+                         "(over finite pairs)" % (_REASONS[first["reason"]], first["outside"],
+                                                  math.prod(first["shape"]), first["nonfinite_mismatch"],
+                                                  _number(first["max_abs"]))
+            print("first divergence: %s: %s" % (where, detail))
+        columns = ("tag", "steps_compared", "steps_outside", "first_step_outside", "nonfinite_mismatch",
+                   "max_abs", "max_rel", "unpaired")
+        _print_table(columns + ("reasons",), [[_number(row[c]) for c in columns] + [",".join(row["reasons"]) or "-"]
+                                              for row in result["tags"]])
         for key, run in (("only_in_run", args.run), ("only_in_run2", args.run2)):
             if result[key]:
                 print("only in %s: %s" % (run, ", ".join(result[key])))
@@ -222,9 +240,9 @@ def _alerts(args):
     if args.json:
         _print_json({"alerts": found})
     elif found:
-        _print_table(("run", "tag", "step", "order", "nan", "posinf", "neginf", "first"),
-                     [[a["run"], a["tag"], a["step"], a["order"], a["nan"], a["posinf"], a["neginf"],
-                       "first" if a["first"] else ""] for a in found])
+        _print_table(("run", "tag", "step", "repeat", "order", "nan", "posinf", "neginf", "first", "source"),
+                     [[a["run"], a["tag"], a["step"], a["repeat"], a["order"], a["nan"], a["posinf"], a["neginf"],
+                       "first" if a["first"] else "", _source(a["source"], False)] for a in found])
     else:
         print("no NaN or Inf in %d numeric captures" % numeric)
     return 1 if found else 0
@@ -291,6 +309,10 @@ class _ProgressBar:
         return False
 
 
+_REASONS = {"values": "values differ", "nonfinite": "NaN/Inf differ", "shape": "shapes differ",
+            "dtype": "dtypes differ"}
+
+
 def _decoded(data):
     """A string as text when it is UTF-8, else as the bytes it is."""
     try:
@@ -299,11 +321,18 @@ def _decoded(data):
         return data
 
 
-def _tag_facts(infos):
+def _tag_facts(infos, repeats):
     """The /index route's facts of one tag (dtype and shape of its last step)."""
     last = infos[-1]
-    return {"steps": [i.step for i in infos], "dtype": last.dtype, "shape": list(last.shape),
+    return {"steps": [i.step for i in infos], "repeats": repeats, "dtype": last.dtype, "shape": list(last.shape),
             "description": last.description, "source": last.source}
+
+
+def _source(source, long):
+    """A capture's source for a table: "file:line", the file's base name unless `long`."""
+    if source and not long:
+        source = dict(source, file=os.path.basename(source.get("file", "?")))
+    return reader_lib.source_text(source)
 
 
 def _print_json(obj):
@@ -387,6 +416,7 @@ def _parser():
                   "  tensorcap ls runs/\n  tensorcap ls runs/ --run healthy --tag '^dense/'")
     sub.add_argument("--run", help="only this run")
     sub.add_argument("--tag", metavar="REGEX", help="only tags where REGEX matches (re.search)")
+    sub.add_argument("--long", action="store_true", help="show each source file's full path")
 
     sub = command("stats", _stats, "statistics of a tag per step: numel, min, max, mean, std (over finite "
                   "elements), NaN/+Inf/-Inf and zero counts", "  tensorcap stats runs/ healthy dense/out --step 3",
@@ -396,6 +426,8 @@ def _parser():
     sub = command("show", _show, "print a captured value, numpy-style (large values elided with '...')",
                   "  tensorcap show runs/ healthy conv/out --step 3 --slice '0, :, :, 0' --full", run, tag)
     sub.add_argument("--step", type=int, help=step_help % "the last step")
+    sub.add_argument("--repeat", type=int, help="which capture at the step, from 0, when it was captured "
+                                                "several times (default: the last, as TensorBoard shows)")
     sub.add_argument("--slice", default="", help=slice_help)
     sub.add_argument("--full", action="store_true", help="print every element")
 

@@ -195,7 +195,9 @@ def capture_line(info):
     source = info.source
     where = " source=%s:%s" % (source.get("file", "?"), source.get("line", "?")) if source else ""
     health = " health (statistics only)" if info.kind == "health" else ""
-    line = "%s run=%r step=%d%s%s" % (facts_text(info.tag, info.dtype, info.shape), info.run, info.step, health, where)
+    repeat = " repeat=%d" % info.repeat if info.repeat else ""
+    line = "%s run=%r step=%d%s%s%s" % (facts_text(info.tag, info.dtype, info.shape), info.run, info.step, repeat,
+                                         health, where)
     return line + (" " + stats_text(info.stats) if info.stats is not None else "")
 
 
@@ -222,7 +224,7 @@ def reader_line(reader):
     """`tensorcap.Reader('runs'): 2 runs, 14 tags, 2800 captures`."""
     snapshot = reader.snapshot()
     tags = sum(len(run) for run in snapshot.values())
-    captures = sum(len(infos) for run in snapshot.values() for infos in run.values())
+    captures = sum(len(reader.captures(run)) for run in snapshot)  # repeats at a step included
     return "tensorcap.Reader(%r): %d run%s, %d tag%s, %d capture%s" % (
         reader.logdir, len(snapshot), "" if len(snapshot) == 1 else "s", tags, "" if tags == 1 else "s",
         captures, "" if captures == 1 else "s")

@@ -110,10 +110,12 @@ class TensorCapPlugin(base_plugin.TBPlugin):
             runs[run] = {}
             for tag, infos in tags.items():
                 last = infos[-1]
+                repeats = self._reader.repeats(run, tag)
+                every = self._reader.tag_captures(run, tag) if repeats else infos
                 runs[run][tag] = {
-                    "steps": [i.step for i in infos], "dtype": last.dtype, "shape": list(last.shape),
-                    "description": last.description, "source": last.source,
-                    "alerts": sum(1 for i in infos if i.stats is not None and analysis.has_nonfinite(i.stats)),
+                    "steps": [i.step for i in infos], "repeats": repeats, "dtype": last.dtype,
+                    "shape": list(last.shape), "description": last.description, "source": last.source,
+                    "alerts": sum(1 for i in every if i.stats is not None and analysis.has_nonfinite(i.stats)),
                 }
         return {"complete": self._refresher.loaded.is_set(), "runs": runs}
 
@@ -332,14 +334,13 @@ class _Refresher:
             threading.Event().wait(self._interval)
 
     def _warm_stats(self):
-        for tags in self._reader.snapshot().values():
-            for infos in tags.values():
-                for info in infos:
-                    if info.stats is None:
-                        try:
-                            self._reader.stats(info.run, info.tag, info.step)
-                        except (OSError, NotFoundError, ValueError) as e:
-                            logger.warning("TensorCap: cannot read %r: %s", info, e)
+        for run in self._reader.runs():
+            for info in self._reader.captures(run):
+                if info.stats is None:
+                    try:
+                        self._reader.stats(info.run, info.tag, info.step, info.repeat)
+                    except (OSError, NotFoundError, ValueError) as e:
+                        logger.warning("TensorCap: cannot read %r: %s", info, e)
 
 
 class _Args:

@@ -16,6 +16,13 @@ recorder) come from health records, one per step holding many captures'
 statistics (`health_records`): they are listed like any capture, their
 `stats()` are the recorded ones, and `value()` raises `StatisticsOnlyError`.
 
+Repeats: several captures may share one (run, tag, step) (a step frozen in a
+`tf.function`, a function called twice in one `record()` block). Every one is
+kept. `info()`, `value()` and `stats()` give the last one by default, as
+TensorBoard shows the last value written at a step, and the k-th (from 0)
+with ``repeat=k``; `captures()` lists every capture in capture order, and
+`repeats()` says how many captures of a tag repeat an earlier one's step.
+
 Thread-safe: the index is swapped under a lock that is never held while
 reading values from disk.
 """
@@ -54,6 +61,8 @@ class CaptureInfo:
       description: the capture's description, or "".
       source: dict with "file", "line", "function", or None.
       order: position in the run's capture order (0, 1, 2, ...).
+      repeat: how many earlier captures of the run had the same tag and step
+        (0 for the first capture at a step; see `Reader.repeats`).
       locations: ((path, offset), ...) of the records holding the value
         (for a health capture: its health record).
       kind: "full" (the value was kept) or "health" (only its statistics).
@@ -66,7 +75,7 @@ class CaptureInfo:
 
     __slots__ = (
         "run", "tag", "step", "wall_time", "dtype", "shape", "description",
-        "source", "order", "locations", "stats", "kind", "op", "origin",
+        "source", "order", "locations", "stats", "kind", "op", "origin", "repeat",
     )
 
     def __init__(self, run, tag, step, wall_time, dtype, shape, description, source, order, locations,
@@ -75,6 +84,7 @@ class CaptureInfo:
         self.dtype, self.shape, self.description = dtype, shape, description
         self.source, self.order, self.locations = source, order, locations
         self.op, self.origin = op, origin
+        self.repeat = 0
         self.stats = None
         self.kind = "full"
 
@@ -91,7 +101,7 @@ class CaptureInfo:
         return {
             "run": self.run, "tag": self.tag, "step": self.step, "wall_time": self.wall_time,
             "dtype": self.dtype, "shape": list(self.shape), "description": self.description,
-            "source": self.source, "order": self.order, "kind": self.kind,
+            "source": self.source, "order": self.order, "repeat": self.repeat, "kind": self.kind,
             "op": self.op["type"] if self.op else None, "origin": self.origin,
         }
 
@@ -104,6 +114,13 @@ class CaptureInfo:
         return notebook.capture_html(self)
 
 
+def source_text(source):
+    """"file:line" of a capture's source (None: "-"), for people to read."""
+    if not source:
+        return "-"
+    return "%s:%s" % (source.get("file", "?"), source.get("line", "?"))
+
+
 class _RunIndex:
     """What one run directory holds: tag -> step -> CaptureInfo."""
 
@@ -114,7 +131,9 @@ class _RunIndex:
         self.broken_files = set()
         self.problems = collections.Counter()  # event file path -> bad records seen
         self.reported = set()  # (event file path, problem) already logged
-        self.tags = {}  # tag -> {step: CaptureInfo}
+        self.tags = {}  # tag -> {step: CaptureInfo}: the last capture at each step
+        self.earlier = {}  # (tag, step) -> [CaptureInfo]: the captures a later one repeated
+        self.repeats = collections.Counter()  # tag -> captures that repeat an earlier one's step
         self.pending_chunks = {}  # (tag, step, count) -> {index: (path, offset)}
         self.next_order = 0
 
@@ -262,8 +281,8 @@ class Reader:
                 if info is None:
                     continue
                 with self._index_lock:
-                    run_index.tags.setdefault(info.tag, {})[info.step] = info
-                    self._cache.discard(info.run, info.tag, info.step)
+                    _add_capture(run_index, info)
+                self._cache.discard(info.run, info.tag, info.step, info.repeat)
                 added += 1
         return added
 
@@ -323,15 +342,34 @@ class Reader:
         with self._index_lock:
             return sorted(self._tag(run, tag))
 
-    def info(self, run, tag, step):
-        """The `CaptureInfo` of one capture."""
+    def info(self, run, tag, step, repeat=None):
+        """The `CaptureInfo` of one capture: the last at `step`, or its `repeat`-th (from 0)."""
         with self._index_lock:
             steps = self._tag(run, tag)
             try:
-                return steps[step]
+                last = steps[step]
             except (KeyError, TypeError):
                 raise NotFoundError(
                     "no step %r for tag %r in run %r" % (step, tag, run)) from None
+            if repeat is None or repeat == last.repeat:
+                return last
+            earlier = self._run(run).earlier.get((tag, step), ())
+            if type(repeat) is not int or not 0 <= repeat < len(earlier):
+                raise NotFoundError("no repeat %r of step %d of tag %r in run %r (it has %d: 0..%d)"
+                                    % (repeat, step, tag, run, last.repeat + 1, last.repeat))
+            return earlier[repeat]
+
+    def step_captures(self, run, tag, step):
+        """Every capture of `tag` at `step`, in capture order (the last is `info()`'s)."""
+        last = self.info(run, tag, step)
+        with self._index_lock:
+            return [*self._run(run).earlier.get((tag, step), ()), last]
+
+    def repeats(self, run, tag):
+        """How many captures of `tag` repeat the step of an earlier one (0: one per step)."""
+        with self._index_lock:
+            self._tag(run, tag)
+            return self._run(run).repeats[tag]
 
     def tag_infos(self, run, tag):
         """The `CaptureInfo` of every step of `tag`, by ascending step."""
@@ -339,10 +377,19 @@ class Reader:
             steps = self._tag(run, tag)
             return [steps[s] for s in sorted(steps)]
 
-    def captures(self, run):
-        """Every capture of `run` in capture order."""
+    def tag_captures(self, run, tag):
+        """Every capture of `tag`, repeats included, by step then capture order."""
         with self._index_lock:
-            infos = [i for steps in self._run(run).tags.values() for i in steps.values()]
+            steps = self._tag(run, tag)
+            earlier = self._run(run).earlier
+            return [i for s in sorted(steps) for i in (*earlier.get((tag, s), ()), steps[s])]
+
+    def captures(self, run):
+        """Every capture of `run` in capture order, repeats included."""
+        with self._index_lock:
+            run_index = self._run(run)
+            infos = [i for steps in run_index.tags.values() for i in steps.values()]
+            infos.extend(i for repeated in run_index.earlier.values() for i in repeated)
         return sorted(infos, key=lambda i: i.order)
 
     def inputs(self, run, tag, step):
@@ -403,20 +450,22 @@ class Reader:
 
     # -- values -----------------------------------------------------------
 
-    def value(self, run, tag, step):
+    def value(self, run, tag, step, repeat=None):
         """The captured value as a numpy array (read-only), read from disk.
 
-        Strings come back as an object array of `bytes`.
+        The last capture at `step`, or its `repeat`-th (see `info`). Strings
+        come back as an object array of `bytes`.
 
         Raises:
           NotFoundError: no such run, tag or step.
           StatisticsOnlyError: the capture was made in health mode.
           OSError: the event file can no longer be read.
         """
-        info = self.info(run, tag, step)
+        info = self.info(run, tag, step, repeat)
         if info.kind == "health":
             raise StatisticsOnlyError(health_records.statistics_only_message(run, tag, step))
-        cached = self._cache.get(run, tag, step)
+        key = (run, tag, step, info.repeat)
+        cached = self._cache.get(*key)
         if cached is not None:
             return cached
         pieces = [self._read_tensor(path, offset, tag) for path, offset in info.locations]
@@ -428,18 +477,18 @@ class Reader:
             array = np.concatenate([p.reshape(-1) for p in pieces]).reshape(info.shape)
         array.flags.writeable = False
         if not event_files.is_local(info.locations[0][0]):
-            self._cache.put(run, tag, step, array)
+            self._cache.put(key, array)
         return array
 
     def values(self, run, tag):
         """{step: value} for every step of `tag` (reads them all)."""
         return {step: self.value(run, tag, step) for step in self.steps(run, tag)}
 
-    def stats(self, run, tag, step):
-        """`analysis.tensor_stats` of one capture, computed once and cached."""
-        info = self.info(run, tag, step)
+    def stats(self, run, tag, step, repeat=None):
+        """`analysis.tensor_stats` of one capture (as `value`), computed once and cached."""
+        info = self.info(run, tag, step, repeat)
         if info.stats is None:
-            info.stats = analysis.tensor_stats(self.value(run, tag, step))
+            info.stats = analysis.tensor_stats(self.value(run, tag, step, info.repeat))
         return info.stats
 
     def stats_frame(self, run=None, tags=None):
@@ -497,6 +546,17 @@ def _consumer_map(run_index):
                 consumers.setdefault((entry["tag"], info.step), []).append(
                     {"tag": info.tag, "step": info.step, "index": index})
     return consumers
+
+
+def _add_capture(run_index, info):
+    """Indexes `info`; a capture already at its (tag, step) is kept as an earlier repeat."""
+    steps = run_index.tags.setdefault(info.tag, {})
+    previous = steps.get(info.step)
+    if previous is not None:
+        run_index.earlier.setdefault((info.tag, info.step), []).append(previous)
+        run_index.repeats[info.tag] += 1
+        info.repeat = previous.repeat + 1
+    steps[info.step] = info
 
 
 _REPORTS_PER_FILE = 3
@@ -558,12 +618,11 @@ class _ValueCache:
                 self._entries.move_to_end(key)
             return array
 
-    def put(self, run, tag, step, array):
+    def put(self, key, array):
         size = array.nbytes
         if size > self._max_bytes // 2:
             return
         with self._lock:
-            key = (run, tag, step)
             if key in self._entries:
                 return
             self._entries[key] = array

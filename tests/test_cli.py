@@ -58,13 +58,15 @@ def data(tmp_path_factory):
             if step == 0:
                 values["big"] = big
             for tag, value in values.items():
-                tb_tensorcap.capture(value, tag, step=step, writer=writer)
+                tb_tensorcap.capture(value, tag, step=step, writer=writer)  # the capture line
                 written[run, tag, step] = np.asarray(value)
         writer.flush()
     empty = root / "empty"
     (empty / "run").mkdir(parents=True)
     (empty / "run" / "notes.txt").write_text("no event files here")
-    return {"logdir": logdir, "written": written, "empty": str(empty), "root": root}
+    source_line = next(i for i, text in enumerate(open(__file__, encoding="utf-8"), 1)
+                       if text.rstrip().endswith("# the capture line"))
+    return {"logdir": logdir, "written": written, "empty": str(empty), "root": root, "source_line": source_line}
 
 
 def tensorcap(*args, module=False):
@@ -118,9 +120,13 @@ def test_ls_text_filters_by_run_and_tag(data):
     proc = tensorcap("ls", data["logdir"], "--run", "changed", "--tag", "^(dense|conv)")
     assert proc.returncode == 0 and proc.stderr == ""
     lines = proc.stdout.splitlines()
-    assert lines[0].split() == ["run", "tag", "steps", "first..last", "dtype", "shape"]
-    assert [line.split()[:5] for line in lines[1:]] == [
-        ["changed", "conv:out", "5", "0..4", "float32"], ["changed", "dense/kernel", "5", "0..4", "float32"]]
+    assert lines[0].split() == ["run", "tag", "steps", "repeats", "first..last", "dtype", "shape", "source"]
+    assert [line.split()[:6] for line in lines[1:]] == [
+        ["changed", "conv:out", "5", "0", "0..4", "float32"], ["changed", "dense/kernel", "5", "0", "0..4", "float32"]]
+    source = "%s:%d" % (os.path.basename(__file__), data["source_line"])
+    assert [line.split()[-1] for line in lines[1:]] == [source, source]
+    long = tensorcap("ls", data["logdir"], "--run", "changed", "--tag", "^dense", "--long")
+    assert long.stdout.splitlines()[1].split()[-1] == "%s:%d" % (__file__, data["source_line"])
     same = tensorcap("ls", data["logdir"], "--run", "changed", "--tag", "^(dense|conv)", module=True)
     assert same.stdout == proc.stdout
 
@@ -168,7 +174,8 @@ def test_show_text_is_numpy_style_and_truncated(data):
     proc = tensorcap("show", data["logdir"], "healthy", "big", "--step", "0")
     big = data["written"]["healthy", "big", 0]
     lines = proc.stdout.splitlines()
-    assert proc.returncode == 0 and lines[0] == "healthy:big:0  float32 [100, 100]"
+    assert proc.returncode == 0
+    assert lines[0] == "healthy:big:0  float32 [100, 100]  from %s:%d" % (__file__, data["source_line"])
     assert "..." in proc.stdout and len(lines) < 20
     assert ("%.4f" % big[0, 0])[:5] in lines[1]
     full = tensorcap("show", data["logdir"], "healthy", "big", "--step", "0", "--full")
@@ -176,7 +183,8 @@ def test_show_text_is_numpy_style_and_truncated(data):
     tokens = tensorcap("show", data["logdir"], "healthy", "tokens", "--step", "1")
     assert tokens.stdout.splitlines()[1] == r"""['tok1' '' b'\xff\xfebad' 'nul']"""
     scalar = tensorcap("show", data["logdir"], "healthy", "bf16", "--step", "0", "--slice", "2")
-    assert scalar.stdout.splitlines() == ["healthy:bf16:0  bfloat16 [6]  [2] -> []", "3.140625"]
+    assert scalar.stdout.splitlines() == [
+        "healthy:bf16:0  bfloat16 [6]  [2] -> []  from %s:%d" % (__file__, data["source_line"]), "3.140625"]
 
 
 def test_export_round_trips_bit_exact(data, tmp_path):
@@ -271,7 +279,8 @@ def test_alerts_list_nan_and_inf_and_exit_1(data):
     assert clean.returncode == 0 and clean.stdout.startswith("no NaN or Inf")
     text = tensorcap("alerts", data["logdir"], "--run", "nan_run")
     # loss is the 3rd capture of step 2, after 6 at step 0 and 5 at step 1: order 13.
-    assert text.returncode == 1 and text.stdout.splitlines()[1].split() == "nan_run loss 2 13 1 0 0 first".split()
+    assert text.returncode == 1 and text.stdout.splitlines()[1].split() == (
+        "nan_run loss 2 0 13 1 0 0 first test_cli.py:%d" % data["source_line"]).split()
 
 
 @pytest.mark.parametrize("args, message", [
