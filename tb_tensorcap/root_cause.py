@@ -167,7 +167,7 @@ class _Graph:
         self._run = run
 
     def stats(self, info):
-        return self._reader.stats(info.run, info.tag, info.step)
+        return self._reader.stats(info.run, info.tag, info.step, info.repeat)
 
     def nonfinite(self, info):
         return info.dtype != "string" and analysis.has_nonfinite(self.stats(info))
