@@ -7,15 +7,16 @@ imported only here, and its absence is a clear ImportError naming it.
 Statistics are `analysis.tensor_stats` (through `Reader.stats`, cached), so
 they match the tab and the `tensorcap` command: min / max / mean / std over
 the finite elements (NaN where a value has none, and for strings), and the
-counts of NaN, +Inf, -Inf and zeros. `kind` tells captures whose value was
+counts of NaN, +Inf, -Inf and zeros. Every capture is a row: several
+captures at one (run, tag, step) are told apart by `repeat` (0, 1, ...). `kind` tells captures whose value was
 kept ("full") from health-mode ones, which kept only these statistics.
 """
 
 from tb_tensorcap import reader as reader_module
 
-COLUMNS = ("run", "tag", "step", "wall_time", "dtype", "shape", "numel", "min", "max", "mean", "std",
+COLUMNS = ("run", "tag", "step", "repeat", "wall_time", "dtype", "shape", "numel", "min", "max", "mean", "std",
            "nan", "posinf", "neginf", "zeros", "kind")
-_INTEGER_COLUMNS = ("step", "numel", "nan", "posinf", "neginf", "zeros")
+_INTEGER_COLUMNS = ("step", "repeat", "numel", "nan", "posinf", "neginf", "zeros")
 _FLOAT_COLUMNS = ("wall_time", "min", "max", "mean", "std")
 
 
@@ -35,14 +36,14 @@ def stats_frame(reader, run=None, tags=None):
         for info in reader.captures(name):
             if wanted is not None and info.tag not in wanted:
                 continue
-            stats = reader.stats(info.run, info.tag, info.step)
-            rows.append((info.run, info.tag, info.step, info.wall_time, info.dtype, tuple(info.shape),
+            stats = reader.stats(info.run, info.tag, info.step, info.repeat)
+            rows.append((info.run, info.tag, info.step, info.repeat, info.wall_time, info.dtype, tuple(info.shape),
                          stats["numel"], _float(stats["min"]), _float(stats["max"]), _float(stats["mean"]),
                          _float(stats["std"]), stats["nan"], stats["posinf"], stats["neginf"], stats["zeros"],
                          info.kind))
     frame = pandas.DataFrame.from_records(rows, columns=list(COLUMNS))
     frame = frame.astype({**{c: "int64" for c in _INTEGER_COLUMNS}, **{c: "float64" for c in _FLOAT_COLUMNS}})
-    return frame.sort_values(["run", "tag", "step"], kind="stable", ignore_index=True)
+    return frame.sort_values(["run", "tag", "step", "repeat"], kind="stable", ignore_index=True)
 
 
 def _selection(value, known, what):

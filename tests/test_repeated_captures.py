@@ -140,3 +140,9 @@ def _line_of(text):
     with open(__file__, encoding="utf-8") as f:
         (line,) = [i for i, code in enumerate(f, 1) if text in code and "_line_of" not in code]
     return line
+
+
+def test_stats_frame_has_a_row_per_repeat(logdir):
+    frame = tensorcap.load(str(logdir)).stats_frame(run="frozen")
+    assert frame["repeat"].tolist() == list(range(CALLS))
+    assert frame["neginf"].tolist() == [int(call == INF_CALL) for call in range(CALLS)]
