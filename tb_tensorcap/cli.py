@@ -270,7 +270,8 @@ def _load(logdir):
     with _ProgressBar("indexing") as bar:
         reader.refresh(progress=bar)
     if not reader.runs():
-        raise CommandError("no TensorCap captures under logdir %r" % logdir)
+        errors = reader.listing_errors()
+        raise CommandError("; ".join(errors.values()) if errors else "no TensorCap captures under logdir %r" % logdir)
     return reader
 
 

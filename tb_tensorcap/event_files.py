@@ -5,9 +5,16 @@ An event file is a sequence of records::
     uint64 length | uint32 masked_crc32c(length) | data | uint32 masked_crc32c(data)
 
 TensorBoard reads them through `tensorboard.compat.tf.io.gfile`, which uses
-TensorFlow's filesystems (gs://, s3://, hdfs://, ...) when TensorFlow is
-installed and local files otherwise; so does this module, with a plain `open`
-for local paths.
+TensorFlow's filesystems when TensorFlow is installed, and otherwise
+TensorBoard's own stub (local files, ``s3://`` through boto3, fsspec URLs);
+so does this module, with a plain `open` for local paths. The stub's files
+cannot seek, so remote files are read here by byte ranges (`_RangeReader`).
+
+``s3://`` differs by installation (`remote_error` says so when it fails):
+without TensorFlow, TensorBoard's stub reads it with boto3 (credentials and
+region from the usual AWS variables, a non-AWS endpoint from
+``S3_ENDPOINT``); with TensorFlow, only TensorFlow's filesystems are used, and
+TensorFlow (since 2.6) has S3 only through the tensorflow-io package.
 """
 
 import mmap
@@ -35,10 +42,81 @@ def is_local(path):
 
 
 def open_file(path):
-    """Opens `path` for binary reading, locally or through gfile."""
+    """Opens `path` for binary reading (`read`, `seek`), locally or through gfile."""
     if is_local(path):
         return open(path, "rb")
+    if hasattr(tb_tf.io.gfile, "get_filesystem"):  # TensorBoard's stub: no seek
+        return _RangeReader(path)
     return tb_tf.io.gfile.GFile(path, "rb")
+
+
+class _RangeReader:
+    """A seekable, buffered reader of a remote file over TensorBoard's gfile stub.
+
+    Each refill is one ranged read (for S3, one GET with a Range header) of at
+    least `_BLOCK` bytes from the current position, so scanning records costs
+    a request per block, not per record.
+    """
+
+    _BLOCK = 4 << 20
+
+    def __init__(self, path):
+        self._path = path
+        self._filesystem = tb_tf.io.gfile.get_filesystem(path)
+        self._position = 0
+        self._buffer, self._buffer_start = b"", 0
+
+    def seek(self, offset):
+        self._position = offset
+
+    def read(self, size):
+        start = self._position - self._buffer_start
+        if start < 0 or start + size > len(self._buffer):
+            try:
+                self._buffer, _ = self._filesystem.read(
+                    self._path, binary_mode=True, size=max(size, self._BLOCK),
+                    continue_from={"byte_offset": self._position})
+            except Exception as e:  # boto3's and the stub's own errors
+                raise OSError(remote_error(self._path, e)) from None
+            self._buffer_start, start = self._position, 0
+        data = self._buffer[start:start + size]
+        self._position += len(data)
+        return data
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self._buffer = b""
+        return False
+
+
+def remote_error(path, error):
+    """A message for a failure to read `path` that says what to do about it.
+
+    Names a missing bucket, refused credentials and unreachable endpoints
+    (boto3's errors, as TensorBoard's stub raises them), and a filesystem
+    that TensorFlow does not implement (``s3://`` without tensorflow-io).
+    """
+    text = getattr(error, "message", None) or str(error) or type(error).__name__
+    code = getattr(error, "response", {}).get("Error", {}).get("Code", "") if hasattr(error, "response") else ""
+    scheme = path.split("://", 1)[0] if "://" in path else ""
+    if code in ("NoSuchBucket",):
+        hint = "the bucket does not exist"
+    elif code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "403", "ExpiredToken"):
+        hint = "access denied: check the credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_PROFILE)"
+    elif type(error).__name__ == "NoCredentialsError":
+        hint = "no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE)"
+    elif type(error).__name__ in ("EndpointConnectionError", "ConnectTimeoutError"):
+        hint = "cannot reach the storage endpoint (S3_ENDPOINT=%s)" % os.environ.get("S3_ENDPOINT", "unset")
+    elif "not implemented" in text and scheme:
+        hint = ("TensorFlow is installed, so %s:// is read through TensorFlow's filesystems, which do not "
+                "implement it%s" % (scheme, "; for s3:// install and import tensorflow-io, or run where "
+                                    "TensorFlow is not installed (TensorBoard then reads s3:// with boto3)"
+                                    if scheme == "s3" else ""))
+    else:
+        return "cannot read %s: %s" % (path, text)
+    return "cannot read %s: %s (%s)" % (path, hint, text.splitlines()[0] if text else type(error).__name__)
 
 
 class Corruption(Exception):
@@ -137,8 +215,19 @@ def list_run_dirs(logdir):
 
     Local logdirs are walked with `os.walk`, so that reading a local logdir
     never imports TensorFlow; others through gfile, as TensorBoard does.
+
+    Raises:
+      Exception: gfile's or boto3's error when a remote logdir cannot be read.
     """
-    walk = os.walk if is_local(logdir) else tb_tf.io.gfile.walk
+    if is_local(logdir):
+        walk = os.walk
+    else:
+        # gfile's walk swallows errors (TensorFlow's yields nothing for an
+        # unimplemented filesystem); `exists` raises them: a missing bucket,
+        # refused credentials, no s3:// in TensorFlow.
+        if not tb_tf.io.gfile.exists(logdir):
+            return []
+        walk = tb_tf.io.gfile.walk
     return [
         directory
         for directory, _, files in walk(logdir)

@@ -102,7 +102,7 @@ class TensorCapPlugin(base_plugin.TBPlugin):
     # -- pure implementations --------------------------------------------
 
     def index_impl(self):
-        """{"complete": bool, "runs": {run: {tag: facts}}} (see http_api.md)."""
+        """{"complete": bool, "runs": {run: {tag: facts}}, "errors": [str]} (see http_api.md)."""
         # Give a small logdir the chance to answer complete on the first request.
         self._refresher.loaded.wait(INDEX_WAIT_SECONDS)
         runs = {}
@@ -117,7 +117,8 @@ class TensorCapPlugin(base_plugin.TBPlugin):
                     "shape": list(last.shape), "description": last.description, "source": last.source,
                     "alerts": sum(1 for i in every if i.stats is not None and analysis.has_nonfinite(i.stats)),
                 }
-        return {"complete": self._refresher.loaded.is_set(), "runs": runs}
+        errors = sorted(self._reader.listing_errors().values())
+        return {"complete": self._refresher.loaded.is_set(), "runs": runs, "errors": errors}
 
     def stats_impl(self, run, tag, step=None):
         reader = self._loaded_reader

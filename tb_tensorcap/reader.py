@@ -173,6 +173,7 @@ class Reader:
         # re-read from the start, nor their damage re-reported, on each refresh.
         self._runs_without_captures = {}
         self._facts_by_content = {}  # metadata content -> parsed facts (shared)
+        self._listing_errors = {}  # root -> why the last refresh could not list it
         self._consumers = {}  # run -> (its next_order when built, {(tag, step): [consumer]})
 
     def __repr__(self):
@@ -222,8 +223,12 @@ class Reader:
             try:
                 run_dirs = event_files.list_run_dirs(root)
             except Exception as e:  # gfile raises TF- or stub-specific errors
-                logger.warning("cannot list %s: %s", root, e)
+                message = event_files.remote_error(root, e)
+                if self._listing_errors.get(root) != message:
+                    logger.warning("%s", message)
+                self._listing_errors[root] = message
                 continue
+            self._listing_errors.pop(root, None)
             for run_dir in run_dirs:
                 relative = os.path.relpath(run_dir, root).replace(os.sep, "/")
                 if group:
@@ -326,6 +331,11 @@ class Reader:
         )
 
     # -- listing ----------------------------------------------------------
+
+    def listing_errors(self):
+        """{logdir: message} of the logdirs the last refresh could not list (a missing
+        bucket, refused credentials, ...): their runs are not listed, not absent."""
+        return dict(self._listing_errors)
 
     def runs(self):
         """Names of the runs holding captures, sorted."""

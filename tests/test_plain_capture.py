@@ -1,51 +1,22 @@
 """Capturing without TensorFlow (`plain_capture`, `event_writer`, `arrays`).
 
 The suite runs with TensorFlow installed, so every capture here happens in a
-child process that cannot import it (`run_without_tensorflow`); the parent
+child process that cannot import it (`no_tensorflow.run_without_tensorflow`); the parent
 reads what the child wrote with the Reader and compares it with what the
 TensorFlow path writes for the same values.
 """
 
 import json
 import os
-import subprocess
-import sys
-import textwrap
 
 import ml_dtypes
 import numpy as np
 import pytest
+from no_tensorflow import run_without_tensorflow
 from tensorboard.compat.proto import event_pb2
 
 import tb_tensorcap as tensorcap
 from tb_tensorcap import event_files
-
-BLOCK_TENSORFLOW = textwrap.dedent("""
-    import importlib.abc, json, sys
-
-    class NoTensorFlow(importlib.abc.MetaPathFinder):
-        def find_spec(self, name, path=None, target=None):
-            if name == "tensorflow" or name.startswith(("tensorflow.", "tensorflow_")):
-                raise ImportError("TensorFlow is blocked in this test: " + name)
-            return None
-
-    sys.meta_path.insert(0, NoTensorFlow())
-""")
-
-
-def run_without_tensorflow(code, *args, env=None, cwd=None):
-    """Runs `code` in a Python that cannot import TensorFlow; returns its last stdout line as JSON."""
-    script = BLOCK_TENSORFLOW + textwrap.dedent(code) + textwrap.dedent("""
-        out["tf_loaded"] = sorted(m for m in sys.modules if m.split(".")[0] == "tensorflow")
-        print(json.dumps(out))
-    """)
-    proc = subprocess.run([sys.executable, "-c", script, *map(str, args)], capture_output=True, text=True,
-                          timeout=300, env={**os.environ, **(env or {})}, cwd=cwd)
-    assert proc.returncode == 0, proc.stderr
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert out.pop("tf_loaded") == []
-    return out
-
 
 # Values captured by both paths; name -> Python expression (numpy as np, ml_dtypes).
 VALUES = {
