@@ -29,6 +29,9 @@ export function createCard({ onStep, onRun }) {
   const runChoice = h("select", { className: "run-choice", "aria-label": "run", onchange: () => onRun(runChoice.value) });
   const typeLabel = h("span", { className: "facts" });
   const source = h("span", { className: "source" });
+  // Captures written again at a step already captured (a step frozen inside
+  // tf.function): all kept on disk, the last shown per step.
+  const repeats = h("span", { className: "repeats", hidden: true });
   const download = h("a", {
     className: "download", text: "⤓ .npy", download: true,
     title: "download this step's exact values as a .npy file (np.load)",
@@ -42,7 +45,7 @@ export function createCard({ onStep, onRun }) {
   const stepLabel = h("span", { className: "step-label" });
   const play = h("button", { className: "play", title: "play through the steps", onclick: () => toggle() });
   const element = h("section", { className: "card" },
-    h("header", null, title, h("div", { className: "meta" }, runChoice, typeLabel, source, download)),
+    h("header", null, title, h("div", { className: "meta" }, runChoice, typeLabel, source, repeats, download)),
     description,
     h("div", { className: "step-control" },
       h("button", { title: "previous step (←)", text: "◀", onclick: () => stepBy(-1) }),
@@ -120,6 +123,11 @@ export function createCard({ onStep, onRun }) {
       source.textContent = src ? `${basename(src.file)}:${src.line}` : "";
       source.title = src ? `${src.file}:${src.line} in ${src.function}()` : "";
       steps = facts.steps;
+      repeats.hidden = !facts.repeats;
+      repeats.textContent = facts.repeats ? `${formatCount(facts.repeats)} repeated` : "";
+      repeats.title = facts.repeats ? `${facts.repeats} captures were written at a step that already held one ` +
+        "(often a step frozen inside tf.function). All are kept: this card shows the last at each step; " +
+        "alerts and divergence read every one; `tensorcap show --repeat K` prints the others." : "";
       slider.max = String(Math.max(steps.length - 1, 0));
     },
     // The shown step, and the dtype and shape it has.

@@ -62,10 +62,12 @@ export function createDiffView({ onTarget, onTolerance, onClose }) {
     const rows = [
       ["allclose", stats.allclose ? "yes" : "no", stats.allclose ? "good" : "bad"],
       ["outside tol.", `${formatCount(stats.outside)} of ${formatCount(stats.numel)}`, stats.outside ? "bad" : null],
+      ["NaN/Inf differ", formatCount(stats.nonfinite_mismatch ?? 0), stats.nonfinite_mismatch ? "bad" : null],
       ["max |A−B|", formatShort(stats.max_abs), null],
       ["mean |A−B|", formatShort(stats.mean_abs), null],
       ["max rel.", formatShort(stats.max_rel), null],
       ["at", stats.argmax ? `[${stats.argmax.join(", ")}]` : "–", null],
+      ["reason", stats.reason ?? "–", stats.reason ? "bad" : null],
     ];
     show(statsBox, rows.map(([label, text, className]) => [h("dt", { text: label }), h("dd", { className, text })]));
   }

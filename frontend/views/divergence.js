@@ -30,9 +30,10 @@ export function createDivergencePanel({ onOpen, onRuns }) {
     const headline = first
       ? h("p", { className: "summary first-divergence" }, "First parting: ",
         h("button", { className: "link", text: `${first.tag} at step ${first.step}`, onclick: () => open(first.tag, first.step) }),
-        ` (capture #${first.order}, ${first.reason}` +
-          (first.reason === "values"
-            ? `: max |A−B| ${formatShort(first.max_abs)}, ${formatCount(first.outside)} ` +
+        ` (capture #${first.order}${first.repeat ? `, repeat ${first.repeat}` : ""}, ${first.reason}` +
+          (first.reason === "values" || first.reason === "nonfinite"
+            ? `: ${formatCount(first.nonfinite_mismatch)} NaN/Inf differ, max |A−B| ${formatShort(first.max_abs)} ` +
+              `over finite pairs, ${formatCount(first.outside)} ` +
               `element${first.outside === 1 ? "" : "s"} outside tolerance)`
             : `: ${formatShape(first.shape ?? [])} vs ${formatShape(first.shape2 ?? [])})`))
       : message(`The runs agree on all ${formatCount(reply.compared)} captures compared.`, "good");
@@ -41,9 +42,11 @@ export function createDivergencePanel({ onOpen, onRuns }) {
         names.length > MAX_NAMES ? ", …" : "") : null);
     show(body,
       headline,
-      h("p", { className: "note", text: `${formatCount(reply.compared)} captures compared, rtol ${reply.rtol}, atol ${reply.atol}.` }),
+      h("p", { className: "note", text: `${formatCount(reply.compared)} captures compared, rtol ${reply.rtol}, atol ${reply.atol}.` +
+        (reply.unpaired ? ` ${formatCount(reply.unpaired)} without a partner (same tag, step and repeat) in the other run.` : "") }),
       h("table", { className: "divergence-table clickable" },
-        h("thead", null, h("tr", null, ["tag", "steps compared", "steps outside", "first step outside", "max |A−B|", "max rel."]
+        h("thead", null, h("tr", null, ["tag", "steps compared", "steps outside", "first step outside", "NaN/Inf differ", "max |A−B|",
+          "max rel.", "why"]
           .map((t) => h("th", { text: t })))),
         h("tbody", null, reply.tags.map((row) => h("tr", {
           className: row.steps_outside ? "parted" : null, tabIndex: 0,
@@ -52,7 +55,9 @@ export function createDivergencePanel({ onOpen, onRuns }) {
         }, h("td", { text: row.tag }), h("td", { text: formatCount(row.steps_compared) }),
         h("td", { text: formatCount(row.steps_outside) }),
         h("td", { text: row.first_step_outside ?? "–" }),
-        h("td", { text: formatShort(row.max_abs) }), h("td", { text: formatShort(row.max_rel) }))))),
+        h("td", { className: row.nonfinite_mismatch ? "bad" : null, text: formatCount(row.nonfinite_mismatch ?? 0) }),
+        h("td", { text: formatShort(row.max_abs) }), h("td", { text: formatShort(row.max_rel) }),
+        h("td", { text: (row.reasons ?? []).join(", ") || "–" }))))),
       only(`Only in ${reply.run}`, reply.only_in_run),
       only(`Only in ${reply.run2}`, reply.only_in_run2));
   }
