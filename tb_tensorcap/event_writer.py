@@ -23,15 +23,18 @@ flush may be lost, and the error says so.
 import atexit
 import contextlib
 import errno
+import functools
 import os
+import struct
 import sys
 import threading
 import time
 
 from tensorboard.compat.proto import event_pb2, summary_pb2
 from tensorboard.summary.writer.event_file_writer import EventFileWriter
+from tensorboard.summary.writer.record_writer import RecordWriter
 
-from tb_tensorcap import codec
+from tb_tensorcap import codec, event_files
 
 
 class Writer:
@@ -53,6 +56,7 @@ class Writer:
             self._events = EventFileWriter(self.logdir, max_queue_size=max_queue, flush_secs=flush_secs)
         except Exception as e:  # gfile raises its own error types for URLs
             raise OSError("TensorCap cannot write captures to %r: %s" % (self.logdir, _message(e))) from None
+        _use_fast_crc(self._events)
 
     def write(self, tag, array, step, summary_metadata):
         """Queues one event: `array` (numpy) as summary value `tag` at `step`."""
@@ -105,6 +109,27 @@ class Writer:
                 self.logdir, _message(e))
             errno_ = getattr(e, "errno", None)
             raise (OSError(errno_, message) if errno_ else OSError(message)) from None
+
+
+def _use_fast_crc(events):
+    """Frames `events`' records with the C CRC-32C of `crc32c`.
+
+    TensorBoard's `RecordWriter` computes the CRC in pure Python (about 2 ms
+    per 4 KB event, seconds per MB); the framing written here is the same,
+    byte for byte. The record writer is TensorBoard's private attribute: if
+    it ever moves, the writer stays correct, only slower.
+    """
+    records = getattr(getattr(events, "_async_writer", None), "_writer", None)
+    if isinstance(records, RecordWriter):
+        records.write = functools.partial(_write_record, records._writer)
+
+
+def _write_record(file, data):
+    """One TFRecord: length, its masked CRC, the data, its masked CRC."""
+    header = struct.pack("<Q", len(data))
+    # One write: TensorBoard's TensorFlow-free gfile opens the file for each.
+    file.write(b"".join((header, struct.pack("<I", event_files.masked_crc32c(header)), data,
+                         struct.pack("<I", event_files.masked_crc32c(data)))))
 
 
 def active():
