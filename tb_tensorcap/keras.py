@@ -10,6 +10,10 @@ own name is dropped from Keras paths: ``sequential/dense1/kernel`` gives
     [<prefix>/]<layer>/activation          the layer's output for the batch
     [<prefix>/]<layer>/<weight>            e.g. dense1/kernel, after the update
     [<prefix>/]grad/<layer>/<weight>       the gradient the optimizer applied
+    [<prefix>/]loss                        the batch's loss (the value the gradients are of)
+    [<prefix>/]logs/<name>                 what Keras logs after the batch: ``loss`` and the
+                                           compiled metrics, each Keras' running mean over
+                                           the epoch so far (as the progress bar shows)
 
 A layer with several outputs gives ``activation``, ``activation:1``, ...
 
@@ -19,7 +23,8 @@ Batches whose step is a multiple of ``every_n_batches`` are captured.
 
 How (and what it costs): when the callback is attached (``set_model``, at
 the start of ``fit``) it wraps the model's ``train_step``, the selected
-layers' ``call`` and the optimizer's ``apply_gradients`` on these instances
+layers' ``call``, the model's ``_compute_loss`` and the optimizer's
+``apply_gradients`` on these instances
 only, and makes Keras retrace its train function. While that trace is built,
 each selected layer output and each gradient gets a conditional copy into a
 stash variable inside the compiled step; the condition is one boolean
@@ -51,7 +56,8 @@ from tb_tensorcap.autocapture import variable_name
 
 __all__ = ["CaptureCallback"]
 
-_WHAT = ("activations", "weights", "gradients")
+_WHAT = ("activations", "weights", "gradients", "loss", "metrics")
+_STASHED = frozenset(["activations", "gradients", "loss"])
 
 
 class CaptureCallback(_keras.callbacks.Callback):
@@ -61,10 +67,12 @@ class CaptureCallback(_keras.callbacks.Callback):
       layers: the layers to capture: None for every layer (nested ones
         included, input layers excluded), or a list of layers or layer names.
       every_n_batches: capture the batches whose step is a multiple of this.
-      what: any of "activations", "weights", "gradients".
+      what: any of "activations", "weights", "gradients", "loss" (the
+        batch's loss) and "metrics" (the batch's logs: loss and compiled
+        metrics as Keras reports them); default: all.
       prefix: a name in front of every tag ("" for none).
-      writer: a ``tf.summary`` writer; else the `capture` rules (the active
-        default writer, else TensorCap's own).
+      writer: a ``tf.summary`` writer to write to; else the `capture` rules
+        (the active default writer, else TensorCap's own).
     """
 
     def __init__(self, layers=None, every_n_batches=1, what=_WHAT, prefix="", writer=None):
@@ -117,6 +125,10 @@ class CaptureCallback(_keras.callbacks.Callback):
         self._step = step + 1
         if self._capture_now:
             self._capture(step)
+            if "metrics" in self._what:
+                for name, value in sorted((logs or {}).items()):
+                    if np.ndim(value) == 0 and np.issubdtype(np.asarray(value).dtype, np.number):
+                        self._write(np.float32(value), "logs/%s" % name, step)
 
     def on_train_end(self, logs=None):
         self._set_flag(False)
@@ -130,9 +142,9 @@ class CaptureCallback(_keras.callbacks.Callback):
         self._layers = self._select_layers(model)
         strategy = model.distribute_strategy
         replicas = getattr(strategy, "num_replicas_in_sync", 1)
-        stash_what = self._what & {"activations", "gradients"}
+        stash_what = self._what & _STASHED
         if replicas > 1 and stash_what:
-            warnings.warn("CaptureCallback: %d replicas in sync; only weights are captured "
+            warnings.warn("CaptureCallback: %d replicas in sync; only weights and logs are captured "
                           "under a multi-replica strategy" % replicas, RuntimeWarning, stacklevel=3)
             stash_what = set()
         if stash_what:
@@ -144,6 +156,8 @@ class CaptureCallback(_keras.callbacks.Callback):
             if "activations" in stash_what:
                 for layer in self._layers:
                     self._wrap(layer, "call", functools.partial(self._wrapped_call, layer))
+            if "loss" in stash_what and hasattr(model, "_compute_loss"):
+                self._wrap(model, "_compute_loss", self._wrapped_compute_loss)
             if "gradients" in stash_what and getattr(model, "optimizer", None) is not None:
                 self._wrap(model.optimizer, "apply_gradients", self._wrapped_apply_gradients)
             if getattr(model, "jit_compile", False):
@@ -197,6 +211,15 @@ class CaptureCallback(_keras.callbacks.Callback):
 
         return call
 
+    def _wrapped_compute_loss(self, original):
+        def compute_loss(*args, **kwargs):
+            loss = original(*args, **kwargs)
+            if self._tracing and kwargs.get("training", True) and isinstance(loss, tf.Tensor):
+                self._stash(("loss",), loss)
+            return loss
+
+        return compute_loss
+
     def _wrapped_apply_gradients(self, original):
         def apply_gradients(grads_and_vars, *args, **kwargs):
             grads_and_vars = list(grads_and_vars)
@@ -242,6 +265,8 @@ class CaptureCallback(_keras.callbacks.Callback):
                     name = "activation" if k == 0 else "activation:%d" % k
                     self._write(value, "%s/%s" % (self._layer_name(layer), name), step)
                     k += 1
+        if "loss" in self._what and ("loss",) in self._stashes:
+            self._write(self._stashes[("loss",)].read_value(), "loss", step)
         variables = self._variables()
         if "gradients" in self._what:
             for variable in variables:

@@ -19,7 +19,7 @@ def _model():
         keras.layers.Dense(8, activation="relu", name="dense1"),
         keras.layers.Dense(3, name="dense2"),
     ])
-    model.compile(optimizer=keras.optimizers.SGD(LR), loss="mse")
+    model.compile(optimizer=keras.optimizers.SGD(LR), loss="mse", metrics=["mae"])
     return model
 
 
@@ -58,19 +58,26 @@ def test_fit_captures_activations_weights_gradients(tmp_path):
     reader = tensorcap.load(str(tmp_path))
     tags = reader.tags("fit")
     assert tags == sorted(
-        ["dense1/activation", "dense2/activation", "ft/dense2/kernel", "ft/dense2/bias"]
+        ["dense1/activation", "dense2/activation", "ft/dense2/kernel", "ft/dense2/bias",
+         "loss", "logs/loss", "logs/mae"]
         + names + ["grad/" + n for n in names])
     for tag in names + ["dense1/activation", "grad/dense1/kernel"]:
         assert reader.steps("fit", tag) == list(range(8)), tag
     assert reader.steps("fit", "ft/dense2/kernel") == [9]
 
     previous = initial
+    batch_losses = []
     for step in range(8):
         xb = x[(step % 4) * BATCH:(step % 4 + 1) * BATCH]
         yb = y[(step % 4) * BATCH:(step % 4 + 1) * BATCH]
         a1, pred, grads = _grads(xb, yb, *(previous[n] for n in names))
         np.testing.assert_allclose(reader.value("fit", "dense1/activation", step), a1, rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(reader.value("fit", "dense2/activation", step), pred, rtol=1e-5, atol=1e-6)
+        # The batch's own loss; the logs are Keras' running mean over the epoch (4 batches).
+        batch_losses.append(np.mean((pred - yb) ** 2))
+        np.testing.assert_allclose(reader.value("fit", "loss", step), batch_losses[-1], rtol=1e-5)
+        np.testing.assert_allclose(reader.value("fit", "logs/loss", step),
+                                   np.mean(batch_losses[step - step % 4:]), rtol=1e-5)
         current = {n: reader.value("fit", n, step) for n in names}
         for n in names:
             grad = reader.value("fit", "grad/" + n, step)
@@ -94,7 +101,7 @@ def test_fit_captures_activations_weights_gradients(tmp_path):
 
 
 def test_rejects_unknown_what():
-    with pytest.raises(ValueError, match="activations, weights, gradients"):
+    with pytest.raises(ValueError, match="activations, weights, gradients, loss, metrics"):
         tensorcap.keras.CaptureCallback(what=("weights", "inputs"))
     with pytest.raises(ValueError, match="every_n_batches"):
         tensorcap.keras.CaptureCallback(every_n_batches=0)
