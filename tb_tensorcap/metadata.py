@@ -37,7 +37,8 @@ An input is one of:
   local variable name when one holds it), ``"argument"`` (an argument of a
   ``tf.function``; N: its name) or ``"constant"`` (a constant inside a
   ``tf.function``). ``tag`` names the capture of its value at the same step
-  when there is one (absent when it could not be captured, e.g. a string);
+  when there is one (absent for values that cannot hold NaN/Inf, such as
+  integers, and for resource handles); ``dtype`` is the tensor's dtype;
 * ``{"external": "uncaptured", "op": TYPE}``: the output of an op of the block
   that TensorCap did not capture (filtered out by ``ops=``/``dtypes=``, past
   ``max_captures``, or an op kind it never instruments); its values are

@@ -41,6 +41,9 @@ _GRAPH_NODES = 40  # at most this many captures in the reply's graph
 _ZERO_SENSITIVE = {"Log": (0,), "Rsqrt": (0,), "Reciprocal": (0,), "Inv": (0,), "Xlogy": (1,),
                    "RealDiv": (1,), "Div": (1,), "FloorDiv": (1,), "FloorMod": (1,), "Xdivy": (1,),
                    "Pow": (0,), "Digamma": (0,), "Lgamma": (0,)}
+# Inputs of these dtypes cannot be NaN/Inf: not capturing them hides nothing.
+_NO_NONFINITE_DTYPES = {"resource", "variant", "string", "bool", "int8", "int16", "int32", "int64",
+                        "uint8", "uint16", "uint32", "uint64"}
 _NEGATIVE_SENSITIVE = {"Log": (0,), "Sqrt": (0,), "Rsqrt": (0,), "Pow": (0,), "Xlogy": (1,)}
 
 
@@ -292,7 +295,7 @@ class _Graph:
                     % culprit.tag]
         notes = []
         for index, (entry, info) in enumerate(zip(culprit.op["inputs"], self._input_infos(culprit))):
-            if info is None:
+            if info is None and entry.get("dtype", "float") not in _NO_NONFINITE_DTYPES:
                 what = ("the output of an uncaptured %s op" % entry.get("op", "")) if entry.get(
                     "external") == "uncaptured" else ("%s %s" % (entry.get("external", "capture"),
                                                                  entry.get("name") or entry.get("tag") or ""))

@@ -232,3 +232,13 @@ def test_the_graph_around_the_culprit(logdir):
     assert sorted(graph["edges"]) == [["step/dense/MatMul", "step/dense/Softmax"],
                                       ["step/dense/Softmax", "step/loss/Log"], ["step/loss/Log", "step/loss/Mul"],
                                       ["step/loss/Mul", "step/loss/Sum"]]
+
+
+def test_inputs_that_cannot_hold_nan_are_not_noted(tmp_path):
+    write_run(tmp_path / "ints", {0: [
+        op("p/Reshape", np.array([np.nan], np.float32), "Reshape",
+           [{"external": "input", "name": "shape", "dtype": "int32"}, {"external": "variable", "name": "v",
+                                                                         "dtype": "resource"}]),
+    ]})
+    reply = root_cause.root_cause(tb_tensorcap.load(str(tmp_path)), "ints")
+    assert reply["culprit"]["op"] == "Reshape" and reply["notes"] == []
