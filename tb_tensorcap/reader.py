@@ -427,8 +427,10 @@ class Reader:
     def consumers(self, run, tag, step):
         """The captured op outputs of `step` that took this capture as an input.
 
-        A list of {"tag", "step", "index"} (index: which input of the
-        consumer), in capture order. Only captures with lineage are known.
+        A list of {"tag", "step", "repeat", "index"} (index: which input of
+        the consumer; repeat: which of the consumer's captures at `step`), in
+        capture order, for every capture of this tag at `step`. Only captures
+        with lineage are known.
         """
         self.info(run, tag, step)  # NotFoundError for an unknown capture
         with self._index_lock:
@@ -546,15 +548,15 @@ def _health_infos(run_index, event, value, health, location):
 
 
 def _consumer_map(run_index):
-    """{(tag, step): [{"tag", "step", "index"}, ...]}: lineage read backwards, in capture order."""
+    """{(tag, step): [{"tag", "step", "repeat", "index"}, ...]}: lineage read backwards, in capture order."""
     consumers = {}
-    infos = sorted((i for steps in run_index.tags.values() for i in steps.values() if i.op is not None),
-                   key=lambda i: i.order)
-    for info in infos:
+    infos = [i for steps in run_index.tags.values() for i in steps.values() if i.op is not None]
+    infos.extend(i for repeated in run_index.earlier.values() for i in repeated if i.op is not None)
+    for info in sorted(infos, key=lambda i: i.order):
         for index, entry in enumerate(info.op["inputs"]):
             if "tag" in entry:
                 consumers.setdefault((entry["tag"], info.step), []).append(
-                    {"tag": info.tag, "step": info.step, "index": index})
+                    {"tag": info.tag, "step": info.step, "repeat": info.repeat, "index": index})
     return consumers
 
 

@@ -159,7 +159,7 @@ def _replica(tag):
 
 
 def _key(info):
-    return (info.tag, info.step)
+    return info.order  # unique in a run, repeats of a (tag, step) included
 
 
 class _Graph:
@@ -179,15 +179,28 @@ class _Graph:
         stats = self.stats(info)
         return bool(stats["nan"] or (inf and (stats["posinf"] or stats["neginf"])))
 
-    def info(self, tag, step):
+    def info(self, tag, step, before=None):
+        """The capture of `tag` at `step` that a consumer captured at order `before` read, or None.
+
+        With repeats (a function called twice in one block), the last one
+        made before the consumer; else the last one.
+        """
         try:
-            return self._reader.info(self._run, tag, step)
+            captures = self._reader.step_captures(self._run, tag, step)
         except NotFoundError:
             return None
+        earlier = [i for i in captures if before is not None and i.order < before]
+        return earlier[-1] if earlier else captures[-1]
 
     def consumers(self, info):
-        return [self._reader.info(self._run, c["tag"], c["step"])
-                for c in self._reader.consumers(self._run, info.tag, info.step)]
+        """The captures whose input `info` was (repeats told apart by capture order)."""
+        found = []
+        for c in self._reader.consumers(self._run, info.tag, info.step):
+            consumer = self._reader.info(self._run, c["tag"], c["step"], c["repeat"])
+            read = self.info(info.tag, info.step, consumer.order)
+            if read is not None and read.order == info.order:
+                found.append(consumer)
+        return found
 
     def reaches_an_output(self, info):
         """Whether a path of non-finite consumers from `info` ends without consumers.
@@ -227,7 +240,8 @@ class _Graph:
         """The CaptureInfo of each input of `node` (None where not captured)."""
         if node.op is None:
             return []
-        return [self.info(entry["tag"], node.step) if "tag" in entry else None for entry in node.op["inputs"]]
+        return [self.info(entry["tag"], node.step, node.order) if "tag" in entry else None
+                for entry in node.op["inputs"]]
 
     def around(self, culprit, chain):
         """The step's captured ops near the culprit: {"nodes", "edges"} for the tab's graph.
@@ -280,7 +294,8 @@ class _Graph:
         output = dict(self.stats(culprit), dtype=culprit.dtype, shape=list(culprit.shape))
         del output["digest"]
         return {
-            "tag": culprit.tag, "step": culprit.step, "op": culprit.op["type"] if culprit.op else None,
+            "tag": culprit.tag, "step": culprit.step, "repeat": culprit.repeat,
+            "op": culprit.op["type"] if culprit.op else None,
             "external": culprit.origin, "source": culprit.source, "inputs": inputs, "output": output,
             "reasons": _reasons(culprit, inputs, output),
         }

@@ -347,8 +347,10 @@ def test_inputs_and_consumers_follow_the_lineage(tmp_path):
     assert reader.inputs("r", "step/dense/MatMul", 0) == [
         {"external": "input", "name": "x", "tag": "step/input/x", "index": 0, "step": 0, "captured": True},
         {"tag": "step/ReadVariableOp", "index": 1, "step": 0, "captured": True}]
-    assert reader.consumers("r", "step/dense/Softmax", 1) == [{"tag": "step/loss/Log", "step": 1, "index": 0}]
-    assert reader.consumers("r", "step/input/labels", 0) == [{"tag": "step/loss/Mul", "step": 0, "index": 1}]
+    assert reader.consumers("r", "step/dense/Softmax", 1) == [{"tag": "step/loss/Log", "step": 1, "repeat": 0,
+                                                                "index": 0}]
+    assert reader.consumers("r", "step/input/labels", 0) == [{"tag": "step/loss/Mul", "step": 0, "repeat": 0,
+                                                               "index": 1}]
     assert reader.consumers("r", "step/loss/Neg", 1) == []
     # A capture() call has unknown lineage (None), not "no inputs".
     assert reader.inputs("r", "loss", 1) is None and reader.consumers("r", "loss", 1) == []

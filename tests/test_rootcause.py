@@ -215,7 +215,7 @@ def test_route_rootcause_and_lineage(logdir):
     lineage = app.get_json(base + "/lineage?run=underflow&tag=step/dense/Softmax&step=2")
     assert lineage == {"run": "underflow", "tag": "step/dense/Softmax", "step": 2, "op": "Softmax", "origin": None,
                        "inputs": [{"tag": "step/dense/MatMul", "index": 0, "step": 2, "captured": True}],
-                       "consumers": [{"tag": "step/loss/Log", "step": 2, "index": 0}]}
+                       "consumers": [{"tag": "step/loss/Log", "step": 2, "repeat": 0, "index": 0}]}
     for query, status in (("?run=nope", 404), ("?run=underflow&step=x", 400), ("?run=underflow&inf=yes", 400),
                           ("?run=underflow&step=99", 404), ("", 400)):
         assert app.get(base + "/rootcause" + query).status_code == status, query
@@ -242,3 +242,13 @@ def test_inputs_that_cannot_hold_nan_are_not_noted(tmp_path):
     ]})
     reply = root_cause.root_cause(tb_tensorcap.load(str(tmp_path)), "ints")
     assert reply["culprit"]["op"] == "Reshape" and reply["notes"] == []
+
+
+def test_repeats_at_a_step_are_told_apart(tmp_path):
+    # A function called twice in one block: the first call underflows, the second does not.
+    write_run(tmp_path / "twice", {0: softmax_log_step(nan=True) + softmax_log_step(nan=False)})
+    reply = root_cause.root_cause(tb_tensorcap.load(str(tmp_path)), "twice")
+    culprit = reply["culprit"]
+    assert (culprit["tag"], culprit["repeat"]) == ("step/loss/Log", 0)
+    assert culprit["inputs"][0]["zeros"] == 1 and culprit["reasons"][0] == "input 0 has 1 exact zero"
+    assert [c["tag"] for c in reply["chain"]] == ["step/loss/Log", "step/loss/Mul"]
