@@ -23,6 +23,7 @@ import { createSidebar } from "./views/sidebar.js";
 
 const REFRESH_MS = 15000;
 const INCOMPLETE_REFRESH_MS = 2000;
+const FAILED_REFRESH_MS = 5000;
 const PANEL_LABELS = { capture: "Capture", alerts: "Alerts", divergence: "Divergence", rootcause: "Root cause" };
 
 // Whether a key press belongs to a control (a form field, the tag tree, a
@@ -53,7 +54,10 @@ export async function render() {
   followTheme(host, (dark) => { document.documentElement.dataset.theme = dark ? "dark" : "light"; });
   const hostUrl = host ? mirrorUrl(host, {
     current: () => encodeState(store.get()),
-    onNavigate: (text) => store.set({ ...decodeState(text), index: store.get().index }),
+    onNavigate: (text) => {
+      const { index, indexError } = store.get();
+      store.set({ ...decodeState(text), index, indexError });
+    },
   }) : null;
   const store = createStore(decodeState(hostUrl?.initial() ?? location.hash));
 
@@ -143,6 +147,7 @@ export async function render() {
       const reply = await fetchIndex();
       const text = JSON.stringify(reply.runs);
       show(appStatus);
+      if (store.get().indexError) store.set({ indexError: null });
       if (reply.complete === false) delay = INCOMPLETE_REFRESH_MS;
       if (text !== indexText) {
         indexText = text;
@@ -150,10 +155,12 @@ export async function render() {
         if (!alertsLoaded) loadAlerts();
       }
     } catch (error) {
-      show(appStatus, message(`Cannot list captures: ${error.message}`, "error"));
+      delay = FAILED_REFRESH_MS;
+      show(appStatus, message(`Cannot list captures: ${error.message} (trying again every ${FAILED_REFRESH_MS / 1000} s)`, "error"));
+      store.set({ indexError: error.message });
     } finally {
       refreshing = false;
-      if (!followsHost || delay === INCOMPLETE_REFRESH_MS) timer = setTimeout(refreshIndex, delay);
+      if (!followsHost || delay !== REFRESH_MS) timer = setTimeout(refreshIndex, delay);
     }
   }
 
@@ -166,7 +173,10 @@ export async function render() {
 
   // A hash edited by hand (or history navigation) is followed; our own
   // replaceState calls fire no hashchange.
-  window.addEventListener("hashchange", () => store.set({ ...decodeState(location.hash), index: store.get().index }));
+  window.addEventListener("hashchange", () => {
+    const { index, indexError } = store.get();
+    store.set({ ...decodeState(location.hash), index, indexError });
+  });
   document.addEventListener("visibilitychange", () => {
     if (document.visibilityState === "visible") refreshIndex();
   });

@@ -38,6 +38,7 @@ export const PANELS = ["capture", "alerts", "divergence", "rootcause"];
  * @property {string} divRun2
  * @property {string[]} hidden runs unticked in the sidebar
  * @property {import("./api.js").Index|null} index the last /index reply (not in the URL)
+ * @property {string|null} indexError why the last /index request failed (not in the URL)
  */
 
 /** @type {Readonly<State>} */
@@ -55,6 +56,7 @@ export const DEFAULT_STATE = Object.freeze({
   divRun2: "",
   hidden: [],
   index: null, // the last /index reply (not in the URL)
+  indexError: null, // why the last /index request failed, or null (not in the URL)
 });
 
 // State -> hash text (without "#"); only what differs from the defaults.

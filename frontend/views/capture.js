@@ -4,7 +4,11 @@
 // `sync(state)` runs on every state change and does only what changed: a new
 // tag reloads the per-step statistics; a new step, view, slice or diff
 // target re-requests the view's data, aborting the request it replaces.
-// Failures show as text above the view, never as uncaught errors.
+// While a view loads, a spinner says what is coming; the previous picture is
+// blanked at once for another capture or view, and after STALE_MS for another
+// step (so playing through fast steps does not flicker), never left under a
+// title it does not belong to. Failures show as text above the view (the
+// picture blanked), never as uncaught errors.
 
 import { fetchStats, isAbort } from "../api.js";
 import { h, message, show } from "../dom.js";
@@ -53,6 +57,8 @@ import { createTableView } from "./table.js";
  */
 
 /** @type {Object<string, () => View>} */
+const STALE_MS = 150;
+
 const VIEW_FACTORIES = {
   scalar: createScalarView, line: createLineView, heatmap: createHeatmapView,
   image: createImageView, histogram: createHistogramView, table: createTableView,
@@ -96,9 +102,12 @@ export function createCapturePanel(store, tensorboard) {
   const slicer = createSlicer((text) => store.set({ slice: tidySlice(text, shown.shape) }));
   const status = h("div", { className: "view-status" });
   const host = h("div", { className: "view-host" });
+  const loadingText = h("span");
+  const loadingNote = h("div", { className: "loading-note", role: "status", hidden: true },
+    h("span", { className: "spinner", "aria-hidden": "true" }), loadingText);
   const body = h("div", { className: "capture-body" },
     card.element, lineage.element, h("div", { className: "toolbar view-bar" }, tabs, diffButton, linkButton, linkStatus),
-    slicer.element, status, host);
+    slicer.element, status, h("div", { className: "view-area" }, loadingNote, host));
   const element = h("section", { className: "panel capture-panel" }, hint, body);
   const views = new Map();
   const diffView = createDiffView({
@@ -115,6 +124,19 @@ export function createCapturePanel(store, tensorboard) {
   let statsController = null;
   let renderKey = "";
   let controller = null;
+  let pictureOf = ""; // the run, tag and view whose picture is on screen
+  let staleTimer = null;
+
+  function blank() {
+    host.classList.add("blank");
+    loadingNote.hidden = false;
+  }
+
+  function settle() {
+    clearTimeout(staleTimer);
+    host.classList.remove("loading", "blank");
+    loadingNote.hidden = true;
+  }
 
   function toggleDiff() {
     const { diff, index, run, tag } = store.get();
@@ -148,7 +170,7 @@ export function createCapturePanel(store, tensorboard) {
       card.setStats(stats);
       sync(store.get());
     }, (error) => {
-      if (!isAbort(error)) show(status, message(`Statistics: ${error.message}`, "error"));
+      if (!isAbort(error)) card.statsFailed(error.message);
     });
   }
 
@@ -175,10 +197,13 @@ export function createCapturePanel(store, tensorboard) {
     if (!facts) {
       renderKey = "";
       card.stop();
-      hint.textContent = !index ? "Loading captures…"
+      // Before the first index: a spinner, or nothing beside the index's error.
+      hint.classList.toggle("loading", !index && !state.indexError);
+      hint.textContent = !index ? (state.indexError ? "" : "Loading captures…")
         : !Object.keys(index.runs).length ? "No TensorCap captures in this logdir yet. Capture tensors with tb_tensorcap.capture(x, \"name\")."
           : !tag ? "Pick a tag on the left."
             : `Run "${run}" has no capture named "${tag}".`;
+      hint.hidden = !hint.textContent;
       return;
     }
     if (capture?.run !== run || capture?.tag !== tag || capture?.facts !== facts) {
@@ -215,7 +240,12 @@ export function createCapturePanel(store, tensorboard) {
     if (host.firstChild !== instance.element) show(host, instance.element);
     controller?.abort();
     controller = new AbortController();
+    const picture = JSON.stringify([run, tag, state.diff ? "diff" : view]);
+    clearTimeout(staleTimer);
     host.classList.add("loading");
+    loadingText.textContent = `Loading ${tag} at step ${step}…`;
+    if (picture !== pictureOf) blank();
+    else staleTimer = setTimeout(blank, STALE_MS);
     instance.update({
       run, tag, step, dtype, fullShape: shape, sliceText, sliceShape: resultShape(entries, shape),
       stats: stats ?? [], index, diff: state.diff, rtol: state.rtol, atol: state.atol,
@@ -226,13 +256,15 @@ export function createCapturePanel(store, tensorboard) {
         sync(store.get());
       },
     }).then(() => {
-      host.classList.remove("loading");
+      settle();
+      pictureOf = picture;
       host.hidden = false;
       show(status);
     }, (failure) => {
       if (isAbort(failure)) return;
+      settle();
       renderKey = "";
-      host.classList.remove("loading");
+      pictureOf = "";
       host.hidden = !state.diff;
       show(status, message(failure.message, "error"));
     });

@@ -79,10 +79,14 @@ export function createCard({ onStep, onRun }) {
   }
   toggle(false);
 
+  let statsError = null;
+
   function renderStats() {
     const row = stats?.find((r) => r.step === steps[position]);
-    if (!row) {
-      show(statsBox, h("dt", { text: stats ? "no statistics" : "loading…" }));
+    if (statsError && !row) {
+      show(statsBox, h("dt", { className: "bad", text: `statistics unavailable: ${statsError}` }));
+    } else if (!row) {
+      show(statsBox, h("dt", { className: stats ? null : "loading", text: stats ? "no statistics" : "loading…" }));
     } else {
       show(statsBox, (row.dtype === "string" ? STRING_STAT_ROWS : STAT_ROWS).map(([key, label, format]) => [
         h("dt", { text: label }),
@@ -105,6 +109,7 @@ export function createCard({ onStep, onRun }) {
       marker: steps[position],
       onPick: onStep,
       height: 140,
+      width: chartBox.clientWidth,
     }) : null);
   }
 
@@ -141,6 +146,12 @@ export function createCard({ onStep, onRun }) {
     },
     setStats(rows) {
       stats = rows;
+      statsError = null;
+      renderStats();
+    },
+    // The statistics could not be fetched: say so instead of "loading…".
+    statsFailed(text) {
+      statsError = text;
       renderStats();
     },
     stop: () => toggle(false),

@@ -69,7 +69,8 @@ export function createDiffView({ onTarget, onTolerance, onClose }) {
       ["at", stats.argmax ? `[${stats.argmax.join(", ")}]` : "–", null],
       ["reason", stats.reason ?? "–", stats.reason ? "bad" : null],
     ];
-    show(statsBox, rows.map(([label, text, className]) => [h("dt", { text: label }), h("dd", { className, text })]));
+    show(statsBox, rows.map(([label, text, className]) =>
+      h("div", { className: "pair" }, h("dt", { text: label }), h("dd", { className, text }))));
   }
 
   return {

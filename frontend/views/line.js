@@ -11,7 +11,8 @@ import { formatShort } from "../format.js";
 import { survey } from "../ranges.js";
 import { displayedAxes, expandSlice, fullIndex, parseSlice } from "../slicing.js";
 
-const WIDTH = 640;
+const DEFAULT_WIDTH = 640;
+const MIN_WIDTH = 240;
 const MARGIN = { left: 58, right: 12, top: 10, bottom: 22 };
 const LINE_CELLS = 4096;
 
@@ -37,7 +38,10 @@ function extent(numbers) {
 
 // xs: sorted numbers; series: [{label, ys, className}]; describe(i): the
 // readout of point i; marker: an x to mark (or null); onPick(x): on click.
-export function lineChart({ xs, series, describe, marker = null, onPick = null, height = 170 }) {
+// `width`: the CSS pixels the chart will take (its container's width), so
+// its text is drawn at its own size, not scaled down with the drawing.
+export function lineChart({ xs, series, describe, marker = null, onPick = null, height = 170, width = 0 }) {
+  const WIDTH = Math.max(MIN_WIDTH, Math.min(width || DEFAULT_WIDTH, 1200));
   const plotW = WIDTH - MARGIN.left - MARGIN.right;
   const plotH = height - MARGIN.top - MARGIN.bottom;
   const [x0, x1] = xs.length > 1 ? [xs[0], xs[xs.length - 1]] : [xs[0] - 1, xs[0] + 1];
@@ -70,7 +74,7 @@ export function lineChart({ xs, series, describe, marker = null, onPick = null, 
   const overlay = svg("rect", {
     className: "overlay", x: MARGIN.left, y: MARGIN.top, width: plotW, height: plotH,
   });
-  const chart = svg("svg", { className: "line-chart", viewBox: `0 0 ${WIDTH} ${height}` },
+  const chart = svg("svg", { className: "line-chart", viewBox: `0 0 ${WIDTH} ${height}`, width: WIDTH, height },
     svg("rect", { className: "frame", x: MARGIN.left, y: MARGIN.top, width: plotW, height: plotH }),
     label(MARGIN.left - 4, MARGIN.top + 9, formatShort(y1), "end"),
     label(MARGIN.left - 4, MARGIN.top + plotH, formatShort(y0), "end"),
@@ -123,6 +127,7 @@ export function createLineView() {
           const block = tensor.pooled ? ` (mean of ${factor} from here)` : "";
           return `x[${fullIndex(entries, fullShape, [positions[i]]).join(", ")}] = ${tensor.text(i)}${block}`;
         },
+        width: element.clientWidth,
       }));
     },
   };

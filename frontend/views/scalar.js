@@ -26,9 +26,10 @@ export function createScalarView() {
         rows.length > 1 ? lineChart({
           xs: rows.map((row) => row.step),
           series: [{ label: tag, ys: rows.map(scalarOf), className: "s-value" }],
-          describe: (i) => `step ${rows[i].step}: ${formatExact(scalarOf(rows[i]))}`,
+          describe: (i) => `step ${rows[i].step}: ${formatExact(scalarOf(rows[i]), rows[i].dtype)}`,
           marker: step,
           onPick: pickStep,
+          width: element.clientWidth,
         }) : null,
       );
     },

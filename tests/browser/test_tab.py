@@ -366,6 +366,93 @@ def test_keyboard_walks_the_tag_tree_and_the_heatmap(page, server):
     assert float(page.locator(HEATMAP).get_attribute("data-scale")) == pytest.approx(scale)
 
 
+def test_loading_blanks_the_old_picture_and_failures_never_hang(page, server):
+    page.problems.allow_http_errors = True
+    open_tab(page, server, "run=baseline&tag=block1/attn&step=2&" + HIDE_MANY)
+    wait_view(page)
+    held = []
+    page.route("**/value?*step=3*", lambda route: held.append(route))
+    page.locator(".capture-name").click()
+    page.keyboard.press("ArrowRight")
+    page.locator(".view-host.blank").wait_for(state="attached")  # the step-2 picture is gone
+    expect(page.locator(".loading-note")).to_be_visible()
+    expect(page.locator(".loading-note")).to_have_text("Loading block1/attn at step 3…")
+    assert len(held) == 1
+    held[0].continue_()
+    wait_step(page, 3)
+    expect(page.locator(".loading-note")).to_be_hidden()
+    assert cell(page, HEATMAP, *tab_logdir.NAN_CELL)["rgb"] != list(NAN)
+
+    page.route("**/stats?*", lambda route: route.fulfill(
+        status=400, content_type="application/json", body='{"error": "statistics exploded"}'))
+    open_tab(page, server, "run=baseline&tag=diverge/h&" + HIDE_MANY)
+    expect(page.locator(".card .stats")).to_have_text("statistics unavailable: statistics exploded")
+    page.route("**/data/plugin/tensorcap/index", lambda route: route.fulfill(
+        status=400, content_type="application/json", body='{"error": "index exploded"}'))
+    open_tab(page, server, "run=baseline&tag=diverge/h&" + HIDE_MANY)
+    page.locator(".app-status .message.error").filter(has_text="Cannot list captures: index exploded").wait_for()
+    expect(page.locator(".hint")).to_be_hidden()
+
+
+def test_layout_at_900_pixels(page, server):
+    page.set_viewport_size({"width": 900, "height": 900})
+    open_tab(page, server, "run=baseline&tag=diverge/h&step=4&diff=1&drun=variant&" + HIDE_MANY)
+    wait_view(page)
+    page.locator(".diff-stats").filter(has_text="1 of 16").wait_for()
+    overflow = page.evaluate("""() => [...document.querySelectorAll('main, .card, .diff-view, .diff-stats')]
+        .filter((e) => e.scrollWidth > e.clientWidth + 1).map((e) => e.className || e.tagName)""")
+    assert overflow == []
+    main_right = page.evaluate("document.querySelector('main').getBoundingClientRect().right")
+    for box in page.locator(".diff-stats .pair").all():
+        assert box.bounding_box()["x"] + box.bounding_box()["width"] <= main_right + 1
+    sizes = page.evaluate("[...document.querySelectorAll('.stats-chart svg text')].map((t) => t.getBoundingClientRect().height)")
+    assert sizes and min(sizes) >= 11, sizes  # 11 px text, not scaled down with the chart
+    text = hover_text(page, HEATMAP, 3, 3)  # the right-most cell: its tooltip flips left
+    assert text == "(A − B)[3, 3] = 0"
+    tooltip = page.locator(HEATMAP + " ~ .tooltip").bounding_box()
+    assert tooltip["x"] >= 0 and tooltip["x"] + tooltip["width"] <= 900
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "diff-900px.png"))
+
+
+# The worst text contrast on the page: every element with its own visible text
+# against the first opaque background behind it (WCAG's ratio).
+LOWEST_CONTRAST = """() => {
+    const rgba = (text) => text.match(/[\\d.]+/g).map(Number);
+    const channel = (c) => { c /= 255; return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; };
+    const luminance = ([r, g, b]) => 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b);
+    const background = (node) => {
+        for (let e = node; e; e = e.parentElement) {
+            const c = rgba(getComputedStyle(e).backgroundColor);
+            if (c.length < 4 || c[3] > 0.9) return c;
+        }
+        return [255, 255, 255];
+    };
+    let worst = {ratio: 99, text: ""};
+    for (const e of document.querySelectorAll("body *")) {
+        const own = [...e.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+        const style = getComputedStyle(e);
+        if (!own || !e.getClientRects().length || style.visibility === "hidden" || e.closest("svg, .tooltip, :disabled")) continue;
+        const [a, b] = [luminance(rgba(style.color)), luminance(background(e))];
+        const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+        if (ratio < worst.ratio) worst = {ratio, text: e.textContent.trim().slice(0, 40), className: e.className};
+    }
+    return worst;
+}"""
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_text_contrast_meets_wcag_aa(page, server, scheme):
+    page.emulate_media(color_scheme=scheme)
+    for fragment in ("run=baseline&tag=block1/attn&step=2&", "p=alerts&", "p=divergence&",
+                     "run=baseline&tag=diverge/h&step=4&diff=1&drun=variant&"):
+        open_tab(page, server, fragment + HIDE_MANY)
+        page.wait_for_function("!document.querySelector('.loading-note:not([hidden]), .message.loading')")
+        page.wait_for_timeout(300)
+        worst = page.evaluate(LOWEST_CONTRAST)
+        assert worst["ratio"] >= 4.5, (fragment, worst)
+
+
 def test_step_slider_arrow_keys_and_play(page, server):
     open_tab(page, server, "run=baseline&tag=block1/attn&" + HIDE_MANY)
     wait_step(page, 5)
