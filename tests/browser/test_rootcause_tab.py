@@ -11,7 +11,7 @@ import pytest
 
 from lineage_logdir import softmax_log_step, write_run
 from servers import TensorBoardProcess
-from test_tab import ENTRY, Problems, browser, wait_index_complete, wait_step  # noqa: F401 (fixtures)
+from test_tab import ENTRY, Problems, wait_index_complete, wait_step
 
 from playwright.sync_api import expect  # noqa: E402
 
@@ -27,7 +27,7 @@ def server(tmp_path_factory):
 
 
 @pytest.fixture
-def page(browser, server):  # noqa: F811
+def page(browser, server):
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     tab = context.new_page()
     problems = Problems(tab)

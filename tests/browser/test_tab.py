@@ -19,14 +19,8 @@ import pytest
 import tab_logdir
 from servers import TensorBoardProcess
 
-from playwright import sync_api  # noqa: E402
 from playwright.sync_api import expect  # noqa: E402
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-]
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "screenshots"
 ENTRY = "/data/plugin_entry.html?name=tensorcap"
 HIDE_MANY = "hide=many"
@@ -58,14 +52,6 @@ def server(tab_logdir_path):
     with TensorBoardProcess(tab_logdir_path) as process:
         wait_index_complete(process)
         yield process
-
-
-@pytest.fixture(scope="session")
-def browser():
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 class Problems:
