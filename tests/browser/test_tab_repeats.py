@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from servers import TensorBoardProcess
-from test_tab import Problems, browser, open_tab, page, wait_index_complete, wait_view  # noqa: F401 (fixtures)
+from test_tab import Problems, open_tab, page, wait_index_complete, wait_view  # noqa: F401 (fixtures)
 
 CALLS = 3
 
