@@ -14,7 +14,7 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 
 # The package (editable) with the test extras: tensorflow-cpu, pytest, playwright, hypothesis.
-$(INSTALLED): setup.py $(PY)
+$(INSTALLED): pyproject.toml setup.py $(PY)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $@

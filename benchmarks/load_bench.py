@@ -46,8 +46,13 @@ VEC = 4096
 S = slice
 # (slice text, the same index in Python) applied to "act".
 SLICES = [
-    ("", ()), ("3:9", (S(3, 9),)), ("::4, ::4", (S(None, None, 4), S(None, None, 4))), ("100, :", (100, S(None))),
-    (":, 7", (S(None), 7)), ("0:64, 0:64", (S(0, 64), S(0, 64))), ("::-1, 5", (S(None, None, -1), 5)),
+    ("", ()),
+    ("3:9", (S(3, 9),)),
+    ("::4, ::4", (S(None, None, 4), S(None, None, 4))),
+    ("100, :", (100, S(None))),
+    (":, 7", (S(None), 7)),
+    ("0:64, 0:64", (S(0, 64), S(0, 64))),
+    ("::-1, 5", (S(None, None, -1), 5)),
     ("-1, -16:", (-1, S(-16, None))),
 ]
 
@@ -66,6 +71,7 @@ def vec_value(run, step):
 def make_logdir(logdir):
     """Writes the runs the clients read (needs TensorFlow)."""
     import tensorflow as tf
+
     import tb_tensorcap as tensorcap
 
     for run in RUNS:
@@ -85,6 +91,7 @@ def _close(expected, rtol=1e-6):
     def check(reply, headers):
         got = np.frombuffer(reply, np.float32)
         return got.size == expected.size and np.allclose(got, expected.reshape(-1), rtol=rtol, atol=0)
+
     return check
 
 
@@ -92,6 +99,7 @@ def _diff_stats(numel, allclose):
     def check(reply, headers):
         stats = json.loads(reply)["stats"]
         return stats["numel"] == numel and stats["allclose"] is allclose
+
     return check
 
 
@@ -106,22 +114,28 @@ def request_set():
         for run in RUNS:
             act = act_value(run, step)
             for text, index in SLICES:
-                items.append((url("/value", run=run, tag="act", step=step, slice=text, format="binary"),
-                              _exact(act[index])))
+                items.append(
+                    (url("/value", run=run, tag="act", step=step, slice=text, format="binary"), _exact(act[index]))
+                )
             pooled = act.astype(np.float64).reshape(32, 8, 32, 8).mean(axis=(1, 3)).astype(np.float32)
-            items.append((url("/value", run=run, tag="act", step=step, max_cells=1024, format="binary"),
-                          _close(pooled)))
+            items.append(
+                (url("/value", run=run, tag="act", step=step, max_cells=1024, format="binary"), _close(pooled))
+            )
             items.append((url("/value", run=run, tag="vec", step=step, format="binary"), _exact(vec_value(run, step))))
         a, b = act_value("a", step).astype(np.float64), act_value("b", step).astype(np.float64)
         for text, index in SLICES:
-            items.append((url("/diff", run="a", tag="act", step=step, run2="b", slice=text, format="binary"),
-                          _exact(a[index] - b[index])))
-        items.append((url("/diff", run="a", tag="act", step=step, run2="b", values=0),
-                      _diff_stats(a.size, False)))
+            items.append(
+                (
+                    url("/diff", run="a", tag="act", step=step, run2="b", slice=text, format="binary"),
+                    _exact(a[index] - b[index]),
+                )
+            )
+        items.append((url("/diff", run="a", tag="act", step=step, run2="b", values=0), _diff_stats(a.size, False)))
         if step:
             va, vb = vec_value("a", step), vec_value("a", step - 1)
-            items.append((url("/diff", run="a", tag="vec", step=step, step2=step - 1, format="binary"),
-                          _exact(va - vb)))
+            items.append(
+                (url("/diff", run="a", tag="vec", step=step, step2=step - 1, format="binary"), _exact(va - vb))
+            )
     return items
 
 
@@ -151,10 +165,16 @@ class Result:
         return float(np.percentile(self.latencies, q)) if self.latencies else float("nan")
 
     def summary(self):
-        return {"requests": self.requests, "seconds": round(self.elapsed, 2),
-                "throughput_rps": round(self.requests / self.elapsed, 1) if self.elapsed else 0.0,
-                "p50_ms": round(self.percentile(50) * 1e3, 2), "p99_ms": round(self.percentile(99) * 1e3, 2),
-                "errors": self.errors, "server_errors": self.server_errors, "failures": self.failures}
+        return {
+            "requests": self.requests,
+            "seconds": round(self.elapsed, 2),
+            "throughput_rps": round(self.requests / self.elapsed, 1) if self.elapsed else 0.0,
+            "p50_ms": round(self.percentile(50) * 1e3, 2),
+            "p99_ms": round(self.percentile(99) * 1e3, 2),
+            "errors": self.errors,
+            "server_errors": self.server_errors,
+            "failures": self.failures,
+        }
 
 
 def _client(host, port, items, seconds, seed, result, start):
@@ -186,9 +206,14 @@ def run_load(base_url, clients, seconds, items=None, seed=0):
     items = items if items is not None else request_set()
     parsed = urllib.parse.urlsplit(base_url)
     result, start = Result(), threading.Event()
-    threads = [threading.Thread(target=_client, daemon=True,
-                                args=(parsed.hostname, parsed.port, items, seconds, seed * 1000 + i, result, start))
-               for i in range(clients)]
+    threads = [
+        threading.Thread(
+            target=_client,
+            daemon=True,
+            args=(parsed.hostname, parsed.port, items, seconds, seed * 1000 + i, result, start),
+        )
+        for i in range(clients)
+    ]
     for t in threads:
         t.start()
     began = time.perf_counter()
@@ -214,8 +239,12 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=60.0, help="duration of the load phase")
     parser.add_argument("--clients", type=int, default=16, help="concurrent clients in the load phase")
-    parser.add_argument("--baseline-seconds", type=float, default=None,
-                        help="duration of the single-client baseline (default: min(10, seconds / 4))")
+    parser.add_argument(
+        "--baseline-seconds",
+        type=float,
+        default=None,
+        help="duration of the single-client baseline (default: min(10, seconds / 4))",
+    )
     parser.add_argument("--logdir", help="where to generate the logdir (default: a temporary directory)")
     args = parser.parse_args(argv)
     baseline_seconds = args.baseline_seconds or min(10.0, args.seconds / 4)
@@ -235,22 +264,42 @@ def main(argv=None):
         if not args.logdir:
             shutil.rmtree(logdir, ignore_errors=True)
 
-    b, l = baseline.summary(), load.summary()
+    b, loaded = baseline.summary(), load.summary()
     ratio = load.percentile(99) / baseline.percentile(50)
-    print("request mix: %d distinct requests (binary /value slices, pooled /value, binary /diff, /diff stats)"
-          % len(items))
-    print("baseline, 1 client, %.0f s: %d requests, %.1f req/s, p50 %.2f ms, p99 %.2f ms, errors %d"
-          % (b["seconds"], b["requests"], b["throughput_rps"], b["p50_ms"], b["p99_ms"], b["errors"]))
-    print("load, %d clients, %.0f s: %d requests, %.1f req/s, p50 %.2f ms, p99 %.2f ms, errors %d (5xx %d)"
-          % (args.clients, l["seconds"], l["requests"], l["throughput_rps"], l["p50_ms"], l["p99_ms"],
-             l["errors"], l["server_errors"]))
+    print(
+        "request mix: %d distinct requests (binary /value slices, pooled /value, binary /diff, /diff stats)"
+        % len(items)
+    )
+    print(
+        "baseline, 1 client, %.0f s: %d requests, %.1f req/s, p50 %.2f ms, p99 %.2f ms, errors %d"
+        % (b["seconds"], b["requests"], b["throughput_rps"], b["p50_ms"], b["p99_ms"], b["errors"])
+    )
+    print(
+        "load, %d clients, %.0f s: %d requests, %.1f req/s, p50 %.2f ms, p99 %.2f ms, errors %d (5xx %d)"
+        % (
+            args.clients,
+            loaded["seconds"],
+            loaded["requests"],
+            loaded["throughput_rps"],
+            loaded["p50_ms"],
+            loaded["p99_ms"],
+            loaded["errors"],
+            loaded["server_errors"],
+        )
+    )
     print("p99 under load / single-client p50: %.1fx" % ratio)
-    if l["throughput_rps"]:
-        print("(queueing alone, Little's law: p50 under load ~ clients / throughput = %.1f ms)"
-              % (1e3 * args.clients / l["throughput_rps"]))
+    if loaded["throughput_rps"]:
+        print(
+            "(queueing alone, Little's law: p50 under load ~ clients / throughput = %.1f ms)"
+            % (1e3 * args.clients / loaded["throughput_rps"])
+        )
     if baseline.failures or load.failures:
         print("failures:", baseline.failures + load.failures)
-    print(json.dumps({"baseline": b, "load": dict(l, clients=args.clients), "p99_load_over_p50_single": round(ratio, 2)}))
+    print(
+        json.dumps(
+            {"baseline": b, "load": dict(loaded, clients=args.clients), "p99_load_over_p50_single": round(ratio, 2)}
+        )
+    )
     return 1 if baseline.errors or load.errors else 0
 
 

@@ -59,9 +59,17 @@ def main():
                     times.append(time.perf_counter() - start)
             plain, baseline = statistics.median(plain_times), statistics.median(tf_times)
             ratio = plain / baseline
-            print("%-6s plain %8.1f us/capture   tf.summary.write %8.1f us/capture   ratio %.2fx (target <= %.1fx) %s"
-                  % (label, plain / calls * 1e6, baseline / calls * 1e6, ratio, target,
-                     "ok" if ratio <= target else "OVER"))
+            print(
+                "%-6s plain %8.1f us/capture   tf.summary.write %8.1f us/capture   ratio %.2fx (target <= %.1fx) %s"
+                % (
+                    label,
+                    plain / calls * 1e6,
+                    baseline / calls * 1e6,
+                    ratio,
+                    target,
+                    "ok" if ratio <= target else "OVER",
+                )
+            )
             plain_writer.close()
             tf_writer.close()
     finally:

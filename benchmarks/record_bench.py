@@ -37,8 +37,9 @@ def make_step(batch, sizes=(64, 128, 128, 10), seed=0):
     rng = np.random.default_rng(seed)
     weights = []
     for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-        weights.append(tf.Variable(rng.normal(0, n_in ** -0.5, (n_in, n_out)).astype(np.float32),
-                                   name="dense%d/kernel" % (i + 1)))
+        weights.append(
+            tf.Variable(rng.normal(0, n_in**-0.5, (n_in, n_out)).astype(np.float32), name="dense%d/kernel" % (i + 1))
+        )
         weights.append(tf.Variable(np.zeros(n_out, np.float32), name="dense%d/bias" % (i + 1)))
     x = tf.constant(rng.normal(size=(batch, sizes[0])).astype(np.float32))
     y = tf.constant(rng.integers(0, sizes[-1], batch))
@@ -108,7 +109,8 @@ def main():
             dump = os.path.join(workdir, "tfdbg_%d" % counter[0])
             counter[0] += 1
             tf.debugging.experimental.enable_dump_debug_info(
-                dump, tensor_debug_mode="FULL_TENSOR", circular_buffer_size=-1)
+                dump, tensor_debug_mode="FULL_TENSOR", circular_buffer_size=-1
+            )
             try:
                 for _ in range(n):
                     step()
@@ -125,16 +127,19 @@ def main():
     per_step = {k: v / args.steps * 1e3 for k, v in results.items()}
     record_ratio = results["record"] / results["plain"]
     debugger_ratio = results["debugger"] / results["plain"]
-    print("steps=%d batch=%d captures_per_step=%d tf=%s cpus=%d"
-          % (args.steps, args.batch, recorded.captures, tf.__version__, os.cpu_count()))
+    print(
+        "steps=%d batch=%d captures_per_step=%d tf=%s cpus=%d"
+        % (args.steps, args.batch, recorded.captures, tf.__version__, os.cpu_count())
+    )
     for name in ("plain", "record", "debugger"):
         print("%s_ms_per_step=%.3f" % (name, per_step[name]))
-    print("record_bytes_per_step=%d debugger_bytes_per_step=%d"
-          % (written["tensorcap"], written["tfdbg"]))
+    print("record_bytes_per_step=%d debugger_bytes_per_step=%d" % (written["tensorcap"], written["tfdbg"]))
     print("record_overhead_ratio=%.2f" % record_ratio)
     print("debugger_overhead_ratio=%.2f" % debugger_ratio)
-    print("record_vs_debugger=%.2f  (TensorCap's overhead / the debugger's; target <= 0.5)"
-          % ((record_ratio - 1) / (debugger_ratio - 1)))
+    print(
+        "record_vs_debugger=%.2f  (TensorCap's overhead / the debugger's; target <= 0.5)"
+        % ((record_ratio - 1) / (debugger_ratio - 1))
+    )
 
 
 if __name__ == "__main__":

@@ -32,9 +32,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.p
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from servers import TensorBoardProcess  # noqa: E402
 
 import tb_tensorcap as tensorcap  # noqa: E402
-from servers import TensorBoardProcess  # noqa: E402
 
 P = "/data/plugin/tensorcap"
 MB = 1 << 20
@@ -84,8 +84,9 @@ def browse_tensorcap(server, tags, steps):
         assert status == 200 and len(stats["steps"]) == steps, stats
     for i in range(64):
         tag, step = tags[i % len(tags)], (i * 7) % steps
-        status, _, body = server.get(P + "/value?run=big&tag=%s&step=%d&slice=%d:%d&format=binary"
-                                     % (tag, step, i, i + 64))
+        status, _, body = server.get(
+            P + "/value?run=big&tag=%s&step=%d&slice=%d:%d&format=binary" % (tag, step, i, i + 64)
+        )
         assert status == 200 and len(body) == 64 * 4
         assert server.get(P + "/histogram?run=big&tag=%s&step=%d" % (tag, step))[0] == 200
 
@@ -115,25 +116,35 @@ def memory(root):
             sampler = PeakRss(server)
             browse_tensorcap(server, tags, steps)
             tensorcap_peak = sampler.stop()
-        with TensorBoardProcess(logdir, block_tensorflow=block_tensorflow,
-                                extra_args=["--samples_per_plugin=tensorcap=0"]) as server:
+        with TensorBoardProcess(
+            logdir, block_tensorflow=block_tensorflow, extra_args=["--samples_per_plugin=tensorcap=0"]
+        ) as server:
             sampler = PeakRss(server)
             wait_loaded(server)
             naive_peak = sampler.stop()
-        print("RSS (%s): TensorCap %.0f MB peak while browsing; naive tensorcap=0 %.0f MB; "
-              "ratio %.2f" % (label, tensorcap_peak / MB, naive_peak / MB, tensorcap_peak / naive_peak))
+        print(
+            "RSS (%s): TensorCap %.0f MB peak while browsing; naive tensorcap=0 %.0f MB; "
+            "ratio %.2f" % (label, tensorcap_peak / MB, naive_peak / MB, tensorcap_peak / naive_peak)
+        )
         if block_tensorflow:
             ok &= tensorcap_peak < 300 * MB
-            print("  target < 300 MB (TensorBoard without TensorFlow): %s"
-                  % ("OK" if tensorcap_peak < 300 * MB else "MISSED"))
+            print(
+                "  target < 300 MB (TensorBoard without TensorFlow): %s"
+                % ("OK" if tensorcap_peak < 300 * MB else "MISSED")
+            )
     return ok
 
 
 def latency(root):
     logdir = os.path.join(root, "latency")
     for run in range(10):
-        write_captures(logdir, "run%d" % run, ["scope%02d/tag%03d" % (t // 100, t) for t in range(1000)], 1,
-                       lambda step: np.float32(step))
+        write_captures(
+            logdir,
+            "run%d" % run,
+            ["scope%02d/tag%03d" % (t // 100, t) for t in range(1000)],
+            1,
+            lambda step: np.float32(step),
+        )
     cube = np.random.default_rng(1).standard_normal((16, 1024, 1024), dtype=np.float32)
     write_captures(logdir, "cube", ["cube"], 1, lambda step: cube)
     ok = True
@@ -152,10 +163,14 @@ def latency(root):
             assert status == 200 and np.array_equal(np.frombuffer(body, "<f4").reshape(1024, 1024), cube[i])
     index_ms, slice_ms = statistics.median(index_times) * 1e3, statistics.median(slice_times) * 1e3
     ok &= index_ms <= 500 and slice_ms <= 100
-    print("index over 10,001 tags: %.0f ms median (target <= 500 ms, ratio to target %.2f) %s"
-          % (index_ms, index_ms / 500, "OK" if index_ms <= 500 else "MISSED"))
-    print("2-D slice of a 64 MB tensor: %.0f ms median (target <= 100 ms, ratio to target %.2f) %s"
-          % (slice_ms, slice_ms / 100, "OK" if slice_ms <= 100 else "MISSED"))
+    print(
+        "index over 10,001 tags: %.0f ms median (target <= 500 ms, ratio to target %.2f) %s"
+        % (index_ms, index_ms / 500, "OK" if index_ms <= 500 else "MISSED")
+    )
+    print(
+        "2-D slice of a 64 MB tensor: %.0f ms median (target <= 100 ms, ratio to target %.2f) %s"
+        % (slice_ms, slice_ms / 100, "OK" if slice_ms <= 100 else "MISSED")
+    )
     return ok
 
 

@@ -66,8 +66,12 @@ def forward(params, points):
     act1 = jnp.tanh(pre1)
     act2 = jnp.tanh(act1 @ params["dense2"]["kernel"] + params["dense2"]["bias"])
     logits = act2 @ params["dense3"]["kernel"] + params["dense3"]["bias"]
-    return logits, {"dense1/preactivation": pre1, "dense1/activation": act1, "dense2/activation": act2,
-                    "logits": logits}
+    return logits, {
+        "dense1/preactivation": pre1,
+        "dense1/activation": act1,
+        "dense2/activation": act2,
+        "logits": logits,
+    }
 
 
 def loss_fn(params, points, labels):

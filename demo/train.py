@@ -71,9 +71,12 @@ def make_params(seed=SEED):
 
     flat = (SIZE // 2) * (SIZE // 2) * 8
     shapes = {
-        "conv/kernel": init((3, 3, 3, 8), 27), "conv/bias": np.zeros(8, np.float32),
-        "dense1/kernel": init((flat, 32), flat), "dense1/bias": np.zeros(32, np.float32),
-        "dense2/kernel": init((32, CLASSES), 32), "dense2/bias": np.zeros(CLASSES, np.float32),
+        "conv/kernel": init((3, 3, 3, 8), 27),
+        "conv/bias": np.zeros(8, np.float32),
+        "dense1/kernel": init((flat, 32), flat),
+        "dense1/bias": np.zeros(32, np.float32),
+        "dense2/kernel": init((32, CLASSES), 32),
+        "dense2/bias": np.zeros(CLASSES, np.float32),
     }
     return {name: tf.Variable(value, name=name) for name, value in shapes.items()}
 
@@ -106,14 +109,15 @@ def train(logdir, run, steps=16, nan_at=None, diverge_at=None, record_forward=Fa
     with writer.as_default():
         for step in range(steps):
             start = (step * BATCH) % SAMPLES
-            x, y = tf.constant(images[start:start + BATCH]), tf.constant(labels[start:start + BATCH])
+            x, y = tf.constant(images[start : start + BATCH]), tf.constant(labels[start : start + BATCH])
             with tf.GradientTape() as tape:
                 if record_forward:
                     with tensorcap.record("forward", step=step):
                         logits = forward(params, x, step, capture=False)
                 else:
-                    tensorcap.capture(x[0], "input/image", step,
-                                      description="the batch's first image, H x W x RGB in [0, 1]")
+                    tensorcap.capture(
+                        x[0], "input/image", step, description="the batch's first image, H x W x RGB in [0, 1]"
+                    )
                     logits = forward(params, x, step, capture=True, nan_at=nan_at)
                 loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(y, logits))
             tensorcap.capture(loss, "loss", step)
@@ -160,9 +164,18 @@ def report(logdir, losses, seconds):
         tags = reader.tags(run)
         infos = reader.captures(run)
         steps = sorted({i.step for i in infos})
-        print("  run %-9s %3d tags, steps %d-%d, %4d captures, %.1f MB, final loss %s"
-              % (run, len(tags), steps[0], steps[-1], len(infos),
-                 sum(i.nbytes for i in infos) / 1e6, "%.4f" % losses[run]))
+        print(
+            "  run %-9s %3d tags, steps %d-%d, %4d captures, %.1f MB, final loss %s"
+            % (
+                run,
+                len(tags),
+                steps[0],
+                steps[-1],
+                len(infos),
+                sum(i.nbytes for i in infos) / 1e6,
+                "%.4f" % losses[run],
+            )
+        )
     print("  tags (healthy): %s" % ", ".join(reader.tags("healthy")))
     shown = [t for t in reader.tags("record")][:6]
     print("  tags (record, by record()): %s, ... (%d in all)" % (", ".join(shown), len(reader.tags("record"))))
@@ -171,8 +184,10 @@ def report(logdir, losses, seconds):
     first_nan = next(i for i in reader.captures("nan") if np.isnan(reader.value("nan", i.tag, i.step)).any())
     print("  Alerts:       first NaN in run nan: %s at step %d" % (first_nan.tag, first_nan.step))
     first_diff = next(
-        i for i in reader.captures("healthy")
-        if not np.array_equal(reader.value("healthy", i.tag, i.step), reader.value("diverged", i.tag, i.step)))
+        i
+        for i in reader.captures("healthy")
+        if not np.array_equal(reader.value("healthy", i.tag, i.step), reader.value("diverged", i.tag, i.step))
+    )
     print("  Divergence:   healthy vs diverged first differ at %s, step %d" % (first_diff.tag, first_diff.step))
     print("Browse: tensorboard --logdir %s  (TensorCap tab)" % logdir)
 

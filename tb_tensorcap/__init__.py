@@ -14,8 +14,8 @@ command) needs only tensorboard and numpy, so this package imports without
 TensorFlow and imports it only on first capture.
 """
 
-from tb_tensorcap.notebook import describe
 from tb_tensorcap.event_writer import Writer
+from tb_tensorcap.notebook import describe
 from tb_tensorcap.reader import CaptureInfo, NotFoundError, Reader, load
 from tb_tensorcap.root_cause import RootCause, rootcause
 
@@ -24,13 +24,24 @@ _CAPTURE_NAMES = ("capture", "Capturer", "flush", "default_logdir")
 # Names that need TensorFlow, by module, imported on first use.
 _TENSORFLOW_ONLY = {
     "record": "tb_tensorcap.autocapture",
-    "capture_gradients": "tb_tensorcap.autocapture",
+    "capture_gradients": "tb_tensorcap.gradients",
 }
 # Submodules that need TensorFlow, imported on first use: `tensorcap.keras`.
 _LAZY_SUBMODULES = ("keras",)
 
-__all__ = ["CaptureInfo", "NotFoundError", "Reader", "RootCause", "Writer", "describe", "load", "rootcause",
-           *_CAPTURE_NAMES, *_TENSORFLOW_ONLY, *_LAZY_SUBMODULES]
+__all__ = [
+    "CaptureInfo",
+    "NotFoundError",
+    "Reader",
+    "RootCause",
+    "Writer",
+    "describe",
+    "load",
+    "rootcause",
+    *_CAPTURE_NAMES,
+    *_TENSORFLOW_ONLY,
+    *_LAZY_SUBMODULES,
+]
 
 
 def __getattr__(name):
@@ -43,7 +54,8 @@ def __getattr__(name):
         if not _tensorflow_installed():
             raise ImportError(
                 "tensorcap.%s needs TensorFlow (automatic op capture, tf.function, Keras and tf.distribute "
-                "do); without it, capture values with tensorcap.capture" % name)
+                "do); without it, capture values with tensorcap.capture" % name
+            )
     else:
         raise AttributeError("module 'tb_tensorcap' has no attribute %r" % name)
     loaded = importlib.import_module(module)

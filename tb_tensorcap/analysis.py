@@ -31,8 +31,16 @@ def tensor_stats(array):
     """
     array = np.asarray(array)
     stats = {
-        "numel": int(array.size), "min": None, "max": None, "mean": None, "std": None,
-        "nan": 0, "posinf": 0, "neginf": 0, "zeros": 0, "digest": _digest(array),
+        "numel": int(array.size),
+        "min": None,
+        "max": None,
+        "mean": None,
+        "std": None,
+        "nan": 0,
+        "posinf": 0,
+        "neginf": 0,
+        "zeros": 0,
+        "digest": _digest(array),
     }
     if array.dtype == object:
         stats["zeros"] = int(sum(1 for v in array.flat if len(v) == 0))
@@ -41,7 +49,7 @@ def tensor_stats(array):
     count, mean, m2 = 0, 0.0, 0.0
     lo, hi = np.inf, -np.inf
     for start in range(0, flat.size, _BLOCK):
-        block = _as_real(flat[start:start + _BLOCK])
+        block = _as_real(flat[start : start + _BLOCK])
         finite_mask = np.isfinite(block)
         stats["nan"] += int(np.count_nonzero(np.isnan(block)))
         stats["posinf"] += int(np.count_nonzero(block == np.inf))
@@ -92,8 +100,7 @@ def histogram(array, bins):
         else:
             counts, edges = np.histogram(finite, bins=bins, range=(lo, hi))
             result["bins"] = [
-                {"left": float(edges[i]), "right": float(edges[i + 1]), "count": int(c)}
-                for i, c in enumerate(counts)
+                {"left": float(edges[i]), "right": float(edges[i + 1]), "count": int(c)} for i, c in enumerate(counts)
             ]
     return result
 
@@ -129,8 +136,14 @@ def diff(a, b, rtol=1e-5, atol=1e-8):
         outside = int(np.count_nonzero(differs))
         argmax = np.unravel_index(int(np.argmax(differs)), a.shape) if outside else None
         return differs, {
-            "numel": int(a.size), "nonfinite_mismatch": 0, "max_abs": None, "mean_abs": None, "max_rel": None,
-            "outside": outside, "argmax": _index(argmax), "allclose": outside == 0,
+            "numel": int(a.size),
+            "nonfinite_mismatch": 0,
+            "max_abs": None,
+            "mean_abs": None,
+            "max_rel": None,
+            "outside": outside,
+            "argmax": _index(argmax),
+            "allclose": outside == 0,
             "reason": "values" if outside else None,
         }
     work = np.complex128 if np.iscomplexobj(a) or np.iscomplexobj(b) else np.float64
@@ -145,9 +158,17 @@ def diff(a, b, rtol=1e-5, atol=1e-8):
     nonfinite_mismatch = int(np.count_nonzero(mismatch))
     close = np.isclose(a64, b64, rtol=rtol, atol=atol, equal_nan=True) | agree
     outside = int(a.size - np.count_nonzero(close))
-    stats = {"numel": int(a.size), "nonfinite_mismatch": nonfinite_mismatch, "max_abs": None,
-             "mean_abs": None, "max_rel": None, "outside": outside, "argmax": None, "allclose": outside == 0,
-             "reason": None if not outside else "nonfinite" if nonfinite_mismatch else "values"}
+    stats = {
+        "numel": int(a.size),
+        "nonfinite_mismatch": nonfinite_mismatch,
+        "max_abs": None,
+        "mean_abs": None,
+        "max_rel": None,
+        "outside": outside,
+        "argmax": None,
+        "allclose": outside == 0,
+        "reason": None if not outside else "nonfinite" if nonfinite_mismatch else "values",
+    }
     pair_magnitude = np.where(finite_pair, magnitude, 0.0)
     if finite_pair.any():
         stats["max_abs"] = float(magnitude[finite_pair].max())

@@ -52,7 +52,8 @@ def to_numpy(value, tag):
     if array.dtype != object and array.dtype.name not in NUMERIC_DTYPE_NAMES:
         raise TypeError(
             "cannot capture %r: dtype %s holds no values TensorCap can store (supported: %s)"
-            % (tag, array.dtype, ", ".join(sorted(codec.SUPPORTED_DTYPES))))
+            % (tag, array.dtype, ", ".join(sorted(codec.SUPPORTED_DTYPES)))
+        )
     return array
 
 
@@ -87,7 +88,8 @@ def python_to_numpy(value, tag):
         array = objects
     if array.dtype == object and not all(isinstance(v, bytes) for v in array.flat):
         raise TypeError(
-            "cannot capture %r: %s does not convert to a numeric or string array" % (tag, type(value).__name__))
+            "cannot capture %r: %s does not convert to a numeric or string array" % (tag, type(value).__name__)
+        )
     return array
 
 
@@ -115,7 +117,8 @@ def _host_array(value, tag):
                 tried.append("__dlpack__: %s" % _first_line(e))
     raise TypeError(
         "cannot capture %r: %s does not convert to a numpy array (%s)"
-        % (tag, type(value).__name__, "; ".join(tried) or "it has neither __array__ nor __dlpack__"))
+        % (tag, type(value).__name__, "; ".join(tried) or "it has neither __array__ nor __dlpack__")
+    )
 
 
 def _host_candidates(value):

@@ -72,14 +72,25 @@ def _ls(args):
     if args.json:
         return _print_json({"runs": listing})
     rows = [
-        (run, tag, len(f["steps"]), f["repeats"], "%d..%d" % (f["steps"][0], f["steps"][-1]), f["dtype"],
-         _shape(f["shape"]), _source(f["source"], args.long))
-        for run, tags in listing.items() for tag, f in tags.items()
+        (
+            run,
+            tag,
+            len(f["steps"]),
+            f["repeats"],
+            "%d..%d" % (f["steps"][0], f["steps"][-1]),
+            f["dtype"],
+            _shape(f["shape"]),
+            _source(f["source"], args.long),
+        )
+        for run, tags in listing.items()
+        for tag, f in tags.items()
     ]
     _print_table(("run", "tag", "steps", "repeats", "first..last", "dtype", "shape", "source"), rows)
     if any(f["repeats"] for tags in listing.values() for f in tags.values()):
-        print("repeats: captures written again at a step already captured; all are kept: `show --repeat K` "
-              "reads one, alerts and divergence read all (a frozen step inside tf.function is the usual cause)")
+        print(
+            "repeats: captures written again at a step already captured; all are kept: `show --repeat K` "
+            "reads one, alerts and divergence read all (a frozen step inside tf.function is the usual cause)"
+        )
     return 0
 
 
@@ -93,8 +104,7 @@ def _stats(args):
     for info in _progress(infos, "statistics"):
         stats = dict(reader.stats(info.run, info.tag, info.step))
         del stats["digest"]
-        rows.append(dict(step=info.step, wall_time=info.wall_time, dtype=info.dtype, shape=list(info.shape),
-                         **stats))
+        rows.append(dict(step=info.step, wall_time=info.wall_time, dtype=info.dtype, shape=list(info.shape), **stats))
     if args.json:
         return _print_json({"run": args.run, "tag": args.tag, "steps": rows})
     columns = ("step", "dtype", "shape", "numel", "min", "max", "mean", "std", "nan", "posinf", "neginf", "zeros")
@@ -110,19 +120,42 @@ def _show(args):
     array, canonical = slicing.apply(reader.value(args.run, args.tag, step, info.repeat), args.slice)
     if args.json:
         if array.size > MAX_JSON_ELEMENTS:
-            raise CommandError("%d elements are too many for --json (at most %d): use --slice or export"
-                               % (array.size, MAX_JSON_ELEMENTS))
-        return _print_json({
-            "run": info.run, "tag": info.tag, "step": step, "repeat": info.repeat, "captures_at_step": repeats,
-            "source": info.source, "dtype": info.dtype, "full_shape": list(info.shape),
-            "slice": canonical, "shape": list(array.shape), "pooled": None, "data": codec.json_values(array),
-        })
-    print("%s:%s:%d  %s %s%s  from %s" % (info.run, info.tag, step, info.dtype, _shape(info.shape),
-                                       "" if canonical == "..." else "  [%s] -> %s" % (canonical, _shape(array.shape)),
-                                       reader_lib.source_text(info.source)))
+            raise CommandError(
+                "%d elements are too many for --json (at most %d): use --slice or export"
+                % (array.size, MAX_JSON_ELEMENTS)
+            )
+        return _print_json(
+            {
+                "run": info.run,
+                "tag": info.tag,
+                "step": step,
+                "repeat": info.repeat,
+                "captures_at_step": repeats,
+                "source": info.source,
+                "dtype": info.dtype,
+                "full_shape": list(info.shape),
+                "slice": canonical,
+                "shape": list(array.shape),
+                "pooled": None,
+                "data": codec.json_values(array),
+            }
+        )
+    print(
+        "%s:%s:%d  %s %s%s  from %s"
+        % (
+            info.run,
+            info.tag,
+            step,
+            info.dtype,
+            _shape(info.shape),
+            "" if canonical == "..." else "  [%s] -> %s" % (canonical, _shape(array.shape)),
+            reader_lib.source_text(info.source),
+        )
+    )
     if repeats > 1:
-        print("capture %d of %d at this step (--repeat K chooses; the default is the last)"
-              % (info.repeat + 1, repeats))
+        print(
+            "capture %d of %d at this step (--repeat K chooses; the default is the last)" % (info.repeat + 1, repeats)
+        )
     if array.dtype == object:
         array = np.vectorize(_decoded, otypes=[object])(array)
     elif info.dtype == "bfloat16":
@@ -141,10 +174,12 @@ def _export(args):
     if not single and not args.output.endswith(".npz"):
         raise CommandError("-o %r must end in .npy (one step) or .npz (steps as step_N)" % args.output)
     if single and len(infos) > 1:
-        raise CommandError("%s:%s has %d steps: choose one with --step, or write an .npz"
-                           % (args.run, args.tag, len(infos)))
-    arrays = {"step_%d" % i.step: codec.npy_exact(reader.value(i.run, i.tag, i.step))
-              for i in _progress(infos, "reading")}
+        raise CommandError(
+            "%s:%s has %d steps: choose one with --step, or write an .npz" % (args.run, args.tag, len(infos))
+        )
+    arrays = {
+        "step_%d" % i.step: codec.npy_exact(reader.value(i.run, i.tag, i.step)) for i in _progress(infos, "reading")
+    }
     try:
         if single:
             np.save(args.output, arrays["step_%d" % steps[0]])
@@ -152,8 +187,14 @@ def _export(args):
             np.savez(args.output, **arrays)
     except OSError as e:
         raise CommandError("cannot write %r: %s" % (args.output, e.strerror or e)) from None
-    saved = {"path": args.output, "run": args.run, "tag": args.tag, "steps": steps, "dtype": infos[-1].dtype,
-             "saved_dtypes": sorted({str(a.dtype) for a in arrays.values()})}
+    saved = {
+        "path": args.output,
+        "run": args.run,
+        "tag": args.tag,
+        "steps": steps,
+        "dtype": infos[-1].dtype,
+        "saved_dtypes": sorted({str(a.dtype) for a in arrays.values()}),
+    }
     if args.json:
         return _print_json(saved)
     print("wrote %s: %d step(s) of %s:%s (%s)" % (args.output, len(steps), args.run, args.tag, infos[-1].dtype))
@@ -170,15 +211,19 @@ def _diff(args):
     b = tuple(mine if mine is not None else theirs for mine, theirs in zip(args.b, a))
     info_a, info_b = reader.info(*a), reader.info(*b)
     if info_a.shape != info_b.shape:
-        raise CommandError("cannot diff shapes %s (%s) and %s (%s)"
-                           % (list(info_a.shape), _name(a), list(info_b.shape), _name(b)))
+        raise CommandError(
+            "cannot diff shapes %s (%s) and %s (%s)" % (list(info_a.shape), _name(a), list(info_b.shape), _name(b))
+        )
     value_a, canonical = slicing.apply(reader.value(*a), args.slice)
     value_b, _ = slicing.apply(reader.value(*b), args.slice)
     try:
         _, stats = analysis.diff(value_a, value_b, args.rtol, args.atol)
     except ValueError as e:
         raise CommandError("cannot diff %s and %s: %s" % (_name(a), _name(b), e)) from None
-    side = lambda i: {"run": i.run, "tag": i.tag, "step": i.step, "dtype": i.dtype, "shape": list(i.shape)}
+
+    def side(i):
+        return {"run": i.run, "tag": i.tag, "step": i.step, "dtype": i.dtype, "shape": list(i.shape)}
+
     if args.json:
         _print_json({"a": side(info_a), "b": side(info_b), "slice": canonical, "stats": stats})
     else:
@@ -187,8 +232,10 @@ def _diff(args):
         if canonical != "...":
             print("slice  [%s] -> %s" % (canonical, _shape(value_a.shape)))
         columns = ("numel", "outside", "nonfinite_mismatch", "max_abs", "mean_abs", "max_rel")
-        _print_table(columns + ("argmax",), [[_number(stats[k]) for k in columns]
-                                            + [_shape(stats["argmax"]) if stats["argmax"] is not None else "-"]])
+        _print_table(
+            columns + ("argmax",),
+            [[_number(stats[k]) for k in columns] + [_shape(stats["argmax"]) if stats["argmax"] is not None else "-"]],
+        )
         verdict = "allclose" if stats["allclose"] else "NOT allclose: %s" % _REASONS[stats["reason"]]
         print("%s (rtol=%g, atol=%g)" % (verdict, args.rtol, args.atol))
     return 0 if stats["allclose"] else 1
@@ -202,29 +249,62 @@ def _divergence(args):
         _print_json(result)
     else:
         first = result["first"]
-        print("%s vs %s (rtol=%g, atol=%g): %d captures compared%s"
-              % (args.run, args.run2, args.rtol, args.atol, result["compared"],
-                 ", %d without a partner at the same tag, step and repeat" % result["unpaired"]
-                 if result["unpaired"] else ""))
+        print(
+            "%s vs %s (rtol=%g, atol=%g): %d captures compared%s"
+            % (
+                args.run,
+                args.run2,
+                args.rtol,
+                args.atol,
+                result["compared"],
+                ", %d without a partner at the same tag, step and repeat" % result["unpaired"]
+                if result["unpaired"]
+                else "",
+            )
+        )
         if first is None:
             print("no divergence")
         else:
             where = "%s at step %d%s (capture #%d, %s)" % (
-                first["tag"], first["step"], " repeat %d" % first["repeat"] if first["repeat"] else "",
-                first["order"], reader_lib.source_text(first["source"]))
+                first["tag"],
+                first["step"],
+                " repeat %d" % first["repeat"] if first["repeat"] else "",
+                first["order"],
+                reader_lib.source_text(first["source"]),
+            )
             if first["reason"] in ("shape", "dtype"):
                 detail = "%s (%s vs %s): not comparable element-wise" % (
-                    _REASONS[first["reason"]], _shape(first["shape"]), _shape(first["shape2"]))
+                    _REASONS[first["reason"]],
+                    _shape(first["shape"]),
+                    _shape(first["shape2"]),
+                )
             else:
-                detail = "%s: %d of %d elements outside tolerance, %d differ in finiteness, max_abs %s " \
-                         "(over finite pairs)" % (_REASONS[first["reason"]], first["outside"],
-                                                  math.prod(first["shape"]), first["nonfinite_mismatch"],
-                                                  _number(first["max_abs"]))
+                detail = (
+                    "%s: %d of %d elements outside tolerance, %d differ in finiteness, max_abs %s "
+                    "(over finite pairs)"
+                    % (
+                        _REASONS[first["reason"]],
+                        first["outside"],
+                        math.prod(first["shape"]),
+                        first["nonfinite_mismatch"],
+                        _number(first["max_abs"]),
+                    )
+                )
             print("first divergence: %s: %s" % (where, detail))
-        columns = ("tag", "steps_compared", "steps_outside", "first_step_outside", "nonfinite_mismatch",
-                   "max_abs", "max_rel", "unpaired")
-        _print_table(columns + ("reasons",), [[_number(row[c]) for c in columns] + [",".join(row["reasons"]) or "-"]
-                                              for row in result["tags"]])
+        columns = (
+            "tag",
+            "steps_compared",
+            "steps_outside",
+            "first_step_outside",
+            "nonfinite_mismatch",
+            "max_abs",
+            "max_rel",
+            "unpaired",
+        )
+        _print_table(
+            columns + ("reasons",),
+            [[_number(row[c]) for c in columns] + [",".join(row["reasons"]) or "-"] for row in result["tags"]],
+        )
         for key, run in (("only_in_run", args.run), ("only_in_run2", args.run2)):
             if result[key]:
                 print("only in %s: %s" % (run, ", ".join(result[key])))
@@ -240,9 +320,24 @@ def _alerts(args):
     if args.json:
         _print_json({"alerts": found})
     elif found:
-        _print_table(("run", "tag", "step", "repeat", "order", "nan", "posinf", "neginf", "first", "source"),
-                     [[a["run"], a["tag"], a["step"], a["repeat"], a["order"], a["nan"], a["posinf"], a["neginf"],
-                       "first" if a["first"] else "", _source(a["source"], False)] for a in found])
+        _print_table(
+            ("run", "tag", "step", "repeat", "order", "nan", "posinf", "neginf", "first", "source"),
+            [
+                [
+                    a["run"],
+                    a["tag"],
+                    a["step"],
+                    a["repeat"],
+                    a["order"],
+                    a["nan"],
+                    a["posinf"],
+                    a["neginf"],
+                    "first" if a["first"] else "",
+                    _source(a["source"], False),
+                ]
+                for a in found
+            ],
+        )
     else:
         print("no NaN or Inf in %d numeric captures" % numeric)
     return 1 if found else 0
@@ -310,8 +405,12 @@ class _ProgressBar:
         return False
 
 
-_REASONS = {"values": "values differ", "nonfinite": "NaN/Inf differ", "shape": "shapes differ",
-            "dtype": "dtypes differ"}
+_REASONS = {
+    "values": "values differ",
+    "nonfinite": "NaN/Inf differ",
+    "shape": "shapes differ",
+    "dtype": "dtypes differ",
+}
 
 
 def _decoded(data):
@@ -325,8 +424,14 @@ def _decoded(data):
 def _tag_facts(infos, repeats):
     """The /index route's facts of one tag (dtype and shape of its last step)."""
     last = infos[-1]
-    return {"steps": [i.step for i in infos], "repeats": repeats, "dtype": last.dtype, "shape": list(last.shape),
-            "description": last.description, "source": last.source}
+    return {
+        "steps": [i.step for i in infos],
+        "repeats": repeats,
+        "dtype": last.dtype,
+        "shape": list(last.shape),
+        "description": last.description,
+        "source": last.source,
+    }
 
 
 def _source(source, long):
@@ -390,22 +495,38 @@ def _tolerance(text):
 
 def _parser():
     parser = argparse.ArgumentParser(
-        prog="tensorcap", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=_EXAMPLES,
-        description=textwrap.fill("Read TensorCap captures from a TensorBoard logdir: list, print, export and "
-                                  "compare them, and find NaN/Inf and where two runs part. Needs no TensorFlow."))
+        prog="tensorcap",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=_EXAMPLES,
+        description=textwrap.fill(
+            "Read TensorCap captures from a TensorBoard logdir: list, print, export and "
+            "compare them, and find NaN/Inf and where two runs part. Needs no TensorFlow."
+        ),
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def command(name, func, help, epilog, *positionals, description=None):
-        sub = commands.add_parser(name, help=help, description=textwrap.fill(description or help),
-                                  epilog="examples:\n" + epilog,
-                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-        sub.add_argument("logdir", metavar="LOGDIR", help="the TensorBoard logdir (each directory holding event "
-                                                          "files is a run, named by its path inside LOGDIR)")
+        sub = commands.add_parser(
+            name,
+            help=help,
+            description=textwrap.fill(description or help),
+            epilog="examples:\n" + epilog,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        sub.add_argument(
+            "logdir",
+            metavar="LOGDIR",
+            help="the TensorBoard logdir (each directory holding event "
+            "files is a run, named by its path inside LOGDIR)",
+        )
         for metavar, text in positionals:
             sub.add_argument(metavar.lower(), metavar=metavar, help=text)
-        sub.add_argument("--json", action="store_true",
-                         help="print one JSON object instead, with the field names of the plugin's HTTP "
-                              "routes (NaN/Inf as \"NaN\", \"Infinity\", \"-Infinity\")")
+        sub.add_argument(
+            "--json",
+            action="store_true",
+            help="print one JSON object instead, with the field names of the plugin's HTTP "
+            "routes (NaN/Inf as \"NaN\", \"Infinity\", \"-Infinity\")",
+        )
         sub.set_defaults(func=func)
         return sub
 
@@ -413,67 +534,110 @@ def _parser():
     step_help = "the step (default: %s)"
     slice_help = "numpy-style index such as '3, :, ::2' or '..., 0' (missing trailing axes are ':')"
 
-    sub = command("ls", _ls, "list runs, tags, step ranges, dtypes and shapes (reads no values)",
-                  "  tensorcap ls runs/\n  tensorcap ls runs/ --run healthy --tag '^dense/'")
+    sub = command(
+        "ls",
+        _ls,
+        "list runs, tags, step ranges, dtypes and shapes (reads no values)",
+        "  tensorcap ls runs/\n  tensorcap ls runs/ --run healthy --tag '^dense/'",
+    )
     sub.add_argument("--run", help="only this run")
     sub.add_argument("--tag", metavar="REGEX", help="only tags where REGEX matches (re.search)")
     sub.add_argument("--long", action="store_true", help="show each source file's full path")
 
-    sub = command("stats", _stats, "statistics of a tag per step: numel, min, max, mean, std (over finite "
-                  "elements), NaN/+Inf/-Inf and zero counts", "  tensorcap stats runs/ healthy dense/out --step 3",
-                  run, tag)
+    sub = command(
+        "stats",
+        _stats,
+        "statistics of a tag per step: numel, min, max, mean, std (over finite "
+        "elements), NaN/+Inf/-Inf and zero counts",
+        "  tensorcap stats runs/ healthy dense/out --step 3",
+        run,
+        tag,
+    )
     sub.add_argument("--step", type=int, help=step_help % "every step")
 
-    sub = command("show", _show, "print a captured value, numpy-style (large values elided with '...')",
-                  "  tensorcap show runs/ healthy conv/out --step 3 --slice '0, :, :, 0' --full", run, tag)
+    sub = command(
+        "show",
+        _show,
+        "print a captured value, numpy-style (large values elided with '...')",
+        "  tensorcap show runs/ healthy conv/out --step 3 --slice '0, :, :, 0' --full",
+        run,
+        tag,
+    )
     sub.add_argument("--step", type=int, help=step_help % "the last step")
-    sub.add_argument("--repeat", type=int, help="which capture at the step, from 0, when it was captured "
-                                                "several times (default: the last, as TensorBoard shows)")
+    sub.add_argument(
+        "--repeat",
+        type=int,
+        help="which capture at the step, from 0, when it was captured "
+        "several times (default: the last, as TensorBoard shows)",
+    )
     sub.add_argument("--slice", default="", help=slice_help)
     sub.add_argument("--full", action="store_true", help="print every element")
 
-    sub = command("export", _export, "write exact values to .npy or .npz files (bfloat16 as its uint16 bits)",
-                  "  tensorcap export runs/ healthy dense/out --step 3 -o out.npy\n"
-                  "  tensorcap export runs/ healthy dense/out -o all.npz\n"
-                  "  python -c \"import numpy as np; print(np.load('all.npz')['step_3'])\"\n"
-                  "  bits = np.load('bf16.npy')                  # bfloat16 back from its bits:\n"
-                  "  bits.view(ml_dtypes.bfloat16)               # exact, with ml_dtypes\n"
-                  "  (bits.astype(np.uint32) << 16).view(np.float32)  # exact, with numpy only", run, tag,
-                  description="write exact values to a numpy file: one step to .npy, every step (or "
-                  "--step) to .npz with keys step_N. bfloat16 is saved as its raw uint16 bits; strings as "
-                  "fixed-width bytes (dtype S), or as an object array of bytes (np.load(..., allow_pickle=True)) "
-                  "when a string ends in a NUL byte, which dtype S would drop.")
+    sub = command(
+        "export",
+        _export,
+        "write exact values to .npy or .npz files (bfloat16 as its uint16 bits)",
+        "  tensorcap export runs/ healthy dense/out --step 3 -o out.npy\n"
+        "  tensorcap export runs/ healthy dense/out -o all.npz\n"
+        "  python -c \"import numpy as np; print(np.load('all.npz')['step_3'])\"\n"
+        "  bits = np.load('bf16.npy')                  # bfloat16 back from its bits:\n"
+        "  bits.view(ml_dtypes.bfloat16)               # exact, with ml_dtypes\n"
+        "  (bits.astype(np.uint32) << 16).view(np.float32)  # exact, with numpy only",
+        run,
+        tag,
+        description="write exact values to a numpy file: one step to .npy, every step (or "
+        "--step) to .npz with keys step_N. bfloat16 is saved as its raw uint16 bits; strings as "
+        "fixed-width bytes (dtype S), or as an object array of bytes (np.load(..., allow_pickle=True)) "
+        "when a string ends in a NUL byte, which dtype S would drop.",
+    )
     sub.add_argument("--step", type=int, help=step_help % "every step, for .npz")
     sub.add_argument("-o", "--output", required=True, metavar="FILE", help="FILE.npy or FILE.npz")
 
-    compare_help = "the capture, as RUN:TAG:STEP: the run ends at the first ':' and the step follows the last, " \
-                   "so tags may contain ':' (runs may not)"
-    sub = command("diff", _diff, "compare two captures element-wise (A - B); exit status 1 unless allclose",
-                  "  tensorcap diff runs/ healthy:dense/out:3 changed:dense/out:3\n"
-                  "  tensorcap diff runs/ healthy:dense/out:3 changed::      # same tag and step in changed\n"
-                  "  tensorcap diff runs/ healthy:dense/out:3 ::4 --slice '0, :'  # step 4 of the same tag")
+    compare_help = (
+        "the capture, as RUN:TAG:STEP: the run ends at the first ':' and the step follows the last, "
+        "so tags may contain ':' (runs may not)"
+    )
+    sub = command(
+        "diff",
+        _diff,
+        "compare two captures element-wise (A - B); exit status 1 unless allclose",
+        "  tensorcap diff runs/ healthy:dense/out:3 changed:dense/out:3\n"
+        "  tensorcap diff runs/ healthy:dense/out:3 changed::      # same tag and step in changed\n"
+        "  tensorcap diff runs/ healthy:dense/out:3 ::4 --slice '0, :'  # step 4 of the same tag",
+    )
     sub.add_argument("a", metavar="A", type=_capture, help=compare_help)
-    sub.add_argument("b", metavar="B", type=_capture,
-                     help="the other capture, RUN:TAG:STEP; an empty field takes A's")
+    sub.add_argument("b", metavar="B", type=_capture, help="the other capture, RUN:TAG:STEP; an empty field takes A's")
     sub.add_argument("--slice", default="", help=slice_help + "; applies to both")
     _tolerances(sub)
 
-    sub = command("divergence", _divergence, "find where RUN2 first parts from RUN, walking RUN by step and "
-                  "capture order; exit status 1 if it does",
-                  "  tensorcap divergence runs/ healthy changed --atol 1e-6", run,
-                  ("RUN2", "the run compared with RUN"))
+    sub = command(
+        "divergence",
+        _divergence,
+        "find where RUN2 first parts from RUN, walking RUN by step and capture order; exit status 1 if it does",
+        "  tensorcap divergence runs/ healthy changed --atol 1e-6",
+        run,
+        ("RUN2", "the run compared with RUN"),
+    )
     _tolerances(sub)
 
-    sub = command("alerts", _alerts, "list every capture holding NaN or Inf; exit status 1 if any",
-                  "  tensorcap alerts runs/ --run nan_run")
+    sub = command(
+        "alerts",
+        _alerts,
+        "list every capture holding NaN or Inf; exit status 1 if any",
+        "  tensorcap alerts runs/ --run nan_run",
+    )
     sub.add_argument("--run", help="only this run")
 
-    sub = command("rootcause", _rootcause, "find the op that made the first NaN: walk back from it through "
-                  "inputs holding NaN/Inf to the op whose inputs were finite (needs the lineage record() "
-                  "stores); exit status 1 if found, 0 if the run is clean",
-                  "  tensorcap rootcause runs/ broken\n  tensorcap rootcause runs/ broken --step 173 --inf --json\n"
-                  "  tensorcap rootcause runs/ job      # workers job/worker_0, job/worker_1, ...",
-                  ("RUN", "run name, or a group whose worker runs (RUN/worker_0, ...) are compared"))
+    sub = command(
+        "rootcause",
+        _rootcause,
+        "find the op that made the first NaN: walk back from it through "
+        "inputs holding NaN/Inf to the op whose inputs were finite (needs the lineage record() "
+        "stores); exit status 1 if found, 0 if the run is clean",
+        "  tensorcap rootcause runs/ broken\n  tensorcap rootcause runs/ broken --step 173 --inf --json\n"
+        "  tensorcap rootcause runs/ job      # workers job/worker_0, job/worker_1, ...",
+        ("RUN", "run name, or a group whose worker runs (RUN/worker_0, ...) are compared"),
+    )
     sub.add_argument("--step", type=int, help=step_help % "the first step holding NaN")
     sub.add_argument("--inf", action="store_true", help="start from NaN or +-Inf, not only NaN")
     return parser
@@ -481,9 +645,12 @@ def _parser():
 
 def _tolerances(parser):
     parser.add_argument("--rtol", type=_tolerance, default=1e-5, help="relative tolerance (default 1e-5)")
-    parser.add_argument("--atol", type=_tolerance, default=1e-8,
-                        help="absolute tolerance (default 1e-8): close means |A - B| <= atol + rtol * |B|, "
-                             "NaN matching NaN")
+    parser.add_argument(
+        "--atol",
+        type=_tolerance,
+        default=1e-8,
+        help="absolute tolerance (default 1e-8): close means |A - B| <= atol + rtol * |B|, NaN matching NaN",
+    )
 
 
 def main(argv=None):

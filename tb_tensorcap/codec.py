@@ -1,12 +1,16 @@
-"""TensorProto <-> numpy without TensorFlow, bit-exact.
+"""TensorProto <-> numpy without TensorFlow, bit-exact, both ways on the wire.
 
 TensorBoard (and so the reader and the plugin) must run without TensorFlow,
 so this module decodes `TensorProto`s itself. Numeric values written by
 ``tf.summary.write`` arrive as raw little-endian ``tensor_content``; the typed
 ``*_val`` fields are decoded too, for protos written by other tools.
+`tensor_in_event` decodes one value of a serialized Event without parsing it
+all; `encode_summary_value` is its counterpart for writing (`record()`).
 
 bfloat16 needs ``ml_dtypes`` (installed with TensorFlow and with tb_tensorcap).
 """
+
+import sys
 
 import numpy as np
 from tensorboard.compat.proto import tensor_pb2, types_pb2
@@ -200,7 +204,7 @@ def tensor_in_event(buffer, tag):
             tensor_span, value_tag = None, None
             for field, inner in _length_delimited(buffer, *value_span):
                 if field == _VALUE_TAG:
-                    value_tag = bytes(buffer[inner[0]:inner[1]]).decode("utf-8", "replace")
+                    value_tag = bytes(buffer[inner[0] : inner[1]]).decode("utf-8", "replace")
                 elif field == _VALUE_TENSOR:
                     tensor_span = inner
             if value_tag == tag and tensor_span is not None:
@@ -225,7 +229,7 @@ def _tensor_at(buffer, start, end):
         if field == _SHAPE_DIM:
             sizes = [v for f, w, v in _fields(buffer, *dim_span) if f == _DIM_SIZE and w == 0]
             shape.append(sizes[0] if sizes else 0)
-    content = buffer[content_span[0]:content_span[1]]
+    content = buffer[content_span[0] : content_span[1]]
     return np.frombuffer(content, dtype=numpy_dtype(name)).reshape(shape)
 
 
@@ -267,3 +271,49 @@ def _varint(buffer, position):
         if not byte & 0x80:
             return result, position
         shift += 7
+
+
+def _encode_varint(n):
+    out = bytearray()
+    while n > 0x7F:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def encode_summary_value(pieces, tag, array, dtype_enum, metadata_bytes):
+    """Appends one serialized ``Summary.value`` entry to `pieces`.
+
+    Numeric values are encoded by hand (dtype, shape, raw little-endian
+    ``tensor_content``: what ``tf.summary.write`` writes), avoiding a
+    protobuf copy of every value: the content piece is a view of `array`,
+    which must outlive the use of `pieces`. Strings (an object array of bytes)
+    go through `to_tensor_proto`.
+
+    Args:
+      pieces: a list of bytes-like pieces; their concatenation is a
+        serialized ``Summary``.
+      tag: the value's tag.
+      array: the value, as a numpy array.
+      dtype_enum: its TensorFlow ``DataType`` enum value.
+      metadata_bytes: the serialized ``SummaryMetadata``.
+    """
+    varint = _encode_varint
+    if dtype_enum == types_pb2.DT_STRING:
+        tensor_pieces = [to_tensor_proto(array).SerializeToString()]
+    else:
+        if sys.byteorder != "little":  # pragma: no cover
+            array = array.byteswap()
+        content = memoryview(np.ascontiguousarray(array).reshape(-1).view(np.uint8))
+        dims = b"".join(b"\x12" + varint(len(d)) + d for d in (b"\x08" + varint(int(size)) for size in array.shape))
+        head = b"\x08" + varint(dtype_enum) + b"\x12" + varint(len(dims)) + dims + b"\x22" + varint(len(content))
+        tensor_pieces = [head, content]
+    tensor_length = sum(len(p) for p in tensor_pieces)
+    tag_bytes = tag.encode("utf-8")
+    value_head = b"\x0a" + varint(len(tag_bytes)) + tag_bytes + b"\x42" + varint(tensor_length)
+    value_tail = b"\x4a" + varint(len(metadata_bytes)) + metadata_bytes
+    value_length = len(value_head) + tensor_length + len(value_tail)
+    pieces.append(b"\x0a" + varint(value_length) + value_head)
+    pieces.extend(tensor_pieces)
+    pieces.append(value_tail)

@@ -24,7 +24,6 @@ import struct
 import crc32c
 from tensorboard.compat import tf as tb_tf
 
-
 _HEADER = struct.Struct("<QI")
 _FOOTER = struct.Struct("<I")
 _MASK_DELTA = 0xA282EAD8
@@ -74,12 +73,15 @@ class _RangeReader:
         if start < 0 or start + size > len(self._buffer):
             try:
                 self._buffer, _ = self._filesystem.read(
-                    self._path, binary_mode=True, size=max(size, self._BLOCK),
-                    continue_from={"byte_offset": self._position})
+                    self._path,
+                    binary_mode=True,
+                    size=max(size, self._BLOCK),
+                    continue_from={"byte_offset": self._position},
+                )
             except Exception as e:  # boto3's and the stub's own errors
                 raise OSError(remote_error(self._path, e)) from None
             self._buffer_start, start = self._position, 0
-        data = self._buffer[start:start + size]
+        data = self._buffer[start : start + size]
         self._position += len(data)
         return data
 
@@ -110,10 +112,17 @@ def remote_error(path, error):
     elif type(error).__name__ in ("EndpointConnectionError", "ConnectTimeoutError"):
         hint = "cannot reach the storage endpoint (S3_ENDPOINT=%s)" % os.environ.get("S3_ENDPOINT", "unset")
     elif "not implemented" in text and scheme:
-        hint = ("TensorFlow is installed, so %s:// is read through TensorFlow's filesystems, which do not "
-                "implement it%s" % (scheme, "; for s3:// install and import tensorflow-io, or run where "
-                                    "TensorFlow is not installed (TensorBoard then reads s3:// with boto3)"
-                                    if scheme == "s3" else ""))
+        hint = (
+            "TensorFlow is installed, so %s:// is read through TensorFlow's filesystems, which do not "
+            "implement it%s"
+            % (
+                scheme,
+                "; for s3:// install and import tensorflow-io, or run where "
+                "TensorFlow is not installed (TensorBoard then reads s3:// with boto3)"
+                if scheme == "s3"
+                else "",
+            )
+        )
     else:
         return "cannot read %s: %s" % (path, text)
     return "cannot read %s: %s (%s)" % (path, hint, text.splitlines()[0] if text else type(error).__name__)
@@ -179,8 +188,8 @@ def read_record(path, offset):
     if len(buffer) < end_of_header:
         raise Corruption("%s: no record at byte %d" % (path, offset))
     length, _ = _HEADER.unpack(buffer[start:end_of_header])
-    data = buffer[end_of_header:end_of_header + length]
-    footer = buffer[end_of_header + length:end_of_header + length + _FOOTER.size]
+    data = buffer[end_of_header : end_of_header + length]
+    footer = buffer[end_of_header + length : end_of_header + length + _FOOTER.size]
     if len(data) < length or len(footer) < _FOOTER.size:
         raise Corruption("%s: record at byte %d is incomplete" % (path, offset))
     if masked_crc32c(data) != _FOOTER.unpack(footer)[0]:
@@ -228,8 +237,4 @@ def list_run_dirs(logdir):
         if not tb_tf.io.gfile.exists(logdir):
             return []
         walk = tb_tf.io.gfile.walk
-    return [
-        directory
-        for directory, _, files in walk(logdir)
-        if any(is_event_file(f) for f in files)
-    ]
+    return [directory for directory, _, files in walk(logdir) if any(is_event_file(f) for f in files)]

@@ -106,7 +106,9 @@ class Writer:
             method(*args)
         except Exception as e:  # OSError, or gfile's and boto's own types
             message = "TensorCap cannot write captures to %r: %s; captures since the last flush may be lost" % (
-                self.logdir, _message(e))
+                self.logdir,
+                _message(e),
+            )
             errno_ = getattr(e, "errno", None)
             raise (OSError(errno_, message) if errno_ else OSError(message)) from None
 
@@ -128,8 +130,16 @@ def _write_record(file, data):
     """One TFRecord: length, its masked CRC, the data, its masked CRC."""
     header = struct.pack("<Q", len(data))
     # One write: TensorBoard's TensorFlow-free gfile opens the file for each.
-    file.write(b"".join((header, struct.pack("<I", event_files.masked_crc32c(header)), data,
-                         struct.pack("<I", event_files.masked_crc32c(data)))))
+    file.write(
+        b"".join(
+            (
+                header,
+                struct.pack("<I", event_files.masked_crc32c(header)),
+                data,
+                struct.pack("<I", event_files.masked_crc32c(data)),
+            )
+        )
+    )
 
 
 def active():
@@ -195,8 +205,11 @@ def check_free_space(logdir):
         return
     free = (disk.f_bfree if hasattr(os, "geteuid") and os.geteuid() == 0 else disk.f_bavail) * disk.f_frsize
     if free < _MIN_FREE_BYTES:
-        raise OSError(errno.ENOSPC, "No space left on device: TensorCap cannot write captures to %r "
-                      "(%d bytes free); captures not yet flushed may be lost" % (logdir, free))
+        raise OSError(
+            errno.ENOSPC,
+            "No space left on device: TensorCap cannot write captures to %r "
+            "(%d bytes free); captures not yet flushed may be lost" % (logdir, free),
+        )
 
 
 default_writer = _DefaultWriter()

@@ -14,8 +14,25 @@ kept ("full") from health-mode ones, which kept only these statistics.
 
 from tb_tensorcap import reader as reader_module
 
-COLUMNS = ("run", "tag", "step", "repeat", "wall_time", "dtype", "shape", "numel", "min", "max", "mean", "std",
-           "nan", "posinf", "neginf", "zeros", "kind")
+COLUMNS = (
+    "run",
+    "tag",
+    "step",
+    "repeat",
+    "wall_time",
+    "dtype",
+    "shape",
+    "numel",
+    "min",
+    "max",
+    "mean",
+    "std",
+    "nan",
+    "posinf",
+    "neginf",
+    "zeros",
+    "kind",
+)
 _INTEGER_COLUMNS = ("step", "repeat", "numel", "nan", "posinf", "neginf", "zeros")
 _FLOAT_COLUMNS = ("wall_time", "min", "max", "mean", "std")
 
@@ -29,18 +46,36 @@ def stats_frame(reader, run=None, tags=None):
         missing = wanted - {tag for r in runs for tag in reader.tags(r)}
         if missing:
             raise reader_module.NotFoundError(
-                "no tag %s in run%s %s" % (", ".join(map(repr, sorted(missing))), "" if len(runs) == 1 else "s",
-                                           ", ".join(map(repr, runs))))
+                "no tag %s in run%s %s"
+                % (", ".join(map(repr, sorted(missing))), "" if len(runs) == 1 else "s", ", ".join(map(repr, runs)))
+            )
     rows = []
     for name in runs:
         for info in reader.captures(name):
             if wanted is not None and info.tag not in wanted:
                 continue
             stats = reader.stats(info.run, info.tag, info.step, info.repeat)
-            rows.append((info.run, info.tag, info.step, info.repeat, info.wall_time, info.dtype, tuple(info.shape),
-                         stats["numel"], _float(stats["min"]), _float(stats["max"]), _float(stats["mean"]),
-                         _float(stats["std"]), stats["nan"], stats["posinf"], stats["neginf"], stats["zeros"],
-                         info.kind))
+            rows.append(
+                (
+                    info.run,
+                    info.tag,
+                    info.step,
+                    info.repeat,
+                    info.wall_time,
+                    info.dtype,
+                    tuple(info.shape),
+                    stats["numel"],
+                    _float(stats["min"]),
+                    _float(stats["max"]),
+                    _float(stats["mean"]),
+                    _float(stats["std"]),
+                    stats["nan"],
+                    stats["posinf"],
+                    stats["neginf"],
+                    stats["zeros"],
+                    info.kind,
+                )
+            )
     frame = pandas.DataFrame.from_records(rows, columns=list(COLUMNS))
     frame = frame.astype({**{c: "int64" for c in _INTEGER_COLUMNS}, **{c: "float64" for c in _FLOAT_COLUMNS}})
     return frame.sort_values(["run", "tag", "step", "repeat"], kind="stable", ignore_index=True)
@@ -54,8 +89,9 @@ def _selection(value, known, what):
     if known is not None:
         unknown = [n for n in names if n not in known]
         if unknown:
-            raise reader_module.NotFoundError("no %s %s (runs: %s)" % (
-                what, ", ".join(map(repr, unknown)), ", ".join(map(repr, known)) or "none"))
+            raise reader_module.NotFoundError(
+                "no %s %s (runs: %s)" % (what, ", ".join(map(repr, unknown)), ", ".join(map(repr, known)) or "none")
+            )
     return names
 
 
@@ -68,5 +104,6 @@ def _import_pandas():
         import pandas
     except ImportError as e:
         raise ImportError(
-            "Reader.stats_frame needs pandas, which is not installed (pip install pandas): %s" % e) from None
+            "Reader.stats_frame needs pandas, which is not installed (pip install pandas): %s" % e
+        ) from None
     return pandas

@@ -26,7 +26,7 @@ import threading
 import numpy as np
 import tensorflow as tf
 
-from tb_tensorcap import metadata
+from tb_tensorcap import capture_context, metadata, tf_internals
 
 _REDUCED_IN_FLOAT32 = frozenset([tf.float16, tf.bfloat16, tf.float32, tf.bool])
 
@@ -121,7 +121,7 @@ class BatchedStats:
             offset = 0
             for p, tensor in zip(positions, group):
                 length = row_length(tensor.shape.rank)
-                pieces[p] = flat[offset:offset + length]
+                pieces[p] = flat[offset : offset + length]
                 offset += length
         return np.concatenate(pieces)
 
@@ -130,7 +130,8 @@ class BatchedStats:
             function = self._functions.get(device)
             if function is None:
                 function = self._functions[device] = tf.function(
-                    _rows_on(device), reduce_retracing=True, autograph=False)
+                    _rows_on(device), reduce_retracing=True, autograph=False
+                )
             return function
 
 
@@ -138,6 +139,7 @@ def _rows_on(device):
     def rows(tensors):
         with _on_device(device):
             return health_rows(tensors)
+
     return rows
 
 
@@ -193,12 +195,5 @@ def write_record(tag, metadata_proto, rows, step, writer):
 
     Runs as TensorCap's own write (a `record()` block does not capture its ops).
     """
-    from tb_tensorcap import summary
-
-    previous = getattr(summary._thread_state, "writing", False)
-    summary._thread_state.writing = True
-    try:
-        with summary._writer_as_default(writer):
-            tf.summary.write(tag, tf.constant(rows, tf.float64), step=step, metadata=metadata_proto)
-    finally:
-        summary._thread_state.writing = previous
+    with capture_context.writing(), tf_internals.writer_as_default(writer):
+        tf.summary.write(tag, tf.constant(rows, tf.float64), step=step, metadata=metadata_proto)

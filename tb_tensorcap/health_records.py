@@ -17,10 +17,12 @@ _MOMENTS = ("min", "max", "mean", "std")
 
 
 def statistics_only_message(run, tag, step):
-    return ("step %s of tag %r in run %r was captured in health mode: only its statistics "
-            "(%s) were kept, not its value. Capture it in full mode (record() without "
-            "mode=\"health\"), or keep the values of the steps around a failure with "
-            "tensorcap.FlightRecorder" % (step, tag, run, ", ".join(metadata.HEALTH_FIELDS)))
+    return (
+        "step %s of tag %r in run %r was captured in health mode: only its statistics "
+        "(%s) were kept, not its value. Capture it in full mode (record() without "
+        "mode=\"health\"), or keep the values of the steps around a failure with "
+        "tensorcap.FlightRecorder" % (step, tag, run, ", ".join(metadata.HEALTH_FIELDS))
+    )
 
 
 def decode(tensor_proto, health):

@@ -48,11 +48,9 @@ import warnings
 import keras as _keras
 import numpy as np
 import tensorflow as tf
-from tensorflow.python.framework import ops as _tf_ops
-from tensorflow.python.ops import resource_variable_ops
 
-from tb_tensorcap import summary
-from tb_tensorcap.autocapture import variable_name
+from tb_tensorcap import summary, tf_internals
+from tb_tensorcap.gradients import variable_name
 
 __all__ = ["CaptureCallback"]
 
@@ -81,8 +79,9 @@ class CaptureCallback(_keras.callbacks.Callback):
             what = (what,)
         unknown = set(what) - set(_WHAT)
         if unknown:
-            raise ValueError("CaptureCallback(what=...) takes %s, not %s"
-                             % (", ".join(_WHAT), ", ".join(sorted(unknown))))
+            raise ValueError(
+                "CaptureCallback(what=...) takes %s, not %s" % (", ".join(_WHAT), ", ".join(sorted(unknown)))
+            )
         if not isinstance(every_n_batches, int) or every_n_batches < 1:
             raise ValueError("every_n_batches must be a positive int, got %r" % (every_n_batches,))
         self._layer_spec = layers
@@ -144,14 +143,19 @@ class CaptureCallback(_keras.callbacks.Callback):
         replicas = getattr(strategy, "num_replicas_in_sync", 1)
         stash_what = self._what & _STASHED
         if replicas > 1 and stash_what:
-            warnings.warn("CaptureCallback: %d replicas in sync; only weights and logs are captured "
-                          "under a multi-replica strategy" % replicas, RuntimeWarning, stacklevel=3)
+            warnings.warn(
+                "CaptureCallback: %d replicas in sync; only weights and logs are captured "
+                "under a multi-replica strategy" % replicas,
+                RuntimeWarning,
+                stacklevel=3,
+            )
             stash_what = set()
         if stash_what:
-            with _tf_ops.init_scope():
+            with tf.init_scope():
                 if self._flag is None:
-                    self._flag = resource_variable_ops.ResourceVariable(
-                        False, trainable=False, name="tensorcap_capture_batch")
+                    self._flag = tf_internals.plain_resource_variable(
+                        False, trainable=False, name="tensorcap_capture_batch"
+                    )
             self._wrap(model, "train_step", self._wrapped_train_step)
             if "activations" in stash_what:
                 for layer in self._layers:
@@ -161,8 +165,11 @@ class CaptureCallback(_keras.callbacks.Callback):
             if "gradients" in stash_what and getattr(model, "optimizer", None) is not None:
                 self._wrap(model.optimizer, "apply_gradients", self._wrapped_apply_gradients)
             if getattr(model, "jit_compile", False):
-                warnings.warn("CaptureCallback: running the train step without XLA "
-                              "(jit_compile=False) while attached", RuntimeWarning, stacklevel=3)
+                warnings.warn(
+                    "CaptureCallback: running the train step without XLA (jit_compile=False) while attached",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
                 self._originals.append((model, "jit_compile", model.jit_compile, True))
                 model.jit_compile = False
             model.train_function = None  # retrace with the wrappers
@@ -238,10 +245,10 @@ class CaptureCallback(_keras.callbacks.Callback):
         """Inside the train step: copy `value` into its stash on captured batches."""
         variable = self._stashes.get(key)
         if variable is None or variable.dtype != value.dtype:
-            with _tf_ops.init_scope():
-                variable = resource_variable_ops.ResourceVariable(
-                    tf.zeros([0], value.dtype), shape=tf.TensorShape(None), trainable=False,
-                    name="tensorcap_stash")
+            with tf.init_scope():
+                variable = tf_internals.plain_resource_variable(
+                    tf.zeros([0], value.dtype), shape=tf.TensorShape(None), trainable=False, name="tensorcap_stash"
+                )
             self._stashes[key] = variable
 
         def copy():
@@ -307,7 +314,7 @@ class CaptureCallback(_keras.callbacks.Callback):
     def _relative(self, path):
         own = getattr(self.model, "name", None)
         if own and path.startswith(own + "/"):
-            return path[len(own) + 1:]
+            return path[len(own) + 1 :]
         return path
 
     def _variable_name(self, variable):

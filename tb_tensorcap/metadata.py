@@ -152,8 +152,12 @@ def create_health_metadata(rows, sources, ops=()):
     """
     content = {
         "version": PROTO_VERSION,
-        "health": {"fields": list(HEALTH_FIELDS), "rows": [list(r) for r in rows], "sources": list(sources),
-                   "ops": list(ops)},
+        "health": {
+            "fields": list(HEALTH_FIELDS),
+            "rows": [list(r) for r in rows],
+            "sources": list(sources),
+            "ops": list(ops),
+        },
     }
     return summary_pb2.SummaryMetadata(
         summary_description="TensorCap health statistics of %d captures" % len(rows),
@@ -210,10 +214,17 @@ def _check_health(health):
     for op in ops:
         _check_lineage({"op": op})
     for row in rows:
-        if not (isinstance(row, list) and len(row) in (4, 5) and isinstance(row[0], str)
-                and isinstance(row[1], str) and isinstance(row[2], int) and row[2] >= 0
-                and isinstance(row[3], int) and -1 <= row[3] < len(sources)
-                and (len(row) == 4 or (isinstance(row[4], int) and -1 <= row[4] < len(ops)))):
+        if not (
+            isinstance(row, list)
+            and len(row) in (4, 5)
+            and isinstance(row[0], str)
+            and isinstance(row[1], str)
+            and isinstance(row[2], int)
+            and row[2] >= 0
+            and isinstance(row[3], int)
+            and -1 <= row[3] < len(sources)
+            and (len(row) == 4 or (isinstance(row[4], int) and -1 <= row[4] < len(ops)))
+        ):
             raise ValueError("TensorCap health record has a malformed row: %r" % (row,))
 
 

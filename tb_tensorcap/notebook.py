@@ -23,16 +23,29 @@ import zlib
 
 import numpy as np
 
-from tb_tensorcap import analysis, arrays, event_files, codec, slicing
+from tb_tensorcap import analysis, arrays, codec, event_files, slicing
 
 # Values with at most this many elements are shown in full on the line.
 _SHOWN_ELEMENTS = 8
 _HISTOGRAM_BINS = 32
 _HEATMAP_CELLS = 64 * 64
 _SHORT_DTYPES = {
-    "float16": "f16", "bfloat16": "bf16", "float32": "f32", "float64": "f64", "int8": "i8",
-    "int16": "i16", "int32": "i32", "int64": "i64", "uint8": "u8", "uint16": "u16", "uint32": "u32",
-    "uint64": "u64", "bool": "bool", "complex64": "c64", "complex128": "c128", "string": "str",
+    "float16": "f16",
+    "bfloat16": "bf16",
+    "float32": "f32",
+    "float64": "f64",
+    "int8": "i8",
+    "int16": "i16",
+    "int32": "i32",
+    "int64": "i64",
+    "uint8": "u8",
+    "uint16": "u16",
+    "uint32": "u32",
+    "uint64": "u64",
+    "bool": "bool",
+    "complex64": "c64",
+    "complex128": "c128",
+    "string": "str",
 }
 
 
@@ -110,9 +123,13 @@ def value_html(line, array):
     pictures = ""
     if array.dtype != object and array.size:
         pictures = '<div style="display:flex;gap:12px;align-items:flex-end">%s%s</div>' % (
-            histogram_svg(array), heatmap_img(array))
+            histogram_svg(array),
+            heatmap_img(array),
+        )
     return '<div class="tensorcap-describe"><pre style="margin:0 0 4px 0">%s</pre>%s</div>' % (
-        html.escape(line), pictures)
+        html.escape(line),
+        pictures,
+    )
 
 
 def histogram_svg(array, width=240, height=64):
@@ -125,13 +142,27 @@ def histogram_svg(array, width=240, height=64):
     bar = width / len(bins)
     rects = "".join(
         '<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="#1976d2"><title>[%s, %s]: %d</title></rect>'
-        % (i * bar, height - height * b["count"] / tallest, max(bar - 1, 1), height * b["count"] / tallest,
-           _number(b["left"]), _number(b["right"]), b["count"])
-        for i, b in enumerate(bins))
-    axis = '<text x="0" y="%d" font-size="10">%s</text><text x="%d" y="%d" font-size="10" text-anchor="end">%s</text>' % (
-        height + 12, _number(bins[0]["left"]), width, height + 12, _number(bins[-1]["right"]))
+        % (
+            i * bar,
+            height - height * b["count"] / tallest,
+            max(bar - 1, 1),
+            height * b["count"] / tallest,
+            _number(b["left"]),
+            _number(b["right"]),
+            b["count"],
+        )
+        for i, b in enumerate(bins)
+    )
+    axis = (
+        '<text x="0" y="%d" font-size="10">%s</text><text x="%d" y="%d" font-size="10" text-anchor="end">%s</text>'
+        % (height + 12, _number(bins[0]["left"]), width, height + 12, _number(bins[-1]["right"]))
+    )
     return '<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" role="img">%s%s</svg>' % (
-        width, height + 14, rects, axis)
+        width,
+        height + 14,
+        rects,
+        axis,
+    )
 
 
 def heatmap_img(array, size=128):
@@ -144,15 +175,30 @@ def heatmap_img(array, size=128):
     rgb = _colors(pooled)
     h, w = pooled.shape
     scale = max(1, size // max(h, w))
-    return ('<img alt="heatmap" src="data:image/png;base64,%s" width="%d" height="%d" '
-            'style="image-rendering:pixelated;border:1px solid #ccc">' % (
-                base64.b64encode(png_bytes(rgb)).decode("ascii"), w * scale, h * scale))
+    return (
+        '<img alt="heatmap" src="data:image/png;base64,%s" width="%d" height="%d" '
+        'style="image-rendering:pixelated;border:1px solid #ccc">'
+        % (base64.b64encode(png_bytes(rgb)).decode("ascii"), w * scale, h * scale)
+    )
 
 
 # The tab's colours (frontend/colormaps.js): viridis at 11 stops, NaN, +Inf, -Inf.
-_VIRIDIS = np.array([
-    [68, 1, 84], [72, 36, 117], [65, 68, 135], [53, 95, 141], [42, 120, 142], [33, 145, 140],
-    [34, 168, 132], [68, 191, 112], [122, 209, 81], [189, 223, 38], [253, 231, 37]], dtype=np.float64)
+_VIRIDIS = np.array(
+    [
+        [68, 1, 84],
+        [72, 36, 117],
+        [65, 68, 135],
+        [53, 95, 141],
+        [42, 120, 142],
+        [33, 145, 140],
+        [34, 168, 132],
+        [68, 191, 112],
+        [122, 209, 81],
+        [189, 223, 38],
+        [253, 231, 37],
+    ],
+    dtype=np.float64,
+)
 _NAN, _POSINF, _NEGINF = (255, 0, 255), (255, 255, 255), (0, 0, 0)
 
 
@@ -180,8 +226,12 @@ def png_bytes(rgb):
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     header = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows.tobytes()))
-            + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows.tobytes()))
+        + chunk(b"IEND", b"")
+    )
 
 
 # -- captures and logdirs ---------------------------------------------------------
@@ -190,14 +240,20 @@ def png_bytes(rgb):
 def capture_line(info):
     """One line about a capture, from the index alone (statistics once computed)::
 
-        logits[64, 10] f32 run='a' step=3 source=train.py:42 n=640 x∈[…] μ=… σ=…
+    logits[64, 10] f32 run='a' step=3 source=train.py:42 n=640 x∈[…] μ=… σ=…
     """
     source = info.source
     where = " source=%s:%s" % (source.get("file", "?"), source.get("line", "?")) if source else ""
     health = " health (statistics only)" if info.kind == "health" else ""
     repeat = " repeat=%d" % info.repeat if info.repeat else ""
-    line = "%s run=%r step=%d%s%s%s" % (facts_text(info.tag, info.dtype, info.shape), info.run, info.step, repeat,
-                                         health, where)
+    line = "%s run=%r step=%d%s%s%s" % (
+        facts_text(info.tag, info.dtype, info.shape),
+        info.run,
+        info.step,
+        repeat,
+        health,
+        where,
+    )
     return line + (" " + stats_text(info.stats) if info.stats is not None else "")
 
 
@@ -226,8 +282,14 @@ def reader_line(reader):
     tags = sum(len(run) for run in snapshot.values())
     captures = sum(len(reader.captures(run)) for run in snapshot)  # repeats at a step included
     return "tensorcap.Reader(%r): %d run%s, %d tag%s, %d capture%s" % (
-        reader.logdir, len(snapshot), "" if len(snapshot) == 1 else "s", tags, "" if tags == 1 else "s",
-        captures, "" if captures == 1 else "s")
+        reader.logdir,
+        len(snapshot),
+        "" if len(snapshot) == 1 else "s",
+        tags,
+        "" if tags == 1 else "s",
+        captures,
+        "" if captures == 1 else "s",
+    )
 
 
 def reader_html(reader):
@@ -235,8 +297,12 @@ def reader_html(reader):
     rows = []
     for run, tags in sorted(reader.snapshot().items()):
         steps = [info.step for infos in tags.values() for info in infos]
-        rows.append("<tr><td>%s</td><td>%d</td><td>%d</td><td>%d–%d</td></tr>" % (
-            html.escape(run), len(tags), len(steps), min(steps), max(steps)))
-    return ('<div class="tensorcap-reader"><pre style="margin:0 0 4px 0">%s</pre><table><thead><tr><th>run</th>'
-            "<th>tags</th><th>captures</th><th>steps</th></tr></thead><tbody>%s</tbody></table></div>" % (
-                html.escape(reader_line(reader)), "".join(rows)))
+        rows.append(
+            "<tr><td>%s</td><td>%d</td><td>%d</td><td>%d–%d</td></tr>"
+            % (html.escape(run), len(tags), len(steps), min(steps), max(steps))
+        )
+    return (
+        '<div class="tensorcap-reader"><pre style="margin:0 0 4px 0">%s</pre><table><thead><tr><th>run</th>'
+        "<th>tags</th><th>captures</th><th>steps</th></tr></thead><tbody>%s</tbody></table></div>"
+        % (html.escape(reader_line(reader)), "".join(rows))
+    )

@@ -126,8 +126,14 @@ class Capturer:
         """Like `tensorcap.capture`, under this capturer's prefix."""
         name = check_name(name)
         tag = "%s/%s" % (self._prefix, name) if self._prefix else name
-        write(value, tag, step if step is not None else self._step, description,
-              writer if writer is not None else self._writer, source_location())
+        write(
+            value,
+            tag,
+            step if step is not None else self._step,
+            description,
+            writer if writer is not None else self._writer,
+            source_location(),
+        )
         if self._keep:
             self._tensors[name] = value
         return value
@@ -138,7 +144,8 @@ def write(value, tag, step, description, writer, source):
     if writer is not None and not isinstance(writer, event_writer.Writer):
         raise TypeError(
             "cannot capture %r: writer must be a tensorcap.Writer, not %s (tf.summary writers need "
-            "TensorFlow)" % (tag, type(writer).__name__))
+            "TensorFlow)" % (tag, type(writer).__name__)
+        )
     array = _to_numpy(value, tag)
     plan = chunk_plan(array)
     default, default_step = event_writer.active()
@@ -169,7 +176,8 @@ def _to_numpy(value, tag):
         raise TypeError(
             "cannot capture %r: it is a JAX tracer (inside jax.jit, jax.grad or vmap), which holds no "
             "numbers yet. Capture outside the traced function, or inside it with "
-            "jax.debug.callback(lambda v: tensorcap.capture(v, %r), value)" % (tag, tag))
+            "jax.debug.callback(lambda v: tensorcap.capture(v, %r), value)" % (tag, tag)
+        )
     return arrays.to_numpy(value, tag)
 
 

@@ -22,12 +22,11 @@ import re
 import threading
 
 import numpy as np
-from werkzeug import wrappers
-
 from tensorboard import errors
 from tensorboard.backend import http_util
 from tensorboard.backend.event_processing import data_ingester
 from tensorboard.plugins import base_plugin
+from werkzeug import wrappers
 
 from tb_tensorcap import analysis, codec, metadata, queries, root_cause, slicing
 from tb_tensorcap.reader import NotFoundError, Reader
@@ -113,8 +112,12 @@ class TensorCapPlugin(base_plugin.TBPlugin):
                 repeats = self._reader.repeats(run, tag)
                 every = self._reader.tag_captures(run, tag) if repeats else infos
                 runs[run][tag] = {
-                    "steps": [i.step for i in infos], "repeats": repeats, "dtype": last.dtype,
-                    "shape": list(last.shape), "description": last.description, "source": last.source,
+                    "steps": [i.step for i in infos],
+                    "repeats": repeats,
+                    "dtype": last.dtype,
+                    "shape": list(last.shape),
+                    "description": last.description,
+                    "source": last.source,
                     "alerts": sum(1 for i in every if i.stats is not None and analysis.has_nonfinite(i.stats)),
                 }
         errors = sorted(self._reader.listing_errors().values())
@@ -127,8 +130,7 @@ class TensorCapPlugin(base_plugin.TBPlugin):
         for info in infos:
             stats = dict(reader.stats(run, tag, info.step))
             del stats["digest"]
-            rows.append(dict(stats, step=info.step, wall_time=info.wall_time, dtype=info.dtype,
-                             shape=list(info.shape)))
+            rows.append(dict(stats, step=info.step, wall_time=info.wall_time, dtype=info.dtype, shape=list(info.shape)))
         return {"run": run, "tag": tag, "steps": rows}
 
     def value_impl(self, run, tag, step, slice_text="", max_cells=None):
@@ -137,9 +139,17 @@ class TensorCapPlugin(base_plugin.TBPlugin):
         info = reader.info(run, tag, step)
         array, canonical = slicing.apply(reader.value(run, tag, step), slice_text)
         array, pooled = _bounded(array, max_cells)
-        return {"run": run, "tag": tag, "step": step, "dtype": info.dtype if pooled is None else "float64",
-                "full_shape": list(info.shape), "slice": canonical, "shape": list(array.shape),
-                "pooled": pooled, "array": array}
+        return {
+            "run": run,
+            "tag": tag,
+            "step": step,
+            "dtype": info.dtype if pooled is None else "float64",
+            "full_shape": list(info.shape),
+            "slice": canonical,
+            "shape": list(array.shape),
+            "pooled": pooled,
+            "array": array,
+        }
 
     def histogram_impl(self, run, tag, step, bins=DEFAULT_BINS, slice_text=""):
         reader = self._loaded_reader
@@ -147,7 +157,7 @@ class TensorCapPlugin(base_plugin.TBPlugin):
         try:
             return dict(analysis.histogram(array, bins), run=run, tag=tag, step=step)
         except ValueError as e:
-            raise errors.InvalidArgumentError(str(e))
+            raise errors.InvalidArgumentError(str(e)) from None
 
     def diff_impl(self, a, b, slice_text="", rtol=1e-5, atol=1e-8, max_cells=None):
         """A - B for a = (run, tag, step) and b likewise (see http_api.md)."""
@@ -156,20 +166,32 @@ class TensorCapPlugin(base_plugin.TBPlugin):
         if info_a.shape != info_b.shape:
             raise errors.InvalidArgumentError(
                 "cannot diff shapes %s (%s) and %s (%s)"
-                % (list(info_a.shape), "%s:%s:%s" % a, list(info_b.shape), "%s:%s:%s" % b))
+                % (list(info_a.shape), "%s:%s:%s" % a, list(info_b.shape), "%s:%s:%s" % b)
+            )
         value_a, canonical = slicing.apply(reader.value(*a), slice_text)
         value_b, _ = slicing.apply(reader.value(*b), slice_text)
         _check_size(value_a, max_cells)  # before computing float64 temporaries of it
         try:
             delta, stats = analysis.diff(value_a, value_b, rtol, atol)
         except ValueError as e:
-            raise errors.InvalidArgumentError(str(e))
+            raise errors.InvalidArgumentError(str(e)) from None
         delta, pooled = _bounded(delta, max_cells)
-        side = lambda info: {"run": info.run, "tag": info.tag, "step": info.step,
-                             "dtype": info.dtype, "shape": list(info.shape)}
-        return {"a": side(info_a), "b": side(info_b), "slice": canonical, "stats": stats,
-                "diff": {"dtype": str(delta.dtype) if delta.dtype != np.int8 else "int8",
-                         "shape": list(delta.shape), "pooled": pooled, "array": delta}}
+
+        def side(info):
+            return {"run": info.run, "tag": info.tag, "step": info.step, "dtype": info.dtype, "shape": list(info.shape)}
+
+        return {
+            "a": side(info_a),
+            "b": side(info_b),
+            "slice": canonical,
+            "stats": stats,
+            "diff": {
+                "dtype": str(delta.dtype) if delta.dtype != np.int8 else "int8",
+                "shape": list(delta.shape),
+                "pooled": pooled,
+                "array": delta,
+            },
+        }
 
     def alerts_impl(self, run=None):
         reader = self._loaded_reader
@@ -190,9 +212,15 @@ class TensorCapPlugin(base_plugin.TBPlugin):
         """One capture's op, origin, inputs and consumers (see http_api.md)."""
         reader = self._loaded_reader
         info = reader.info(run, tag, step)
-        return {"run": run, "tag": tag, "step": step, "op": info.op["type"] if info.op else None,
-                "origin": info.origin, "inputs": reader.inputs(run, tag, step),
-                "consumers": reader.consumers(run, tag, step)}
+        return {
+            "run": run,
+            "tag": tag,
+            "step": step,
+            "op": info.op["type"] if info.op else None,
+            "origin": info.origin,
+            "inputs": reader.inputs(run, tag, step),
+            "consumers": reader.consumers(run, tag, step),
+        }
 
     # -- HTTP routes ------------------------------------------------------
 
@@ -205,6 +233,7 @@ class TensorCapPlugin(base_plugin.TBPlugin):
         def respond():
             args = _Args(request)
             return _json(request, self.stats_impl(args.str("run"), args.str("tag"), args.int("step", None)))
+
         return _handling_errors(request, respond)
 
     @wrappers.Request.application
@@ -213,13 +242,16 @@ class TensorCapPlugin(base_plugin.TBPlugin):
             args = _Args(request)
             fmt = args.format(("json", "binary", "npy"))
             if fmt == "npy" and args.max_cells() is not None:
-                raise errors.InvalidArgumentError("format=npy downloads exact values: max_cells (pooling) "
-                                                  "cannot be combined with it")
-            result = self.value_impl(args.str("run"), args.str("tag"), args.int("step"),
-                                     args.str("slice", ""), args.max_cells())
+                raise errors.InvalidArgumentError(
+                    "format=npy downloads exact values: max_cells (pooling) cannot be combined with it"
+                )
+            result = self.value_impl(
+                args.str("run"), args.str("tag"), args.int("step"), args.str("slice", ""), args.max_cells()
+            )
             if fmt == "npy":
                 return _npy_reply(request, result)
             return _array_reply(request, fmt, result, result)
+
         return _handling_errors(request, respond)
 
     @wrappers.Request.application
@@ -227,9 +259,11 @@ class TensorCapPlugin(base_plugin.TBPlugin):
         def respond():
             args = _Args(request)
             bins = args.int("bins", DEFAULT_BINS, low=1, high=MAX_BINS)
-            result = self.histogram_impl(args.str("run"), args.str("tag"), args.int("step"), bins,
-                                         args.str("slice", ""))
+            result = self.histogram_impl(
+                args.str("run"), args.str("tag"), args.int("step"), bins, args.str("slice", "")
+            )
             return _json(request, result)
+
         return _handling_errors(request, respond)
 
     @wrappers.Request.application
@@ -238,12 +272,19 @@ class TensorCapPlugin(base_plugin.TBPlugin):
             args = _Args(request)
             a = (args.str("run"), args.str("tag"), args.int("step"))
             b = (args.str("run2", a[0]), args.str("tag2", a[1]), args.int("step2", a[2]))
-            result = self.diff_impl(a, b, args.str("slice", ""), args.tolerance("rtol", 1e-5),
-                                    args.tolerance("atol", 1e-8), args.max_cells())
+            result = self.diff_impl(
+                a,
+                b,
+                args.str("slice", ""),
+                args.tolerance("rtol", 1e-5),
+                args.tolerance("atol", 1e-8),
+                args.max_cells(),
+            )
             if args.str("values", "1") == "0":
                 del result["diff"]
                 return _json(request, result)
             return _array_reply(request, args.format(), result, result["diff"])
+
         return _handling_errors(request, respond)
 
     @wrappers.Request.application
@@ -254,8 +295,13 @@ class TensorCapPlugin(base_plugin.TBPlugin):
     def divergence_route(self, request):
         def respond():
             args = _Args(request)
-            return _json(request, self.divergence_impl(
-                args.str("run"), args.str("run2"), args.tolerance("rtol", 1e-5), args.tolerance("atol", 1e-8)))
+            return _json(
+                request,
+                self.divergence_impl(
+                    args.str("run"), args.str("run2"), args.tolerance("rtol", 1e-5), args.tolerance("atol", 1e-8)
+                ),
+            )
+
         return _handling_errors(request, respond)
 
     @wrappers.Request.application
@@ -266,6 +312,7 @@ class TensorCapPlugin(base_plugin.TBPlugin):
             if inf not in ("0", "1"):
                 raise errors.InvalidArgumentError("parameter 'inf' must be 0 or 1, got %r" % inf)
             return _json(request, self.rootcause_impl(args.str("run"), args.int("step", None), inf == "1"))
+
         return _handling_errors(request, respond)
 
     @wrappers.Request.application
@@ -273,6 +320,7 @@ class TensorCapPlugin(base_plugin.TBPlugin):
         def respond():
             args = _Args(request)
             return _json(request, self.lineage_impl(args.str("run"), args.str("tag"), args.int("step")))
+
         return _handling_errors(request, respond)
 
     @wrappers.Request.application
@@ -369,10 +417,11 @@ class _Args:
         try:
             value = int(text.strip())
         except ValueError:
-            raise errors.InvalidArgumentError("parameter %r must be an integer, got %r" % (name, text))
+            raise errors.InvalidArgumentError("parameter %r must be an integer, got %r" % (name, text)) from None
         if (low is not None and value < low) or (high is not None and value > high) or abs(value) >= 1 << 63:
             raise errors.InvalidArgumentError(
-                "parameter %r must be between %s and %s, got %d" % (name, low, high, value))
+                "parameter %r must be between %s and %s, got %d" % (name, low, high, value)
+            )
         return value
 
     def tolerance(self, name, default):
@@ -394,7 +443,8 @@ class _Args:
         fmt = self.str("format", "json")
         if fmt not in allowed:
             raise errors.InvalidArgumentError(
-                "parameter 'format' must be %s, got %r" % (" or ".join(map(repr, allowed)), fmt))
+                "parameter 'format' must be %s, got %r" % (" or ".join(map(repr, allowed)), fmt)
+            )
         return fmt
 
 
@@ -412,7 +462,8 @@ def _check_size(array, max_cells):
     if array.size > limit:
         raise errors.InvalidArgumentError(
             "the result has %d elements (shape %s), more than %d: slice it%s"
-            % (array.size, list(array.shape), limit, "" if max_cells else " or set max_cells"))
+            % (array.size, list(array.shape), limit, "" if max_cells else " or set max_cells")
+        )
 
 
 def _handling_errors(request, respond):
@@ -442,15 +493,20 @@ def _npy_reply(request, result):
     array = codec.npy_exact(result["array"])
     if array.dtype == object:
         raise errors.InvalidArgumentError(
-            "these strings end in NUL bytes, which only a pickled .npy holds: "
-            "use `tensorcap export` to save them")
+            "these strings end in NUL bytes, which only a pickled .npy holds: use `tensorcap export` to save them"
+        )
     buffer = io.BytesIO()
     np.save(buffer, array, allow_pickle=False)
     name = re.sub(r"[^A-Za-z0-9._-]+", "_", "%s_%s_step%d" % (result["run"], result["tag"], result["step"]))
-    return http_util.Respond(request, buffer.getvalue(), "application/octet-stream", headers=[
-        ("Content-Disposition", 'attachment; filename="%s.npy"' % name.strip("_")[:200]),
-        ("X-TensorCap-Dtype", result["dtype"]),
-    ])
+    return http_util.Respond(
+        request,
+        buffer.getvalue(),
+        "application/octet-stream",
+        headers=[
+            ("Content-Disposition", 'attachment; filename="%s.npy"' % name.strip("_")[:200]),
+            ("X-TensorCap-Dtype", result["dtype"]),
+        ],
+    )
 
 
 def _array_reply(request, fmt, payload, holder):
@@ -460,7 +516,8 @@ def _array_reply(request, fmt, payload, holder):
         if array.size > MAX_JSON_ELEMENTS:
             raise errors.InvalidArgumentError(
                 "%d elements are too many for format=json (at most %d): use format=binary, "
-                "a slice or max_cells" % (array.size, MAX_JSON_ELEMENTS))
+                "a slice or max_cells" % (array.size, MAX_JSON_ELEMENTS)
+            )
         holder["data"] = codec.json_values(array)
         return _json(request, payload)
     if array.dtype == object:

@@ -18,17 +18,30 @@ def alerts(reader, run=None, progress=None):
     `progress(done, total)` after each capture if given. The earliest alert
     of each run has "first": True.
     """
-    captures = [info for run_name in ([run] if run is not None else reader.runs())
-                for info in reader.captures(run_name) if info.dtype != "string"]
+    captures = [
+        info
+        for run_name in ([run] if run is not None else reader.runs())
+        for info in reader.captures(run_name)
+        if info.dtype != "string"
+    ]
     found, runs_alerted = [], set()
     for done, info in enumerate(captures, 1):
         stats = reader.stats(info.run, info.tag, info.step, info.repeat)
         if analysis.has_nonfinite(stats):
-            found.append({
-                "run": info.run, "tag": info.tag, "step": info.step, "repeat": info.repeat,
-                "order": info.order, "source": info.source, "nan": stats["nan"], "posinf": stats["posinf"], "neginf": stats["neginf"],
-                "first": info.run not in runs_alerted,
-            })
+            found.append(
+                {
+                    "run": info.run,
+                    "tag": info.tag,
+                    "step": info.step,
+                    "repeat": info.repeat,
+                    "order": info.order,
+                    "source": info.source,
+                    "nan": stats["nan"],
+                    "posinf": stats["posinf"],
+                    "neginf": stats["neginf"],
+                    "first": info.run not in runs_alerted,
+                }
+            )
             runs_alerted.add(info.run)
         if progress:
             progress(done, len(captures))
@@ -57,11 +70,20 @@ def divergence(reader, run, run2, rtol=1e-5, atol=1e-8, progress=None):
             progress(done, len(captures))
         if info.tag not in tags_b:
             continue
-        row = per_tag.setdefault(info.tag, {
-            "tag": info.tag, "steps_compared": 0, "steps_outside": 0, "unpaired": 0,
-            "first_step_outside": None, "max_abs": None, "max_rel": None, "nonfinite_mismatch": 0,
-            "reasons": [],
-        })
+        row = per_tag.setdefault(
+            info.tag,
+            {
+                "tag": info.tag,
+                "steps_compared": 0,
+                "steps_outside": 0,
+                "unpaired": 0,
+                "first_step_outside": None,
+                "max_abs": None,
+                "max_rel": None,
+                "nonfinite_mismatch": 0,
+                "reasons": [],
+            },
+        )
         other = partners.pop((info.tag, info.step, info.repeat), None)
         if other is None:
             row["unpaired"] += 1
@@ -82,18 +104,27 @@ def divergence(reader, run, run2, rtol=1e-5, atol=1e-8, progress=None):
             if row["first_step_outside"] is None:
                 row["first_step_outside"] = info.step
             if first is None:
-                first = dict(outcome, tag=info.tag, step=info.step, repeat=info.repeat, order=info.order,
-                             source=info.source)
+                first = dict(
+                    outcome, tag=info.tag, step=info.step, repeat=info.repeat, order=info.order, source=info.source
+                )
     for other in partners.values():
         if other.tag in per_tag:
             per_tag[other.tag]["unpaired"] += 1
             unpaired += 1
-    rows = sorted(per_tag.values(), key=lambda r: (
-        r["first_step_outside"] is None, r["first_step_outside"] or 0, r["tag"]))
+    rows = sorted(
+        per_tag.values(), key=lambda r: (r["first_step_outside"] is None, r["first_step_outside"] or 0, r["tag"])
+    )
     return {
-        "run": run, "run2": run2, "rtol": rtol, "atol": atol, "compared": compared,
-        "unpaired": unpaired, "first": first, "tags": rows,
-        "only_in_run": sorted(tags_a - tags_b), "only_in_run2": sorted(tags_b - tags_a),
+        "run": run,
+        "run2": run2,
+        "rtol": rtol,
+        "atol": atol,
+        "compared": compared,
+        "unpaired": unpaired,
+        "first": first,
+        "tags": rows,
+        "only_in_run": sorted(tags_a - tags_b),
+        "only_in_run2": sorted(tags_b - tags_a),
     }
 
 
@@ -103,8 +134,15 @@ def _compare(reader, a, b, rtol, atol):
     A shape or dtype mismatch has `reason` "shape" / "dtype" and no numbers
     (None): its values cannot be compared element-wise.
     """
-    outcome = {"reason": None, "nonfinite_mismatch": None, "max_abs": None, "max_rel": None, "outside": 0,
-               "shape": list(a.shape), "shape2": list(b.shape)}
+    outcome = {
+        "reason": None,
+        "nonfinite_mismatch": None,
+        "max_abs": None,
+        "max_rel": None,
+        "outside": 0,
+        "shape": list(a.shape),
+        "shape2": list(b.shape),
+    }
     if a.shape != b.shape:
         return dict(outcome, reason="shape", outside=max(a.numel, b.numel))
     if (a.dtype == "string") != (b.dtype == "string"):
@@ -113,7 +151,9 @@ def _compare(reader, a, b, rtol, atol):
     if a.dtype == b.dtype and stats_a["digest"] == reader.stats(b.run, b.tag, b.step, b.repeat)["digest"]:
         finite = stats_a["numel"] - stats_a["nan"] - stats_a["posinf"] - stats_a["neginf"]
         return dict(outcome, nonfinite_mismatch=0, max_abs=0.0 if a.dtype != "string" and finite else None)
-    _, stats = analysis.diff(reader.value(a.run, a.tag, a.step, a.repeat),
-                             reader.value(b.run, b.tag, b.step, b.repeat), rtol, atol)
-    return dict(outcome, **{key: stats[key] for key in ("reason", "nonfinite_mismatch", "max_abs", "max_rel",
-                                                        "outside")})
+    _, stats = analysis.diff(
+        reader.value(a.run, a.tag, a.step, a.repeat), reader.value(b.run, b.tag, b.step, b.repeat), rtol, atol
+    )
+    return dict(
+        outcome, **{key: stats[key] for key in ("reason", "nonfinite_mismatch", "max_abs", "max_rel", "outside")}
+    )

@@ -74,12 +74,26 @@ class CaptureInfo:
     """
 
     __slots__ = (
-        "run", "tag", "step", "wall_time", "dtype", "shape", "description",
-        "source", "order", "locations", "stats", "kind", "op", "origin", "repeat",
+        "run",
+        "tag",
+        "step",
+        "wall_time",
+        "dtype",
+        "shape",
+        "description",
+        "source",
+        "order",
+        "locations",
+        "stats",
+        "kind",
+        "op",
+        "origin",
+        "repeat",
     )
 
-    def __init__(self, run, tag, step, wall_time, dtype, shape, description, source, order, locations,
-                 op=None, origin=None):
+    def __init__(
+        self, run, tag, step, wall_time, dtype, shape, description, source, order, locations, op=None, origin=None
+    ):
         self.run, self.tag, self.step, self.wall_time = run, tag, step, wall_time
         self.dtype, self.shape, self.description = dtype, shape, description
         self.source, self.order, self.locations = source, order, locations
@@ -99,10 +113,19 @@ class CaptureInfo:
 
     def to_json(self):
         return {
-            "run": self.run, "tag": self.tag, "step": self.step, "wall_time": self.wall_time,
-            "dtype": self.dtype, "shape": list(self.shape), "description": self.description,
-            "source": self.source, "order": self.order, "repeat": self.repeat, "kind": self.kind,
-            "op": self.op["type"] if self.op else None, "origin": self.origin,
+            "run": self.run,
+            "tag": self.tag,
+            "step": self.step,
+            "wall_time": self.wall_time,
+            "dtype": self.dtype,
+            "shape": list(self.shape),
+            "description": self.description,
+            "source": self.source,
+            "order": self.order,
+            "repeat": self.repeat,
+            "kind": self.kind,
+            "op": self.op["type"] if self.op else None,
+            "origin": self.origin,
         }
 
     def __repr__(self):
@@ -115,7 +138,7 @@ class CaptureInfo:
 
 
 def source_text(source):
-    """"file:line" of a capture's source (None: "-"), for people to read."""
+    """ "file:line" of a capture's source (None: "-"), for people to read."""
     if not source:
         return "-"
     return "%s:%s" % (source.get("file", "?"), source.get("line", "?"))
@@ -242,7 +265,7 @@ class Reader:
         offset = run_index.file_offsets.get(path, 0)
         added = 0
         try:
-            for offset, end, data in event_files.scan_records(path, offset):
+            for offset, end, data in event_files.scan_records(path, offset):  # noqa: B020 - resumes at the last offset
                 if data is None:
                     _report(run_index, path, "record at byte %d fails its CRC; skipped" % offset)
                 else:
@@ -325,9 +348,18 @@ class Reader:
         order = run_index.next_order
         run_index.next_order += 1
         return CaptureInfo(
-            run_index.name, value.tag, event.step, event.wall_time, dtype, tuple(shape),
-            value.metadata.summary_description, facts.get("source"), order, locations,
-            facts.get("op"), facts.get("origin"),
+            run_index.name,
+            value.tag,
+            event.step,
+            event.wall_time,
+            dtype,
+            tuple(shape),
+            value.metadata.summary_description,
+            facts.get("source"),
+            order,
+            locations,
+            facts.get("op"),
+            facts.get("origin"),
         )
 
     # -- listing ----------------------------------------------------------
@@ -359,14 +391,15 @@ class Reader:
             try:
                 last = steps[step]
             except (KeyError, TypeError):
-                raise NotFoundError(
-                    "no step %r for tag %r in run %r" % (step, tag, run)) from None
+                raise NotFoundError("no step %r for tag %r in run %r" % (step, tag, run)) from None
             if repeat is None or repeat == last.repeat:
                 return last
             earlier = self._run(run).earlier.get((tag, step), ())
             if type(repeat) is not int or not 0 <= repeat < len(earlier):
-                raise NotFoundError("no repeat %r of step %d of tag %r in run %r (it has %d: 0..%d)"
-                                    % (repeat, step, tag, run, last.repeat + 1, last.repeat))
+                raise NotFoundError(
+                    "no repeat %r of step %d of tag %r in run %r (it has %d: 0..%d)"
+                    % (repeat, step, tag, run, last.repeat + 1, last.repeat)
+                )
             return earlier[repeat]
 
     def step_captures(self, run, tag, step):
@@ -419,8 +452,7 @@ class Reader:
         with self._index_lock:
             tags = self._run(run).tags
             return [
-                dict(entry, index=i, step=step,
-                     captured="tag" in entry and step in tags.get(entry["tag"], ()))
+                dict(entry, index=i, step=step, captured="tag" in entry and step in tags.get(entry["tag"], ()))
                 for i, entry in enumerate(info.op["inputs"])
             ]
 
@@ -539,8 +571,19 @@ def _health_infos(run_index, event, value, health, location):
     """A CaptureInfo per row of a health record, its statistics filled in."""
     infos = []
     for tag, dtype, shape, stats, source, op in health_records.decode(value.tensor, health):
-        info = CaptureInfo(run_index.name, tag, event.step, event.wall_time, dtype, shape, "",
-                           source, run_index.next_order, (location,), op)
+        info = CaptureInfo(
+            run_index.name,
+            tag,
+            event.step,
+            event.wall_time,
+            dtype,
+            shape,
+            "",
+            source,
+            run_index.next_order,
+            (location,),
+            op,
+        )
         run_index.next_order += 1
         info.stats, info.kind = stats, "health"
         infos.append(info)
@@ -556,7 +599,8 @@ def _consumer_map(run_index):
         for index, entry in enumerate(info.op["inputs"]):
             if "tag" in entry:
                 consumers.setdefault((entry["tag"], info.step), []).append(
-                    {"tag": info.tag, "step": info.step, "repeat": info.repeat, "index": index})
+                    {"tag": info.tag, "step": info.step, "repeat": info.repeat, "index": index}
+                )
     return consumers
 
 
@@ -595,8 +639,12 @@ def _check_tail(run_index, path):
     end = run_index.file_offsets.get(path, 0)
     size = event_files.size(path)
     if size > end:
-        _report_once(run_index, path, "%s: incomplete record at byte %d: still being written, or its "
-                     "writer stopped; skipped until it is complete" % (path, end))
+        _report_once(
+            run_index,
+            path,
+            "%s: incomplete record at byte %d: still being written, or its "
+            "writer stopped; skipped until it is complete" % (path, end),
+        )
 
 
 def _report(run_index, path, problem):

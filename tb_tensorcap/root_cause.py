@@ -38,12 +38,36 @@ _GRAPH_DEPTH = 2  # levels of inputs and of consumers drawn around the culprit
 _GRAPH_NODES = 40  # at most this many captures in the reply's graph
 
 # Ops that turn an exact zero, or a negative value, of an input into NaN/Inf.
-_ZERO_SENSITIVE = {"Log": (0,), "Rsqrt": (0,), "Reciprocal": (0,), "Inv": (0,), "Xlogy": (1,),
-                   "RealDiv": (1,), "Div": (1,), "FloorDiv": (1,), "FloorMod": (1,), "Xdivy": (1,),
-                   "Pow": (0,), "Digamma": (0,), "Lgamma": (0,)}
+_ZERO_SENSITIVE = {
+    "Log": (0,),
+    "Rsqrt": (0,),
+    "Reciprocal": (0,),
+    "Inv": (0,),
+    "Xlogy": (1,),
+    "RealDiv": (1,),
+    "Div": (1,),
+    "FloorDiv": (1,),
+    "FloorMod": (1,),
+    "Xdivy": (1,),
+    "Pow": (0,),
+    "Digamma": (0,),
+    "Lgamma": (0,),
+}
 # Inputs of these dtypes cannot be NaN/Inf: not capturing them hides nothing.
-_NO_NONFINITE_DTYPES = {"resource", "variant", "string", "bool", "int8", "int16", "int32", "int64",
-                        "uint8", "uint16", "uint32", "uint64"}
+_NO_NONFINITE_DTYPES = {
+    "resource",
+    "variant",
+    "string",
+    "bool",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "uint8",
+    "uint16",
+    "uint32",
+    "uint64",
+}
 _NEGATIVE_SENSITIVE = {"Log": (0,), "Sqrt": (0,), "Rsqrt": (0,), "Pow": (0,), "Xlogy": (1,)}
 
 
@@ -92,9 +116,15 @@ def root_cause(reader, run, step=None, inf=False):
         return dict(answers[0], worker=None, workers=None)
     bad = [a for a in answers if a["origin"] is not None]
     first = min(bad, key=lambda a: (a["start"]["step"], a["start"]["wall_time"])) if bad else answers[0]
-    workers = [{"worker": a["run"], "step": a["start"]["step"] if a["start"] else None,
-                "tag": a["start"]["tag"] if a["start"] else None,
-                "wall_time": a["start"]["wall_time"] if a["start"] else None} for a in answers]
+    workers = [
+        {
+            "worker": a["run"],
+            "step": a["start"]["step"] if a["start"] else None,
+            "tag": a["start"]["tag"] if a["start"] else None,
+            "wall_time": a["start"]["wall_time"] if a["start"] else None,
+        }
+        for a in answers
+    ]
     return dict(first, run=run, worker=first["run"] if bad else None, workers=workers)
 
 
@@ -127,9 +157,21 @@ def _run_root_cause(reader, run, step, inf):
             first_step = info.step
         elif len(absorbed) < _MAX_LISTED:
             absorbed.append({"tag": info.tag, "step": info.step})
-    reply = {"run": run, "step": step, "inf": bool(inf), "origin": None, "culprit": None, "chain": [],
-             "others": [], "notes": [], "absorbed": absorbed, "replica": None, "replicas": None, "start": None,
-             "graph": None}
+    reply = {
+        "run": run,
+        "step": step,
+        "inf": bool(inf),
+        "origin": None,
+        "culprit": None,
+        "chain": [],
+        "others": [],
+        "notes": [],
+        "absorbed": absorbed,
+        "replica": None,
+        "replicas": None,
+        "start": None,
+        "graph": None,
+    }
     if not starts:
         return reply
     start = min(starts.values(), key=lambda i: (i.step, i.order))
@@ -140,16 +182,24 @@ def _run_root_cause(reader, run, step, inf):
         chain.append({"tag": node.tag, "op": node.op["type"] if node.op else None, "step": node.step})
         node = parents[_key(node)]
     reply.update(
-        step=start.step, origin=graph.origin_of(culprit), culprit=graph.describe(culprit), chain=chain,
-        others=[{"tag": c.tag, "step": c.step, "op": c.op["type"] if c.op else None,
-                 "origin": graph.origin_of(c)} for c in culprits[1:_MAX_LISTED + 1]],
-        notes=graph.notes(culprit), graph=graph.around(culprit, chain),
+        step=start.step,
+        origin=graph.origin_of(culprit),
+        culprit=graph.describe(culprit),
+        chain=chain,
+        others=[
+            {"tag": c.tag, "step": c.step, "op": c.op["type"] if c.op else None, "origin": graph.origin_of(c)}
+            for c in culprits[1 : _MAX_LISTED + 1]
+        ],
+        notes=graph.notes(culprit),
+        graph=graph.around(culprit, chain),
         start={"tag": start.tag, "step": start.step, "order": start.order, "wall_time": start.wall_time},
     )
     if _replica(start.tag) is not None:
         reply["replica"] = _replica(start.tag)
-        reply["replicas"] = [{"replica": k, "tag": s.tag, "step": s.step, "order": s.order}
-                             for k, s in sorted(starts.items(), key=lambda kv: kv[1].order)]
+        reply["replicas"] = [
+            {"replica": k, "tag": s.tag, "step": s.step, "order": s.order}
+            for k, s in sorted(starts.items(), key=lambda kv: kv[1].order)
+        ]
     return reply
 
 
@@ -240,8 +290,9 @@ class _Graph:
         """The CaptureInfo of each input of `node` (None where not captured)."""
         if node.op is None:
             return []
-        return [self.info(entry["tag"], node.step, node.order) if "tag" in entry else None
-                for entry in node.op["inputs"]]
+        return [
+            self.info(entry["tag"], node.step, node.order) if "tag" in entry else None for entry in node.op["inputs"]
+        ]
 
     def around(self, culprit, chain):
         """The step's captured ops near the culprit: {"nodes", "edges"} for the tab's graph.
@@ -269,11 +320,23 @@ class _Graph:
         for tag in tags:
             info = self.info(tag, culprit.step)
             stats = self.stats(info)
-            nodes.append({"tag": tag, "step": info.step, "level": levels[tag],
-                          "op": info.op["type"] if info.op else None, "external": info.origin,
-                          "nan": stats["nan"], "posinf": stats["posinf"], "neginf": stats["neginf"]})
-            edges.extend([entry["tag"], tag] for entry in (info.op["inputs"] if info.op else ())
-                         if entry.get("tag") in levels and entry["tag"] in tags)
+            nodes.append(
+                {
+                    "tag": tag,
+                    "step": info.step,
+                    "level": levels[tag],
+                    "op": info.op["type"] if info.op else None,
+                    "external": info.origin,
+                    "nan": stats["nan"],
+                    "posinf": stats["posinf"],
+                    "neginf": stats["neginf"],
+                }
+            )
+            edges.extend(
+                [entry["tag"], tag]
+                for entry in (info.op["inputs"] if info.op else ())
+                if entry.get("tag") in levels and entry["tag"] in tags
+            )
         return {"nodes": nodes, "edges": edges}
 
     def origin_of(self, culprit):
@@ -285,8 +348,11 @@ class _Graph:
         """The reply's "culprit": the op, its source line, its inputs' and output's statistics."""
         inputs = []
         for entry, info in zip(culprit.op["inputs"] if culprit.op else (), self._input_infos(culprit)):
-            side = {"tag": entry["tag"]} if "external" not in entry else {
-                "external": entry["external"], "name": entry.get("name"), "tag": entry.get("tag")}
+            side = (
+                {"tag": entry["tag"]}
+                if "external" not in entry
+                else {"external": entry["external"], "name": entry.get("name"), "tag": entry.get("tag")}
+            )
             if entry.get("op"):
                 side["op"] = entry["op"]
             side.update(_stat_fields(info, self.stats(info) if info is not None else None))
@@ -294,9 +360,14 @@ class _Graph:
         output = dict(self.stats(culprit), dtype=culprit.dtype, shape=list(culprit.shape))
         del output["digest"]
         return {
-            "tag": culprit.tag, "step": culprit.step, "repeat": culprit.repeat,
+            "tag": culprit.tag,
+            "step": culprit.step,
+            "repeat": culprit.repeat,
             "op": culprit.op["type"] if culprit.op else None,
-            "external": culprit.origin, "source": culprit.source, "inputs": inputs, "output": output,
+            "external": culprit.origin,
+            "source": culprit.source,
+            "inputs": inputs,
+            "output": output,
             "reasons": _reasons(culprit, inputs, output),
         }
 
@@ -305,24 +376,37 @@ class _Graph:
         if culprit.origin is not None:
             return []
         if culprit.op is None:
-            return ["%s carries no lineage (a capture() call or a file written before lineage): its "
-                    "inputs are unknown, so it is only the first non-finite capture, perhaps a symptom"
-                    % culprit.tag]
+            return [
+                "%s carries no lineage (a capture() call or a file written before lineage): its "
+                "inputs are unknown, so it is only the first non-finite capture, perhaps a symptom" % culprit.tag
+            ]
         notes = []
         for index, (entry, info) in enumerate(zip(culprit.op["inputs"], self._input_infos(culprit))):
             if info is None and entry.get("dtype", "float") not in _NO_NONFINITE_DTYPES:
-                what = ("the output of an uncaptured %s op" % entry.get("op", "")) if entry.get(
-                    "external") == "uncaptured" else ("%s %s" % (entry.get("external", "capture"),
-                                                                 entry.get("name") or entry.get("tag") or ""))
-                notes.append("input %d (%s) was not captured: it may have held the NaN/Inf itself"
-                             % (index, what.strip()))
+                what = (
+                    ("the output of an uncaptured %s op" % entry.get("op", ""))
+                    if entry.get("external") == "uncaptured"
+                    else ("%s %s" % (entry.get("external", "capture"), entry.get("name") or entry.get("tag") or ""))
+                )
+                notes.append(
+                    "input %d (%s) was not captured: it may have held the NaN/Inf itself" % (index, what.strip())
+                )
         return notes
 
 
 def _stat_fields(info, stats):
     if info is None:
-        return {"captured": False, "dtype": None, "shape": None, "nan": None, "posinf": None, "neginf": None,
-                "zeros": None, "min": None, "max": None}
+        return {
+            "captured": False,
+            "dtype": None,
+            "shape": None,
+            "nan": None,
+            "posinf": None,
+            "neginf": None,
+            "zeros": None,
+            "min": None,
+            "max": None,
+        }
     fields = {k: stats[k] for k in ("nan", "posinf", "neginf", "zeros", "min", "max")}
     return dict(fields, captured=True, dtype=info.dtype, shape=list(info.shape))
 
@@ -330,8 +414,10 @@ def _stat_fields(info, stats):
 def _reasons(culprit, inputs, output):
     """Short sentences on why this op's output went non-finite."""
     if culprit.origin is not None:
-        return ["%s %s from outside the block holds %s" % (
-            culprit.origin["kind"], culprit.origin.get("name") or culprit.tag, _nonfinite_words(output))]
+        return [
+            "%s %s from outside the block holds %s"
+            % (culprit.origin["kind"], culprit.origin.get("name") or culprit.tag, _nonfinite_words(output))
+        ]
     if culprit.op is None:
         return ["holds %s; its inputs are unknown" % _nonfinite_words(output)]
     op = culprit.op["type"]
@@ -368,15 +454,21 @@ def describe(reply):
         scope = "" if reply["step"] is None else " at step %d" % reply["step"]
         lines = ["no %s reaches an output in %s%s" % (what, where, scope)]
         if reply["absorbed"]:
-            lines.append("absorbed downstream (intentional?): %s" % ", ".join(
-                "%s@%d" % (a["tag"], a["step"]) for a in reply["absorbed"]))
+            lines.append(
+                "absorbed downstream (intentional?): %s"
+                % ", ".join("%s@%d" % (a["tag"], a["step"]) for a in reply["absorbed"])
+            )
         return "\n".join(lines)
     culprit = reply["culprit"]
     source = culprit["source"]
     line = " at %s:%s (%s)" % (source["file"], source["line"], source["function"]) if source else ""
     if reply["origin"] == "external":
         head = "root cause: %s %r from outside the block, step %d (%s)" % (
-            culprit["external"]["kind"], culprit["external"].get("name") or culprit["tag"], culprit["step"], where)
+            culprit["external"]["kind"],
+            culprit["external"].get("name") or culprit["tag"],
+            culprit["step"],
+            where,
+        )
     elif reply["origin"] == "unknown":
         head = "first %s: %s, step %d (%s): lineage unknown" % (what, culprit["tag"], culprit["step"], where)
     else:

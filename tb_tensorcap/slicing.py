@@ -21,7 +21,7 @@ import numpy as np
 
 MAX_AXES = 32
 # Integers beyond 2**53 cannot be represented exactly by the tab's numbers.
-MAX_INTEGER = 2 ** 53
+MAX_INTEGER = 2**53
 _INT = r"[+-]?[0-9]+"
 _INT_RE = re.compile(r"^%s$" % _INT)
 _RANGE = re.compile(r"^(%s)?\s*:\s*(%s)?(?:\s*:\s*(%s)?)?$" % (_INT, _INT, _INT))
@@ -68,7 +68,8 @@ def _parse_entry(part, number):
         shown = part if len(part) <= _SHOWN_CHARS else part[:_SHOWN_CHARS] + "\u2026"
         raise SliceError(
             "entry %d (%s) is not an integer, a start:stop:step range or '...'"
-            % (number, json.dumps(shown, ensure_ascii=False)))
+            % (number, json.dumps(shown, ensure_ascii=False))
+        )
     start, stop, step = (None if v is None else _int(v, number) for v in match.groups())
     if step == 0:
         raise SliceError("entry %d: the step cannot be zero" % number)
@@ -109,12 +110,12 @@ def apply(array, text):
     explicit = [e for e in index if e is not Ellipsis]
     if len(explicit) > array.ndim:
         raise SliceError(
-            "too many entries (%d) for a value with %d axes (shape %s)" % (len(explicit), array.ndim, list(array.shape)))
+            "too many entries (%d) for a value with %d axes (shape %s)" % (len(explicit), array.ndim, list(array.shape))
+        )
     axes = _axes_of(index, array.ndim)
     for entry, axis in zip(index, axes):
         if isinstance(entry, int) and not -array.shape[axis] <= entry < array.shape[axis]:
-            raise SliceError(
-                "index %d is out of range for axis %d of size %d" % (entry, axis, array.shape[axis]))
+            raise SliceError("index %d is out of range for axis %d of size %d" % (entry, axis, array.shape[axis]))
     # Indexing every axis gives a numpy scalar (or `bytes`): keep it an array.
     return np.asarray(array[index], dtype=array.dtype), format_index(index)
 
@@ -125,7 +126,7 @@ def _axes_of(index, ndim):
     for position, entry in enumerate(index):
         if entry is Ellipsis:
             axes.append(None)
-            axis = ndim - sum(1 for e in index[position + 1:] if e is not Ellipsis)
+            axis = ndim - sum(1 for e in index[position + 1 :] if e is not Ellipsis)
         else:
             axes.append(axis)
             axis += 1
@@ -171,17 +172,19 @@ def pool(array, max_cells):
         (fx,) = factors
         cells = math.ceil(array.size / fx)
         step = max(1, _BAND_ELEMENTS // fx)  # output cells per band
-        pooled = np.concatenate([
-            _pool_band(array[start * fx:(start + step) * fx].reshape(1, -1), 1, fx)[0]
-            for start in range(0, cells, step)
-        ])
+        pooled = np.concatenate(
+            [
+                _pool_band(array[start * fx : (start + step) * fx].reshape(1, -1), 1, fx)[0]
+                for start in range(0, cells, step)
+            ]
+        )
         return pooled, factors
     fy, fx = factors
     rows = math.ceil(array.shape[0] / fy)
     step = max(1, _BAND_ELEMENTS // (fy * array.shape[1]))  # output rows per band
-    pooled = np.concatenate([
-        _pool_band(array[start * fy:(start + step) * fy], fy, fx) for start in range(0, rows, step)
-    ])
+    pooled = np.concatenate(
+        [_pool_band(array[start * fy : (start + step) * fy], fy, fx) for start in range(0, rows, step)]
+    )
     return pooled, factors
 
 

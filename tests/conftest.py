@@ -33,6 +33,7 @@ def sample_logdir(tmp_path_factory):
     name is HTML.
     """
     import tensorflow as tf
+
     import tb_tensorcap as tensorcap
 
     logdir = tmp_path_factory.mktemp("sample") / "logs"
@@ -77,30 +78,30 @@ class WsgiTensorBoard:
 
     def __init__(self, logdir, extra_argv=()):
         """`logdir` None: the logdirs come from `--logdir_spec` in `extra_argv`."""
-        from werkzeug import test as werkzeug_test
-
         from tensorboard import program
         from tensorboard.backend import application
         from tensorboard.backend.event_processing import data_ingester
         from tensorboard.plugins.core import core_plugin
+        from werkzeug import test as werkzeug_test
+
         from tb_tensorcap import plugin
 
-        self.tensorboard = program.TensorBoard(
-            plugins=[core_plugin.CorePluginLoader, plugin.TensorCapLoader()])
+        self.tensorboard = program.TensorBoard(plugins=[core_plugin.CorePluginLoader, plugin.TensorCapLoader()])
         logdir_argv = ["--logdir", str(logdir)] if logdir is not None else []
         self.tensorboard.configure(argv=["tensorboard", *logdir_argv, "--load_fast=false", *extra_argv])
         self.flags = self.tensorboard.flags
         ingester = data_ingester.LocalDataIngester(self.flags)
         multiplexer = ingester.deprecated_multiplexer
-        roots = {str(logdir): None} if logdir is not None else data_ingester._parse_event_files_spec(
-            self.flags.logdir_spec)
+        roots = (
+            {str(logdir): None} if logdir is not None else data_ingester._parse_event_files_spec(self.flags.logdir_spec)
+        )
         for path, group in roots.items():
             multiplexer.AddRunsFromDirectory(path, group)
         multiplexer.Reload()
         provider = ingester.data_provider
         app = application.TensorBoardWSGIApp(
-            self.flags, self.tensorboard.plugin_loaders, provider,
-            self.tensorboard.assets_zip_provider, multiplexer)
+            self.flags, self.tensorboard.plugin_loaders, provider, self.tensorboard.assets_zip_provider, multiplexer
+        )
         self.client = werkzeug_test.Client(app)
 
     def get(self, path):
@@ -136,9 +137,10 @@ def isolated_capture(monkeypatch):
     the default writer itself is tested in subprocesses.
     """
     import tensorflow as tf
-    from tb_tensorcap import summary
 
-    monkeypatch.setattr(summary, "_counters", summary._StepCounters())
+    from tb_tensorcap import capture_context, writers
+
+    monkeypatch.setattr(capture_context, "step_counters", capture_context.StepCounters())
 
     class NoDefaultWriter:
         logdir = "<unused>"
@@ -146,7 +148,7 @@ def isolated_capture(monkeypatch):
         def get(self):
             raise AssertionError("test reached TensorCap's lazy default writer")
 
-    monkeypatch.setattr(summary, "_default_writer", NoDefaultWriter())
+    monkeypatch.setattr(writers, "default_writer", NoDefaultWriter())
     yield
     tf.summary.experimental.set_step(None)
 

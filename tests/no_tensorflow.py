@@ -31,12 +31,21 @@ def run_without_tensorflow(code, *args, env=None):
 
     Fails the test if the code fails or if TensorFlow got imported anyway.
     """
-    script = BLOCK_TENSORFLOW + textwrap.dedent(code) + textwrap.dedent("""
+    script = (
+        BLOCK_TENSORFLOW
+        + textwrap.dedent(code)
+        + textwrap.dedent("""
         out["tf_loaded"] = sorted(m for m in sys.modules if m.split(".")[0] == "tensorflow")
         print(json.dumps(out))
     """)
-    proc = subprocess.run([sys.executable, "-c", script, *map(str, args)], capture_output=True, text=True,
-                          timeout=300, env={**os.environ, **(env or {})})
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script, *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, **(env or {})},
+    )
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out.pop("tf_loaded") == []
@@ -45,5 +54,9 @@ def run_without_tensorflow(code, *args, env=None):
 
 def popen_without_tensorflow(code, *args):
     """Starts `code` in a child that cannot import TensorFlow, with pipes for stdin and stdout."""
-    return subprocess.Popen([sys.executable, "-c", BLOCK_TENSORFLOW + textwrap.dedent(code), *map(str, args)],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", BLOCK_TENSORFLOW + textwrap.dedent(code), *map(str, args)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )

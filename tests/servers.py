@@ -44,9 +44,18 @@ class TensorBoardProcess:
         self.port = free_port()
         self.base = "http://127.0.0.1:%d" % self.port
         args = [
-            sys.executable, "-c", _LAUNCHER, "block" if block_tensorflow else "allow",
-            "--logdir", str(logdir), "--host", "127.0.0.1", "--port", str(self.port),
-            "--load_fast=%s" % ("true" if load_fast else "false"), *extra_args,
+            sys.executable,
+            "-c",
+            _LAUNCHER,
+            "block" if block_tensorflow else "allow",
+            "--logdir",
+            str(logdir),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--load_fast=%s" % ("true" if load_fast else "false"),
+            *extra_args,
         ]
         self._log = tempfile.NamedTemporaryFile(prefix="tensorboard-%d-" % self.port, suffix=".log", delete=False)
         self.process = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT)

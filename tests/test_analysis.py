@@ -14,24 +14,26 @@ import sys
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import WsgiTensorBoard
 
 import tb_tensorcap as tensorcap
 from tb_tensorcap import analysis
-
-from conftest import WsgiTensorBoard
 
 pytestmark = pytest.mark.usefixtures("isolated_capture")
 
 NAN, INF = np.nan, np.inf
 
 
-@pytest.mark.parametrize("a, b, mismatch", [
-    ([NAN, 1.0], [1.0, 1.0], 1),          # NaN vs a number
-    ([INF, 1.0], [-INF, 1.0], 1),         # +Inf vs -Inf
-    ([INF, -INF], [5.0, -5.0], 2),        # infinities vs numbers
-    ([NAN, INF], [INF, NAN], 2),          # NaN vs Inf
-    ([NAN, INF, -INF], [NAN, INF, -INF], 0),  # agreeing non-finite values
-])
+@pytest.mark.parametrize(
+    "a, b, mismatch",
+    [
+        ([NAN, 1.0], [1.0, 1.0], 1),  # NaN vs a number
+        ([INF, 1.0], [-INF, 1.0], 1),  # +Inf vs -Inf
+        ([INF, -INF], [5.0, -5.0], 2),  # infinities vs numbers
+        ([NAN, INF], [INF, NAN], 2),  # NaN vs Inf
+        ([NAN, INF, -INF], [NAN, INF, -INF], 0),  # agreeing non-finite values
+    ],
+)
 def test_nonfinite_mismatch_counts_finiteness_differences(a, b, mismatch):
     _, stats = analysis.diff(np.array(a, np.float32), np.array(b, np.float32))
     assert stats["nonfinite_mismatch"] == mismatch
@@ -102,7 +104,9 @@ def test_command_reports_nan_and_shape_mismatches_honestly(logdir):
     shape = _tensorcap("divergence", logdir, "eager", "reshaped")
     assert "first divergence: feature at step 0" in shape.stdout
     assert "shapes differ ([2, 2] vs [4]): not comparable element-wise" in shape.stdout
-    assert json.loads(_tensorcap("divergence", logdir, "eager", "reshaped", "--json").stdout)["first"]["max_abs"] is None
+    assert (
+        json.loads(_tensorcap("divergence", logdir, "eager", "reshaped", "--json").stdout)["first"]["max_abs"] is None
+    )
 
 
 def test_routes_report_nan_and_shape_mismatches_honestly(logdir):

@@ -15,12 +15,9 @@ import threading
 import numpy as np
 import pytest
 import tensorflow as tf
-from tensorboard.compat.proto import summary_pb2
 
 import tb_tensorcap
 import tb_tensorcap as tensorcap
-from tb_tensorcap import metadata, summary
-
 
 pytestmark = pytest.mark.usefixtures("isolated_capture")
 
@@ -80,11 +77,15 @@ INPUTS = {
     "py_bytes": (lambda: b"\xff\x00", np.array(b"\xff\x00", dtype=object)),
     "nested_list": (lambda: [[1.0, 2.0], [3.0, 4.5]], np.array([[1.0, 2.0], [3.0, 4.5]])),
     "nested_int_list": (lambda: [[[1], [2]], [[3], [4]]], np.array([[[1], [2]], [[3], [4]]], np.int64)),
-    "nested_bytes_list": (lambda: [[b"a\x00", b""], [b"\xff", b"z"]],
-                          np.array([[b"a\x00", b""], [b"\xff", b"z"]], dtype=object)),
+    "nested_bytes_list": (
+        lambda: [[b"a\x00", b""], [b"\xff", b"z"]],
+        np.array([[b"a\x00", b""], [b"\xff", b"z"]], dtype=object),
+    ),
     "array_like": (lambda: ArrayLike(np.array([[1, -1]], np.int8)), np.array([[1, -1]], np.int8)),
-    "bfloat16_variable": (lambda: tf.Variable([1.5, -0.0], dtype=tf.bfloat16),
-                          np.array([1.5, -0.0], dtype=tf.bfloat16.as_numpy_dtype)),
+    "bfloat16_variable": (
+        lambda: tf.Variable([1.5, -0.0], dtype=tf.bfloat16),
+        np.array([1.5, -0.0], dtype=tf.bfloat16.as_numpy_dtype),
+    ),
 }
 
 
@@ -134,31 +135,46 @@ def test_per_name_counter_counts_each_name_independently(tmp_path, writer_at):
         cap.capture(np.int32(11), "a")
     w.flush()
     assert [(t, s, int(v)) for t, s, v in on_disk(tmp_path)] == [
-        ("a", 0, 0), ("a", 1, 1), ("b", 0, 2), ("a", 2, 3), ("c", 0, 4), ("b", 1, 5),
-        ("blk/a", 0, 10), ("blk/a", 1, 11),
+        ("a", 0, 0),
+        ("a", 1, 1),
+        ("b", 0, 2),
+        ("a", 2, 3),
+        ("c", 0, 4),
+        ("b", 1, 5),
+        ("blk/a", 0, 10),
+        ("blk/a", 1, 11),
     ]
 
 
 def test_step_precedence(tmp_path, writer_at):
     w = writer_at(tmp_path)
-    tensorcap.capture(1, "t", writer=w)                      # counter: 0
+    tensorcap.capture(1, "t", writer=w)  # counter: 0
     tf.summary.experimental.set_step(40)
-    tensorcap.capture(2, "t", writer=w)                      # set_step: 40
-    tensorcap.capture(3, "t", step=5, writer=w)              # explicit beats set_step
+    tensorcap.capture(2, "t", writer=w)  # set_step: 40
+    tensorcap.capture(3, "t", step=5, writer=w)  # explicit beats set_step
     step_var = tf.Variable(41, dtype=tf.int64)
     tf.summary.experimental.set_step(step_var)
-    tensorcap.capture(4, "t", writer=w)                      # a step variable: 41
+    tensorcap.capture(4, "t", writer=w)  # a step variable: 41
     tf.summary.experimental.set_step(None)
     with w.as_default(step=70):
-        tensorcap.capture(5, "t")                            # writer.as_default(step=...)
+        tensorcap.capture(5, "t")  # writer.as_default(step=...)
         tensorcap.capture(6, "t", step=tf.constant(6, tf.int64))  # explicit beats it
         with tensorcap.Capturer(step=8) as cap:
-            cap.capture(7, "t")                              # the Capturer's default step ...
-            cap.capture(8, "t", step=9)                      # ... loses to an explicit one
-    tensorcap.capture(9, "t", writer=w)                      # counter again: 1
+            cap.capture(7, "t")  # the Capturer's default step ...
+            cap.capture(8, "t", step=9)  # ... loses to an explicit one
+    tensorcap.capture(9, "t", writer=w)  # counter again: 1
     w.flush()
     assert [(s, int(v)) for t, s, v in on_disk(tmp_path)] == [
-        (0, 1), (40, 2), (5, 3), (41, 4), (70, 5), (6, 6), (8, 7), (9, 8), (1, 9)]
+        (0, 1),
+        (40, 2),
+        (5, 3),
+        (41, 4),
+        (70, 5),
+        (6, 6),
+        (8, 7),
+        (9, 8),
+        (1, 9),
+    ]
 
 
 def test_failed_capture_does_not_use_up_a_step(tmp_path, writer_at):
@@ -197,7 +213,7 @@ def test_capture_does_not_leave_its_writer_as_the_default(tmp_path, writer_at):
 
 
 def test_flush_flushes_every_writer_captures_went_to(tmp_path, writer_at):
-    big = dict(max_queue=10000, flush_millis=10 ** 8)
+    big = dict(max_queue=10000, flush_millis=10**8)
     w1, w2, w3 = (writer_at(tmp_path / n, **big) for n in ("explicit", "default", "capturer"))
     # Checked inside the block: leaving `as_default()` flushes by itself.
     with w2.as_default():
@@ -209,7 +225,10 @@ def test_flush_flushes_every_writer_captures_went_to(tmp_path, writer_at):
         assert [on_disk(tmp_path / n) for n in ("explicit", "default", "capturer")] == [[], [], []]
         tensorcap.flush()
         assert [[t for t, _, _ in on_disk(tmp_path / n)] for n in ("explicit", "default", "capturer")] == [
-            ["a"], ["b"], ["c/z"]]
+            ["a"],
+            ["b"],
+            ["c/z"],
+        ]
 
 
 def test_record_if_false_writes_nothing(tmp_path, writer_at):
@@ -262,8 +281,14 @@ LAZY_SCRIPT = textwrap.dedent("""
 def test_lazy_default_writer_in_a_subprocess(tmp_path):
     lazy, other = tmp_path / "lazy", tmp_path / "other"
     env = dict(os.environ, TENSORCAP_LOGDIR=str(lazy), TENSORCAP_FLUSH_SECS="3600", TF_CPP_MIN_LOG_LEVEL="3")
-    proc = subprocess.run([sys.executable, "-c", LAZY_SCRIPT, str(other)], env=env,
-                          capture_output=True, text=True, timeout=120, cwd=str(tmp_path))
+    proc = subprocess.run(
+        [sys.executable, "-c", LAZY_SCRIPT, str(other)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=str(tmp_path),
+    )
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout.splitlines()
     assert "lazy-exists-before False" in out
@@ -297,9 +322,9 @@ def test_capturer_prefix_values_and_nesting(tmp_path, writer_at):
                 assert inner.prefix == "a/b"
                 assert inner.capture(z, "z") is z
                 assert tensorcap.capture(m, "m") is m  # module-level: innermost prefix
-            assert outer.capture(y, "y") is y         # after the inner block: outer prefix
+            assert outer.capture(y, "y") is y  # after the inner block: outer prefix
             assert tensorcap.capture(m, "n") is m
-        assert tensorcap.capture(x, "plain") is x     # outside every block: no prefix
+        assert tensorcap.capture(x, "plain") is x  # outside every block: no prefix
         with tensorcap.Capturer("nokeep", keep=False) as nokeep:
             nokeep.capture(x, "x")
     w.flush()
@@ -360,10 +385,15 @@ def test_source_location_points_at_the_callers_line(tmp_path, writer_at):
     w.flush()
     reader = tb_tensorcap.load(str(tmp_path))
     me = "test_source_location_points_at_the_callers_line"
-    for tag, line, function in [("direct", "src-direct", me), ("c/method", "src-method", me),
-                                ("c/module", "src-module", me), ("helper", "src-helper", "helper_capture")]:
-        assert reader.info(".", tag, 0).source == {"file": __file__, "line": marker_line(line),
-                                                   "function": function}, tag
+    for tag, line, function in [
+        ("direct", "src-direct", me),
+        ("c/method", "src-method", me),
+        ("c/module", "src-module", me),
+        ("helper", "src-helper", "helper_capture"),
+    ]:
+        assert reader.info(".", tag, 0).source == {"file": __file__, "line": marker_line(line), "function": function}, (
+            tag
+        )
 
 
 def helper_capture(w):
@@ -424,9 +454,11 @@ def test_tf_function_records_on_every_call(tmp_path, writer_at):
         assert reader.value(".", "blk/z", i).tolist() == x.tolist()
     assert reader.value(".", "fn/counted", 3).tolist() == [9.0, 9.0]
 
-    for tag, marker, function in [("fn/counted", "fn-counted", "counted"),
-                                  ("fn/explicit", "fn-explicit", "explicit"),
-                                  ("fn/set_step", "fn-set-step", "with_set_step")]:
+    for tag, marker, function in [
+        ("fn/counted", "fn-counted", "counted"),
+        ("fn/explicit", "fn-explicit", "explicit"),
+        ("fn/set_step", "fn-set-step", "with_set_step"),
+    ]:
         source = reader.info(".", tag, reader.steps(".", tag)[0]).source
         # The user's line in this file, not AutoGraph's generated copy of it.
         assert source == {"file": __file__, "line": marker_line(marker), "function": function}, source

@@ -14,11 +14,10 @@ import shutil
 import subprocess
 import sys
 
+import ml_dtypes  # noqa: E402
 import numpy as np
 import pytest
-
 import tensorflow as tf  # noqa: E402
-import ml_dtypes  # noqa: E402
 
 import tb_tensorcap  # noqa: E402
 from tb_tensorcap import queries  # noqa: E402
@@ -53,8 +52,13 @@ def data(tmp_path_factory):
             if run == "nan_run" and step == 4:
                 kernel[0, :2] = [np.inf, -np.inf]
             loss = np.float32(np.nan if run == "nan_run" and step == 2 else 1 / (step + 1))
-            values = {"dense/kernel": kernel, "conv:out": conv[step], "loss": loss,
-                      "bf16": tf.constant(BF16 * (step + 1), dtype=tf.bfloat16), "tokens": _tokens(step)}
+            values = {
+                "dense/kernel": kernel,
+                "conv:out": conv[step],
+                "loss": loss,
+                "bf16": tf.constant(BF16 * (step + 1), dtype=tf.bfloat16),
+                "tokens": _tokens(step),
+            }
             if step == 0:
                 values["big"] = big
             for tag, value in values.items():
@@ -64,8 +68,9 @@ def data(tmp_path_factory):
     empty = root / "empty"
     (empty / "run").mkdir(parents=True)
     (empty / "run" / "notes.txt").write_text("no event files here")
-    source_line = next(i for i, text in enumerate(open(__file__, encoding="utf-8"), 1)
-                       if text.rstrip().endswith("# the capture line"))
+    source_line = next(
+        i for i, text in enumerate(open(__file__, encoding="utf-8"), 1) if text.rstrip().endswith("# the capture line")
+    )
     return {"logdir": logdir, "written": written, "empty": str(empty), "root": root, "source_line": source_line}
 
 
@@ -108,8 +113,14 @@ def test_ls_json_lists_every_run_tag_and_step(data):
     assert sorted(reply["runs"]) == ["changed", "healthy", "nan_run"]
     healthy = reply["runs"]["healthy"]
     assert sorted(healthy) == ["bf16", "big", "conv:out", "dense/kernel", "loss", "tokens"]
-    expected = {"bf16": ("bfloat16", [6]), "big": ("float32", [100, 100]), "conv:out": ("float32", [2, 3, 4, 5]),
-                "dense/kernel": ("float32", [4, 5]), "loss": ("float32", []), "tokens": ("string", [4])}
+    expected = {
+        "bf16": ("bfloat16", [6]),
+        "big": ("float32", [100, 100]),
+        "conv:out": ("float32", [2, 3, 4, 5]),
+        "dense/kernel": ("float32", [4, 5]),
+        "loss": ("float32", []),
+        "tokens": ("string", [4]),
+    }
     for tag, (dtype, shape) in expected.items():
         assert (healthy[tag]["dtype"], healthy[tag]["shape"]) == (dtype, shape)
         assert healthy[tag]["steps"] == ([0] if tag == "big" else list(STEPS))
@@ -122,7 +133,9 @@ def test_ls_text_filters_by_run_and_tag(data):
     lines = proc.stdout.splitlines()
     assert lines[0].split() == ["run", "tag", "steps", "repeats", "first..last", "dtype", "shape", "source"]
     assert [line.split()[:6] for line in lines[1:]] == [
-        ["changed", "conv:out", "5", "0", "0..4", "float32"], ["changed", "dense/kernel", "5", "0", "0..4", "float32"]]
+        ["changed", "conv:out", "5", "0", "0..4", "float32"],
+        ["changed", "dense/kernel", "5", "0", "0..4", "float32"],
+    ]
     source = "%s:%d" % (os.path.basename(__file__), data["source_line"])
     assert [line.split()[-1] for line in lines[1:]] == [source, source]
     long = tensorcap("ls", data["logdir"], "--run", "changed", "--tag", "^dense", "--long")
@@ -184,7 +197,9 @@ def test_show_text_is_numpy_style_and_truncated(data):
     assert tokens.stdout.splitlines()[1] == r"""['tok1' '' b'\xff\xfebad' 'nul']"""
     scalar = tensorcap("show", data["logdir"], "healthy", "bf16", "--step", "0", "--slice", "2")
     assert scalar.stdout.splitlines() == [
-        "healthy:bf16:0  bfloat16 [6]  [2] -> []  from %s:%d" % (__file__, data["source_line"]), "3.140625"]
+        "healthy:bf16:0  bfloat16 [6]  [2] -> []  from %s:%d" % (__file__, data["source_line"]),
+        "3.140625",
+    ]
 
 
 def test_export_round_trips_bit_exact(data, tmp_path):
@@ -203,8 +218,10 @@ def test_export_round_trips_bit_exact(data, tmp_path):
                 elif tag == "bf16":
                     assert array.dtype == np.uint16 and reply["saved_dtypes"] == ["uint16"]
                     assert array.tobytes() == value.tobytes()
-                    assert np.array_equal(array.view(ml_dtypes.bfloat16).astype(np.float32),
-                                          (BF16 * (step + 1)).astype(ml_dtypes.bfloat16).astype(np.float32))
+                    assert np.array_equal(
+                        array.view(ml_dtypes.bfloat16).astype(np.float32),
+                        (BF16 * (step + 1)).astype(ml_dtypes.bfloat16).astype(np.float32),
+                    )
                 else:
                     assert array.dtype == value.dtype and array.shape == value.shape
                     assert array.tobytes() == value.tobytes()
@@ -279,28 +296,34 @@ def test_alerts_list_nan_and_inf_and_exit_1(data):
     assert clean.returncode == 0 and clean.stdout.startswith("no NaN or Inf")
     text = tensorcap("alerts", data["logdir"], "--run", "nan_run")
     # loss is the 3rd capture of step 2, after 6 at step 0 and 5 at step 1: order 13.
-    assert text.returncode == 1 and text.stdout.splitlines()[1].split() == (
-        "nan_run loss 2 0 13 1 0 0 first test_cli.py:%d" % data["source_line"]).split()
+    assert (
+        text.returncode == 1
+        and text.stdout.splitlines()[1].split()
+        == ("nan_run loss 2 0 13 1 0 0 first test_cli.py:%d" % data["source_line"]).split()
+    )
 
 
-@pytest.mark.parametrize("args, message", [
-    (["ls", "{root}/missing"], "logdir '{root}/missing' does not exist"),
-    (["ls", "{empty}"], "no TensorCap captures under logdir '{empty}'"),
-    (["stats", "{logdir}", "nosuch", "loss"], "no run 'nosuch'"),
-    (["show", "{logdir}", "healthy", "nosuch"], "no tag 'nosuch' in run 'healthy'"),
-    (["show", "{logdir}", "healthy", "loss", "--step", "9"], "no step 9 for tag 'loss'"),
-    (["show", "{logdir}", "healthy", "conv:out", "--slice", "0,x"], 'entry 2 ("x")'),
-    (["show", "{logdir}", "healthy", "conv:out", "--slice", "0,5"], "index 5 is out of range for axis 1"),
-    (["diff", "{logdir}", "healthy:loss", "::"], "'healthy:loss' is not RUN:TAG:STEP"),
-    (["diff", "{logdir}", "healthy:loss:two", "::"], "step 'two'"),
-    (["diff", "{logdir}", "healthy:loss:1", ":bf16:"], "cannot diff shapes [] (healthy:loss:1) and [6]"),
-    (["diff", "{logdir}", "healthy:loss:1", "::", "--rtol", "-1"], "--rtol: must be a non-negative number"),
-    (["divergence", "{logdir}", "healthy", "nosuch"], "no run 'nosuch'"),
-    (["ls", "{logdir}", "--tag", "("], "--tag '(' is not a regular expression"),
-    (["export", "{logdir}", "healthy", "loss", "-o", "{root}/x.npy"], "healthy:loss has 5 steps"),
-    (["export", "{logdir}", "healthy", "loss", "-o", "{root}/x.csv"], "must end in .npy"),
-    (["export", "{logdir}", "healthy", "loss", "-o", "{root}/no/dir/x.npz"], "cannot write"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["ls", "{root}/missing"], "logdir '{root}/missing' does not exist"),
+        (["ls", "{empty}"], "no TensorCap captures under logdir '{empty}'"),
+        (["stats", "{logdir}", "nosuch", "loss"], "no run 'nosuch'"),
+        (["show", "{logdir}", "healthy", "nosuch"], "no tag 'nosuch' in run 'healthy'"),
+        (["show", "{logdir}", "healthy", "loss", "--step", "9"], "no step 9 for tag 'loss'"),
+        (["show", "{logdir}", "healthy", "conv:out", "--slice", "0,x"], 'entry 2 ("x")'),
+        (["show", "{logdir}", "healthy", "conv:out", "--slice", "0,5"], "index 5 is out of range for axis 1"),
+        (["diff", "{logdir}", "healthy:loss", "::"], "'healthy:loss' is not RUN:TAG:STEP"),
+        (["diff", "{logdir}", "healthy:loss:two", "::"], "step 'two'"),
+        (["diff", "{logdir}", "healthy:loss:1", ":bf16:"], "cannot diff shapes [] (healthy:loss:1) and [6]"),
+        (["diff", "{logdir}", "healthy:loss:1", "::", "--rtol", "-1"], "--rtol: must be a non-negative number"),
+        (["divergence", "{logdir}", "healthy", "nosuch"], "no run 'nosuch'"),
+        (["ls", "{logdir}", "--tag", "("], "--tag '(' is not a regular expression"),
+        (["export", "{logdir}", "healthy", "loss", "-o", "{root}/x.npy"], "healthy:loss has 5 steps"),
+        (["export", "{logdir}", "healthy", "loss", "-o", "{root}/x.csv"], "must end in .npy"),
+        (["export", "{logdir}", "healthy", "loss", "-o", "{root}/no/dir/x.npz"], "cannot write"),
+    ],
+)
 def test_errors_name_the_wrong_thing_and_exit_2(data, args, message):
     names = {"logdir": data["logdir"], "empty": data["empty"], "root": data["root"]}
     proc = tensorcap(*[a.format(**names) for a in args])
@@ -343,20 +366,25 @@ for argv in json.loads(sys.argv[1]):
 print(json.dumps({"codes": codes, "tf": [m for m in sys.modules if m.split(".")[0] == "tensorflow"]}))
 """
     logdir = data["logdir"]
-    commands = [["ls", logdir], ["stats", logdir, "healthy", "bf16"], ["show", logdir, "healthy", "tokens"],
-                ["export", logdir, "healthy", "bf16", "-o", str(tmp_path / "b.npz")],
-                ["diff", logdir, "healthy:dense/kernel:3", "changed::"],
-                ["divergence", logdir, "healthy", "changed"], ["alerts", logdir]]
-    proc = subprocess.run([sys.executable, "-c", script, json.dumps(commands)], capture_output=True, text=True,
-                          timeout=60)
+    commands = [
+        ["ls", logdir],
+        ["stats", logdir, "healthy", "bf16"],
+        ["show", logdir, "healthy", "tokens"],
+        ["export", logdir, "healthy", "bf16", "-o", str(tmp_path / "b.npz")],
+        ["diff", logdir, "healthy:dense/kernel:3", "changed::"],
+        ["divergence", logdir, "healthy", "changed"],
+        ["alerts", logdir],
+    ]
+    proc = subprocess.run(
+        [sys.executable, "-c", script, json.dumps(commands)], capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout) == {"codes": [0, 0, 0, 0, 1, 1, 1], "tf": []}
 
 
 def test_progress_bar_only_on_a_terminal(data):
     master, slave = pty.openpty()
-    proc = subprocess.Popen([TENSORCAP, "alerts", data["logdir"], "--json"], stdout=subprocess.PIPE,
-                            stderr=slave)
+    proc = subprocess.Popen([TENSORCAP, "alerts", data["logdir"], "--json"], stdout=subprocess.PIPE, stderr=slave)
     os.close(slave)
     stdout, _ = proc.communicate(timeout=60)
     stderr = b""

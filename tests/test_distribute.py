@@ -12,7 +12,6 @@ import textwrap
 
 import numpy as np
 
-
 import tb_tensorcap as tensorcap  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -79,8 +78,13 @@ WORKER = textwrap.dedent("""
 
 
 def _env(**extra):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=ROOT, no_proxy="127.0.0.1,localhost",
-               NO_PROXY="127.0.0.1,localhost")
+    env = dict(
+        os.environ,
+        TF_CPP_MIN_LOG_LEVEL="2",
+        PYTHONPATH=ROOT,
+        no_proxy="127.0.0.1,localhost",
+        NO_PROXY="127.0.0.1,localhost",
+    )
     env.pop("TF_CONFIG", None)
     env.update(extra)
     return env
@@ -98,27 +102,31 @@ def _free_ports(n):
 
 
 def test_mirrored_strategy_records_each_replica(tmp_path):
-    result = subprocess.run([sys.executable, "-c", MIRRORED, str(tmp_path)], env=_env(),
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", MIRRORED, str(tmp_path)], env=_env(), capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     reader = tensorcap.load(str(tmp_path))
     assert reader.runs() == ["mirrored"]
     assert reader.tags("mirrored") == [
         "outside",
-        "replica_0/g", "replica_0/rec/0000_Square", "replica_0/total", "replica_0/y",
-        "replica_1/g", "replica_1/rec/0000_Square", "replica_1/total", "replica_1/y",
+        "replica_0/g",
+        "replica_0/rec/0000_Square",
+        "replica_0/total",
+        "replica_0/y",
+        "replica_1/g",
+        "replica_1/rec/0000_Square",
+        "replica_1/total",
+        "replica_1/y",
     ]
     for step in range(3):
         x = np.array([1.0, 2.0], np.float32) + step
         for replica in (0, 1):
             y = x * (replica + 1)
             np.testing.assert_array_equal(reader.value("mirrored", "replica_%d/y" % replica, step), y)
-            np.testing.assert_array_equal(
-                reader.value("mirrored", "replica_%d/rec/0000_Square" % replica, step), y * y)
-            np.testing.assert_array_equal(
-                reader.value("mirrored", "replica_%d/total" % replica, step), x * x * 5)
-            np.testing.assert_array_equal(
-                reader.value("mirrored", "replica_%d/g" % replica, step), x + 10 * replica)
+            np.testing.assert_array_equal(reader.value("mirrored", "replica_%d/rec/0000_Square" % replica, step), y * y)
+            np.testing.assert_array_equal(reader.value("mirrored", "replica_%d/total" % replica, step), x * x * 5)
+            np.testing.assert_array_equal(reader.value("mirrored", "replica_%d/g" % replica, step), x + 10 * replica)
     assert reader.steps("mirrored", "outside") == [0]
 
 
@@ -128,9 +136,15 @@ def test_multi_worker_each_worker_writes_its_own_run(tmp_path):
     workers = []
     for index in range(2):
         config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
-        workers.append(subprocess.Popen(
-            [sys.executable, "-c", WORKER], env=_env(TF_CONFIG=config, TENSORCAP_LOGDIR=str(tmp_path)),
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        workers.append(
+            subprocess.Popen(
+                [sys.executable, "-c", WORKER],
+                env=_env(TF_CONFIG=config, TENSORCAP_LOGDIR=str(tmp_path)),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
     outputs = []
     try:
         for worker in workers:
@@ -140,7 +154,7 @@ def test_multi_worker_each_worker_writes_its_own_run(tmp_path):
             if worker.poll() is None:
                 worker.kill()
                 worker.wait()
-    for worker, (out, err) in zip(workers, outputs):
+    for worker, (_out, err) in zip(workers, outputs):
         assert worker.returncode == 0, err[-3000:]
     assert "logdir %s" % os.path.join(str(tmp_path), "worker_0") in outputs[0][0]
     reader = tensorcap.load(str(tmp_path))

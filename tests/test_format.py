@@ -25,12 +25,25 @@ from tensorboard.util import tensor_util
 
 import tb_tensorcap
 import tb_tensorcap as tensorcap
-from tb_tensorcap import codec, metadata, summary
+from tb_tensorcap import codec, metadata
 
 DTYPES = (
-    "float16", "bfloat16", "float32", "float64",
-    "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
-    "bool", "complex64", "complex128", "string",
+    "float16",
+    "bfloat16",
+    "float32",
+    "float64",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "uint8",
+    "uint16",
+    "uint32",
+    "uint64",
+    "bool",
+    "complex64",
+    "complex128",
+    "string",
 )
 SHAPES = {
     "scalar": (),
@@ -54,11 +67,24 @@ KINDS = {
 SPECIAL_BITS = {
     "float16": (np.uint16, [0x7E01, 0xFE23, 0x7C01, 0xFD55, 0x7C00, 0xFC00, 0x8000, 0x0001, 0x83FF]),
     "bfloat16": (np.uint16, [0x7FC1, 0xFFC3, 0x7F81, 0xFF81, 0x7F80, 0xFF80, 0x8000, 0x0001, 0x807F]),
-    "float32": (np.uint32, [0x7FC00001, 0xFFC12345, 0x7F800001, 0xFF812345, 0x7F800000, 0xFF800000,
-                            0x80000000, 0x00000001, 0x807FFFFF]),
-    "float64": (np.uint64, [0x7FF8000000000001, 0xFFF8DEAD00000000, 0x7FF0000000000001,
-                            0x7FF4000000000000, 0xFFF0000000000001, 0x7FF0000000000000,
-                            0xFFF0000000000000, 0x8000000000000000, 0x0000000000000001]),
+    "float32": (
+        np.uint32,
+        [0x7FC00001, 0xFFC12345, 0x7F800001, 0xFF812345, 0x7F800000, 0xFF800000, 0x80000000, 0x00000001, 0x807FFFFF],
+    ),
+    "float64": (
+        np.uint64,
+        [
+            0x7FF8000000000001,
+            0xFFF8DEAD00000000,
+            0x7FF0000000000001,
+            0x7FF4000000000000,
+            0xFFF0000000000001,
+            0x7FF0000000000000,
+            0xFFF0000000000000,
+            0x8000000000000000,
+            0x0000000000000001,
+        ],
+    ),
 }
 SPECIAL_BITS["complex64"] = SPECIAL_BITS["float32"]
 SPECIAL_BITS["complex128"] = SPECIAL_BITS["float64"]
@@ -76,8 +102,7 @@ def sample(dtype, shape, seed):
     n = int(np.prod(shape, dtype=np.int64))
     if dtype == "string":
         flat = np.empty(n, dtype=object)
-        flat[:] = [STRING_POOL[i] if i < len(STRING_POOL) else rng.bytes(int(rng.integers(0, 20)))
-                   for i in range(n)]
+        flat[:] = [STRING_POOL[i] if i < len(STRING_POOL) else rng.bytes(int(rng.integers(0, 20))) for i in range(n)]
         return flat.reshape(shape)
     if dtype == "bool":
         flat = rng.integers(0, 2, n).astype(bool)
@@ -152,9 +177,8 @@ def raw_tensorcap_events(logdir):
             (length,) = struct.unpack_from("<Q", data, pos)
             if pos + 12 + length + 4 > len(data):
                 break
-            event = event_pb2.Event.FromString(data[pos + 12:pos + 12 + length])
-            found += [(event, v) for v in event.summary.value
-                      if v.metadata.plugin_data.plugin_name == "tensorcap"]
+            event = event_pb2.Event.FromString(data[pos + 12 : pos + 12 + length])
+            found += [(event, v) for v in event.summary.value if v.metadata.plugin_data.plugin_name == "tensorcap"]
             pos += 12 + length + 4
     return found
 
@@ -184,8 +208,11 @@ def matrix(tmp_path_factory):
                     errors[tag] = e
     writer.close()
     return types.SimpleNamespace(
-        reader=tb_tensorcap.load(str(logdir)), acc=accumulator(logdir),
-        expected=expected, errors=errors, same_object=same_object,
+        reader=tb_tensorcap.load(str(logdir)),
+        acc=accumulator(logdir),
+        expected=expected,
+        errors=errors,
+        same_object=same_object,
     )
 
 
@@ -283,7 +310,9 @@ def test_strings_keep_arbitrary_bytes(tmp_path, writer_at):
     w.flush()
     reader, acc = tb_tensorcap.load(str(tmp_path)), accumulator(tmp_path)
     want = {
-        "obj": value, "eager": value, "list": value,
+        "obj": value,
+        "eager": value,
+        "list": value,
         "bytes_scalar": np.array(b"\xff\x00", dtype=object),
         "str_scalar": np.array("h\u00e9llo \u2603".encode("utf-8"), dtype=object),
         "str_list": np.array([b"", b"\xc3\xa9", b"a\x00"], dtype=object),
@@ -314,8 +343,11 @@ def test_every_event_carries_the_full_metadata(tmp_path, writer_at):
         assert content["version"] == metadata.PROTO_VERSION
         assert set(content["source"]) == {"file", "line", "function"}
         assert "chunk" not in content
-    assert contents[0]["source"] == {"file": __file__, "line": marker_line("meta-first"),
-                                     "function": "test_every_event_carries_the_full_metadata"}
+    assert contents[0]["source"] == {
+        "file": __file__,
+        "line": marker_line("meta-first"),
+        "function": "test_every_event_carries_the_full_metadata",
+    }
     assert contents[1]["source"]["line"] == marker_line("meta-second")
     assert [v.metadata.summary_description for _, v in events] == ["first", "second", ""]
 
@@ -329,14 +361,19 @@ def test_every_event_carries_the_full_metadata(tmp_path, writer_at):
 
 def test_parse_plugin_metadata():
     md = metadata.create_summary_metadata(
-        source={"file": "f.py", "line": 3, "function": "g"}, description="d",
-        chunk={"index": 1, "count": 2, "dtype": "float32", "shape": [4]})
+        source={"file": "f.py", "line": 3, "function": "g"},
+        description="d",
+        chunk={"index": 1, "count": 2, "dtype": "float32", "shape": [4]},
+    )
     assert md.plugin_data.plugin_name == "tensorcap"
     assert md.data_class == summary_pb2.DATA_CLASS_TENSOR
     assert md.summary_description == "d"
     parsed = metadata.parse_plugin_metadata(md.plugin_data.content)
-    assert parsed == {"version": metadata.PROTO_VERSION, "source": {"file": "f.py", "line": 3, "function": "g"},
-                      "chunk": {"index": 1, "count": 2, "dtype": "float32", "shape": [4]}}
+    assert parsed == {
+        "version": metadata.PROTO_VERSION,
+        "source": {"file": "f.py", "line": 3, "function": "g"},
+        "chunk": {"index": 1, "count": 2, "dtype": "float32", "shape": [4]},
+    }
     assert metadata.parse_plugin_metadata(b'{"version": 1, "source": null}') == {"version": 1, "source": None}
     assert metadata.parse_plugin_metadata(b"") == {"version": 0}
     assert metadata.parse_plugin_metadata(b'{"version": 0}') == {"version": 0}
@@ -350,8 +387,14 @@ def test_parse_plugin_metadata():
 
 
 def test_lineage_fields_of_version_2():
-    op = {"type": "Log", "inputs": [{"tag": "step/Softmax"}, {"external": "variable", "name": "w", "tag": "step/w"},
-                                    {"external": "uncaptured", "op": "Cast"}]}
+    op = {
+        "type": "Log",
+        "inputs": [
+            {"tag": "step/Softmax"},
+            {"external": "variable", "name": "w", "tag": "step/w"},
+            {"external": "uncaptured", "op": "Cast"},
+        ],
+    }
     md = metadata.create_summary_metadata(op=op)
     assert metadata.parse_plugin_metadata(md.plugin_data.content) == {"version": 2, "op": op}
     origin = {"kind": "variable", "name": "dense/kernel"}
@@ -359,9 +402,13 @@ def test_lineage_fields_of_version_2():
     assert metadata.parse_plugin_metadata(md.plugin_data.content) == {"version": 2, "origin": origin}
     # Version 1 defines no lineage: such fields there are not read.
     assert metadata.parse_plugin_metadata(b'{"version": 1, "op": {"type": "Log", "inputs": []}}') == {"version": 1}
-    for bad in (b'{"version": 2, "op": {"type": "Log"}}', b'{"version": 2, "op": {"type": 1, "inputs": []}}',
-                b'{"version": 2, "op": {"type": "Log", "inputs": [{"external": "martian"}]}}',
-                b'{"version": 2, "op": {"type": "Log", "inputs": [3]}}', b'{"version": 2, "origin": {"kind": 1}}'):
+    for bad in (
+        b'{"version": 2, "op": {"type": "Log"}}',
+        b'{"version": 2, "op": {"type": 1, "inputs": []}}',
+        b'{"version": 2, "op": {"type": "Log", "inputs": [{"external": "martian"}]}}',
+        b'{"version": 2, "op": {"type": "Log", "inputs": [3]}}',
+        b'{"version": 2, "origin": {"kind": 1}}',
+    ):
         with pytest.raises(ValueError, match="op|origin"):
             metadata.parse_plugin_metadata(bad)
 
@@ -430,8 +477,9 @@ def test_large_captures_are_chunked_and_reassembled(tmp_path, writer_at, monkeyp
     assert len(events) == count
     if count > 1:
         chunks = [json.loads(v.metadata.plugin_data.content)["chunk"] for _, v in events]
-        assert chunks == [{"index": i, "count": count, "dtype": str(value.dtype),
-                           "shape": list(value.shape)} for i in range(count)]
+        assert chunks == [
+            {"index": i, "count": count, "dtype": str(value.dtype), "shape": list(value.shape)} for i in range(count)
+        ]
     acc = accumulator(tmp_path)
     pieces = acc.Tensors("big")
     assert [p.step for p in pieces] == [5] * count

@@ -22,7 +22,9 @@ def two_runs(tmp_path, writer_at):
         tensorcap.capture(np.array([np.nan, np.inf, -np.inf, 0.0, 2.0]), "bad", step=5, writer=writer)
         tensorcap.capture(np.array([b"", b"ab"], dtype=object), "words", step=0, writer=writer)
         if run == "b":
-            _write_health_record(writer, step=3, tag="blk/relu", value=np.array([[0.0, 1.5], [np.nan, 3.0]], np.float32))
+            _write_health_record(
+                writer, step=3, tag="blk/relu", value=np.array([[0.0, 1.5], [np.nan, 3.0]], np.float32)
+            )
         writer.flush()
     return tensorcap.load(tmp_path)
 
@@ -44,8 +46,18 @@ def test_one_row_per_capture_with_the_readers_statistics(two_runs):
     assert list(frame.columns) == list(frames.COLUMNS)
     assert len(frame) == 11
     assert frame[["run", "tag", "step"]].values.tolist() == [
-        ["a", "bad", 5], ["a", "words", 0], ["a", "x", 0], ["a", "x", 1], ["a", "x", 2],
-        ["b", "bad", 5], ["b", "blk/relu", 3], ["b", "words", 0], ["b", "x", 0], ["b", "x", 1], ["b", "x", 2]]
+        ["a", "bad", 5],
+        ["a", "words", 0],
+        ["a", "x", 0],
+        ["a", "x", 1],
+        ["a", "x", 2],
+        ["b", "bad", 5],
+        ["b", "blk/relu", 3],
+        ["b", "words", 0],
+        ["b", "x", 0],
+        ["b", "x", 1],
+        ["b", "x", 2],
+    ]
     row = frame[(frame.run == "b") & (frame.tag == "x") & (frame.step == 1)].iloc[0]
     assert (row["dtype"], row["shape"], row["numel"]) == ("float32", (4,), 4)
     assert (row["min"], row["max"], row["mean"]) == (11.0, 14.0, 12.5)
@@ -59,7 +71,12 @@ def test_one_row_per_capture_with_the_readers_statistics(two_runs):
     assert frame["step"].dtype == np.int64 and frame["min"].dtype == np.float64
     health = frame[frame.tag == "blk/relu"].iloc[0]  # statistics only: the frame still has them
     assert (health["kind"], health["shape"], health["numel"], health["nan"], health["zeros"]) == (
-        "health", (2, 2), 4, 1, 1)
+        "health",
+        (2, 2),
+        4,
+        1,
+        1,
+    )
     assert (health["min"], health["max"], health["mean"]) == (0.0, 3.0, 1.5)
     assert set(frame[frame.tag != "blk/relu"].kind) == {"full"}
 

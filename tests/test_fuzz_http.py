@@ -13,29 +13,70 @@ import urllib.parse
 
 import numpy as np
 import pytest
+from conftest import SAMPLE_STEPS, WsgiTensorBoard, sample_value
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import SAMPLE_STEPS, WsgiTensorBoard, sample_value
 from tb_tensorcap import plugin
 
 P = "/data/plugin/tensorcap"
-FUZZ = settings(max_examples=60, deadline=None, database=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+FUZZ = settings(
+    max_examples=60,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
 ROUTE_FUZZ = settings(FUZZ, max_examples=150)
 
 RUNS = ["base", "changed"]
-TAGS = ["loss", "layer1/out", "layer2/out", "conv/act", "half/bf16", "complex", "mask", "words",
-        "<img src=x onerror=alert(1)>"]
+TAGS = [
+    "loss",
+    "layer1/out",
+    "layer2/out",
+    "conv/act",
+    "half/bf16",
+    "complex",
+    "mask",
+    "words",
+    "<img src=x onerror=alert(1)>",
+]
 # Every reply of the sample logdir is small; a reply above this is unbounded.
 MAX_SAMPLE_REPLY = 1 << 20
 
 
 # -- strategies ---------------------------------------------------------------------
 
-WEIRD_TEXT = ["", " ", "%", "%zz", "\x00", "..", "../base", "ünïcødé/名前", "<script>", "'", '"',
-              "\\", "9" * 5000, "-0", "+1", "0x10", "1e5", "1.5", "nan", "inf", "-inf", "1_000",
-              "٣", "½", "True", "null", "[]", "{}", "a" * 3000]
+WEIRD_TEXT = [
+    "",
+    " ",
+    "%",
+    "%zz",
+    "\x00",
+    "..",
+    "../base",
+    "ünïcødé/名前",
+    "<script>",
+    "'",
+    '"',
+    "\\",
+    "9" * 5000,
+    "-0",
+    "+1",
+    "0x10",
+    "1e5",
+    "1.5",
+    "nan",
+    "inf",
+    "-inf",
+    "1_000",
+    "٣",
+    "½",
+    "True",
+    "null",
+    "[]",
+    "{}",
+    "a" * 3000,
+]
 
 
 def names(real):
@@ -50,13 +91,48 @@ integers_as_text = st.one_of(
     st.text(alphabet="0123456789+- _.e", max_size=12),
 )
 
-SLICE_PARTS = [":", "::", "::-1", "...", "1:3", "-1:", "::2", "1e5", "", " ", "0:99999999999999999999999",
-               "::-99999999999999999999999", "[", "]", "a", "1.5", "--1", "+3", "0x10", "½", "٣", "1:2:3:4",
-               "::0", "9" * 5000, ": :", "-0", "3,:,::-1", "...,...", "[0]", "None"]
+SLICE_PARTS = [
+    ":",
+    "::",
+    "::-1",
+    "...",
+    "1:3",
+    "-1:",
+    "::2",
+    "1e5",
+    "",
+    " ",
+    "0:99999999999999999999999",
+    "::-99999999999999999999999",
+    "[",
+    "]",
+    "a",
+    "1.5",
+    "--1",
+    "+3",
+    "0x10",
+    "½",
+    "٣",
+    "1:2:3:4",
+    "::0",
+    "9" * 5000,
+    ": :",
+    "-0",
+    "3,:,::-1",
+    "...,...",
+    "[0]",
+    "None",
+]
 slices = st.one_of(
-    st.lists(st.one_of(st.sampled_from(SLICE_PARTS), st.integers(-8, 8).map(str), st.integers().map(str),
-                       st.text(alphabet=string.digits + ":-+. ", max_size=8)),
-             max_size=7).map(",".join),
+    st.lists(
+        st.one_of(
+            st.sampled_from(SLICE_PARTS),
+            st.integers(-8, 8).map(str),
+            st.integers().map(str),
+            st.text(alphabet=string.digits + ":-+. ", max_size=8),
+        ),
+        max_size=7,
+    ).map(",".join),
     st.text(max_size=20),
     st.sampled_from(["3,:,::-1", "...,...", "1e5", ",".join([":"] * 40), "[1,2]", "9" * 5000]),
 )
@@ -73,20 +149,36 @@ def optional(strategy):
 def query(**params):
     """A strategy of query strings over `params` (name -> strategy; None values are left out)."""
     return st.fixed_dictionaries({k: optional(v) for k, v in params.items()}).map(
-        lambda d: urllib.parse.urlencode({k: v for k, v in d.items() if v is not None}))
+        lambda d: urllib.parse.urlencode({k: v for k, v in d.items() if v is not None})
+    )
 
 
 ROUTES = {
     "/index": query(junk=st.text(max_size=10)),
     "/stats": query(run=names(RUNS), tag=names(TAGS), step=integers_as_text),
-    "/value": query(run=names(RUNS), tag=names(TAGS), step=integers_as_text, slice=slices,
-                    format=st.sampled_from(["json", "binary", "", "xml", "BINARY"]), max_cells=integers_as_text),
-    "/histogram": query(run=names(RUNS), tag=names(TAGS), step=integers_as_text, bins=integers_as_text,
-                        slice=slices),
-    "/diff": query(run=names(RUNS), tag=names(TAGS), step=integers_as_text, run2=names(RUNS),
-                   tag2=names(TAGS), step2=integers_as_text, slice=slices, rtol=floats_as_text,
-                   atol=floats_as_text, format=st.sampled_from(["json", "binary", "x"]),
-                   max_cells=integers_as_text, values=st.sampled_from(["0", "1", "", "no"])),
+    "/value": query(
+        run=names(RUNS),
+        tag=names(TAGS),
+        step=integers_as_text,
+        slice=slices,
+        format=st.sampled_from(["json", "binary", "", "xml", "BINARY"]),
+        max_cells=integers_as_text,
+    ),
+    "/histogram": query(run=names(RUNS), tag=names(TAGS), step=integers_as_text, bins=integers_as_text, slice=slices),
+    "/diff": query(
+        run=names(RUNS),
+        tag=names(TAGS),
+        step=integers_as_text,
+        run2=names(RUNS),
+        tag2=names(TAGS),
+        step2=integers_as_text,
+        slice=slices,
+        rtol=floats_as_text,
+        atol=floats_as_text,
+        format=st.sampled_from(["json", "binary", "x"]),
+        max_cells=integers_as_text,
+        values=st.sampled_from(["0", "1", "", "no"]),
+    ),
     "/alerts": query(run=names(RUNS)),
     "/divergence": query(run=names(RUNS), run2=names(RUNS), rtol=floats_as_text, atol=floats_as_text),
     "/rootcause": query(run=names(RUNS), step=integers_as_text, inf=st.sampled_from(["0", "1", "", "true"])),
@@ -143,21 +235,24 @@ def test_raw_malformed_query_strings(sample_app, route, raw):
     check_reply(sample_app.get(P + route + "?" + query_string), (route, query_string))
 
 
-@pytest.mark.parametrize("url", [
-    "/value?run=base&tag=conv/act&step=0&slice=" + "9" * 5000,
-    "/value?run=base&tag=conv/act&step=0&slice=0:" + "9" * 5000,
-    "/value?run=base&tag=conv/act&step=0&slice=::-" + "9" * 5000,
-    "/value?run=base&tag=loss&step=" + "9" * 5000,
-    "/value?run=base&tag=conv/act&step=0&max_cells=" + "9" * 5000,
-    "/histogram?run=base&tag=loss&step=0&bins=" + "9" * 5000,
-    "/diff?run=base&tag=loss&step=0&rtol=" + "9" * 5000,
-    "/value?run=base&tag=conv/act&step=0&slice=%ff",
-    "/value?run=base%00&tag=loss&step=0",
-    "/value?run=base&tag=loss&step=0&step=1&step=x",
-    "/value?run=base&run=changed&tag=loss&step=0",
-    "/value?run=base&tag=loss&step=0&slice=" + ",".join([":"] * 40),
-    "/value?run=base&tag=conv/act&step=0&slice=" + ",".join(["..."] * 2),
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/value?run=base&tag=conv/act&step=0&slice=" + "9" * 5000,
+        "/value?run=base&tag=conv/act&step=0&slice=0:" + "9" * 5000,
+        "/value?run=base&tag=conv/act&step=0&slice=::-" + "9" * 5000,
+        "/value?run=base&tag=loss&step=" + "9" * 5000,
+        "/value?run=base&tag=conv/act&step=0&max_cells=" + "9" * 5000,
+        "/histogram?run=base&tag=loss&step=0&bins=" + "9" * 5000,
+        "/diff?run=base&tag=loss&step=0&rtol=" + "9" * 5000,
+        "/value?run=base&tag=conv/act&step=0&slice=%ff",
+        "/value?run=base%00&tag=loss&step=0",
+        "/value?run=base&tag=loss&step=0&step=1&step=x",
+        "/value?run=base&run=changed&tag=loss&step=0",
+        "/value?run=base&tag=loss&step=0&slice=" + ",".join([":"] * 40),
+        "/value?run=base&tag=conv/act&step=0&slice=" + ",".join(["..."] * 2),
+    ],
+)
 def test_known_nasty_parameters(sample_app, url):
     result = check_reply(sample_app.get(P + url), url[:200])
     if "9" * 5000 in url or "%ff" in url or "%00" in url or ",..." in url or ":,:," in url:
@@ -183,16 +278,23 @@ def slice_text(index, spaces):
             return str(e)
         text = "%s:%s" % ("" if e.start is None else e.start, "" if e.stop is None else e.stop)
         return text + ("" if e.step is None else ":%d" % e.step)
+
     return ("," + " " * spaces).join(entry(e) for e in index)
 
 
 @FUZZ
-@given(index=st.lists(index_entry, max_size=5).map(tuple), spaces=st.integers(0, 2),
-       fmt=st.sampled_from(["json", "binary"]))
+@given(
+    index=st.lists(index_entry, max_size=5).map(tuple),
+    spaces=st.integers(0, 2),
+    fmt=st.sampled_from(["json", "binary"]),
+)
 def test_slices_are_exactly_numpys(sample_app, index, spaces, fmt):
     text = slice_text(index, spaces)
-    url = P + "/value?" + urllib.parse.urlencode(
-        {"run": "base", "tag": "conv/act", "step": 0, "slice": text, "format": fmt})
+    url = (
+        P
+        + "/value?"
+        + urllib.parse.urlencode({"run": "base", "tag": "conv/act", "step": 0, "slice": text, "format": fmt})
+    )
     reply = sample_app.get(url)
     result = check_reply(reply, url)
     try:
@@ -214,14 +316,37 @@ def test_slices_are_exactly_numpys(sample_app, index, spaces, fmt):
 
 
 @FUZZ
-@given(step=st.integers(0, 4), slice_index=st.sampled_from([
-    ("", ()), ("1", (1,)), (":, 3", (slice(None), 3)), ("::-1, ::2", (slice(None, None, -1), slice(None, None, 2))),
-    ("-1:, 1:7:3", (slice(-1, None), slice(1, 7, 3)))]), run2=st.sampled_from(RUNS), step2=st.integers(0, 4))
+@given(
+    step=st.integers(0, 4),
+    slice_index=st.sampled_from(
+        [
+            ("", ()),
+            ("1", (1,)),
+            (":, 3", (slice(None), 3)),
+            ("::-1, ::2", (slice(None, None, -1), slice(None, None, 2))),
+            ("-1:, 1:7:3", (slice(-1, None), slice(1, 7, 3))),
+        ]
+    ),
+    run2=st.sampled_from(RUNS),
+    step2=st.integers(0, 4),
+)
 def test_diff_values_are_exact(sample_app, step, slice_index, run2, step2):
     slice_, index = slice_index
-    url = P + "/diff?" + urllib.parse.urlencode(
-        {"run": "base", "tag": "layer2/out", "step": step, "run2": run2, "step2": step2, "slice": slice_,
-         "format": "binary"})
+    url = (
+        P
+        + "/diff?"
+        + urllib.parse.urlencode(
+            {
+                "run": "base",
+                "tag": "layer2/out",
+                "step": step,
+                "run2": run2,
+                "step2": step2,
+                "slice": slice_,
+                "format": "binary",
+            }
+        )
+    )
     reply = sample_app.get(url)
     check_reply(reply, url)
     assert reply.status_code == 200, reply.get_data()
@@ -236,14 +361,44 @@ def test_diff_values_are_exact(sample_app, step, slice_index, run2, step2):
 # -- static files ---------------------------------------------------------------------
 
 TRAVERSALS = [
-    "../plugin.py", "../../setup.py", "../../README.md", "%2e%2e/setup.py", "%2e%2e/%2e%2e/setup.py",
-    "..%2fsetup.py", "..%2f..%2fsetup.py", "%2e%2e%2fsetup.py", "%252e%252e/setup.py", "%252e%252e%252fsetup.py",
-    "..%252f..%252fsetup.py", "//etc/passwd", "/etc/passwd", "%2fetc%2fpasswd", "%2F%2Fetc%2Fpasswd",
-    "..\\..\\setup.py", "..%5c..%5csetup.py", "%5c%5cetc%5cpasswd", "....//....//setup.py", ".../setup.py",
-    "views/../../setup.py", "views/%2e%2e/%2e%2e/setup.py", "./../setup.py", "%00", "index.js%00.png",
-    "..%00/setup.py", "%c0%ae%c0%ae/setup.py", "%e0%80%ae%e0%80%ae/setup.py", "..;/setup.py",
-    "", ".", "..", "views", "nope.js", "\u2025/setup.py", "%ef%bc%8e%ef%bc%8e/setup.py",
-    "../../../../../../../../etc/passwd", "..%2f..%2f..%2f..%2f..%2f..%2f..%2fetc%2fpasswd",
+    "../plugin.py",
+    "../../setup.py",
+    "../../README.md",
+    "%2e%2e/setup.py",
+    "%2e%2e/%2e%2e/setup.py",
+    "..%2fsetup.py",
+    "..%2f..%2fsetup.py",
+    "%2e%2e%2fsetup.py",
+    "%252e%252e/setup.py",
+    "%252e%252e%252fsetup.py",
+    "..%252f..%252fsetup.py",
+    "//etc/passwd",
+    "/etc/passwd",
+    "%2fetc%2fpasswd",
+    "%2F%2Fetc%2Fpasswd",
+    "..\\..\\setup.py",
+    "..%5c..%5csetup.py",
+    "%5c%5cetc%5cpasswd",
+    "....//....//setup.py",
+    ".../setup.py",
+    "views/../../setup.py",
+    "views/%2e%2e/%2e%2e/setup.py",
+    "./../setup.py",
+    "%00",
+    "index.js%00.png",
+    "..%00/setup.py",
+    "%c0%ae%c0%ae/setup.py",
+    "%e0%80%ae%e0%80%ae/setup.py",
+    "..;/setup.py",
+    "",
+    ".",
+    "..",
+    "views",
+    "nope.js",
+    "\u2025/setup.py",
+    "%ef%bc%8e%ef%bc%8e/setup.py",
+    "../../../../../../../../etc/passwd",
+    "..%2f..%2f..%2f..%2f..%2f..%2f..%2fetc%2fpasswd",
 ]
 
 
@@ -272,9 +427,33 @@ def test_static_serves_only_frontend_files(sample_app):
 
 
 @FUZZ
-@given(path=st.lists(st.sampled_from(["..", ".", "%2e%2e", "%2e", "%252e%252e", "views", "index.js", "", "%2f",
-                                      "%5c", "\\", "etc", "passwd", "setup.py", "%00", "名前", "~"]),
-                     min_size=1, max_size=8).map("/".join))
+@given(
+    path=st.lists(
+        st.sampled_from(
+            [
+                "..",
+                ".",
+                "%2e%2e",
+                "%2e",
+                "%252e%252e",
+                "views",
+                "index.js",
+                "",
+                "%2f",
+                "%5c",
+                "\\",
+                "etc",
+                "passwd",
+                "setup.py",
+                "%00",
+                "名前",
+                "~",
+            ]
+        ),
+        min_size=1,
+        max_size=8,
+    ).map("/".join)
+)
 def test_static_fuzzed_paths_serve_frontend_files_or_404(sample_app, path):
     reply = sample_app.get(P + "/static/" + path)
     check_reply(reply, path, routed=False)
@@ -300,6 +479,7 @@ def huge_value():
 @pytest.fixture(scope="module")
 def huge_app(tmp_path_factory):
     import tensorflow as tf
+
     import tb_tensorcap as tensorcap
 
     logdir = tmp_path_factory.mktemp("huge")
@@ -333,7 +513,7 @@ def test_huge_value_is_pooled_small_with_max_cells(huge_app):
     assert len(result["data"]) == result["shape"][0] <= 1000
     assert factor == -(-HUGE // 1000)
     assert result["data"][0] == pytest.approx(value[:factor].astype(np.float64).mean())
-    assert result["data"][-1] == pytest.approx(value[(len(result["data"]) - 1) * factor:].astype(np.float64).mean())
+    assert result["data"][-1] == pytest.approx(value[(len(result["data"]) - 1) * factor :].astype(np.float64).mean())
 
     binary = huge_app.get(P + "/value?run=big&tag=huge2d&step=0&max_cells=4096&format=binary")
     check_reply(binary, "pooled binary", max_bytes=4096 * 4)

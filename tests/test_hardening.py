@@ -26,12 +26,12 @@ import urllib.parse
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import WsgiTensorBoard, flip_byte
+from servers import TensorBoardProcess
 
 import tb_tensorcap
 import tb_tensorcap as tensorcap
-from conftest import WsgiTensorBoard, flip_byte
-from servers import TensorBoardProcess
-from tb_tensorcap import event_files, summary
+from tb_tensorcap import event_files, summary, writers
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "benchmarks"))
 import load_bench  # noqa: E402
@@ -60,7 +60,7 @@ def record_spans(path):
         data = f.read()
     spans, pos = [], 0
     while pos + 12 <= len(data):
-        length = int.from_bytes(data[pos:pos + 8], "little")
+        length = int.from_bytes(data[pos : pos + 8], "little")
         if pos + 12 + length + 4 > len(data):
             break
         spans.append((pos, pos + 12 + length + 4))
@@ -69,9 +69,11 @@ def record_spans(path):
 
 
 def warnings_of(caplog, *words):
-    return [r.getMessage() for r in caplog.records
-            if r.levelno >= logging.WARNING and r.name.startswith(READER_LOGGER)
-            and all(w in r.getMessage() for w in words)]
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.levelno >= logging.WARNING and r.name.startswith(READER_LOGGER) and all(w in r.getMessage() for w in words)
+    ]
 
 
 # -- the flush policy and kill -9 --------------------------------------------------------
@@ -115,8 +117,13 @@ def expected_capture(tag, step):
 
 def test_kill9_keeps_every_flushed_capture(tmp_path, caplog):
     logdir = tmp_path / "killed"
-    proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(logdir), "3"], stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, env=subprocess_env(), text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", KILL_SCRIPT, str(logdir), "3"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=subprocess_env(),
+        text=True,
+    )
     printed = []
     try:
         deadline = time.monotonic() + 120
@@ -143,7 +150,7 @@ def test_kill9_keeps_every_flushed_capture(tmp_path, caplog):
     # Capture order is exactly the order of the loop, cut at some point after the last flush.
     order = [(i.tag, i.step) for i in reader.captures(".")]
     expected_order = [(tag, step) for step in range(len(order)) for tag in ("small", "big", "counted")]
-    assert order == expected_order[:len(order)]
+    assert order == expected_order[: len(order)]
     assert len(order) >= 3 * (last_flushed + 1), (len(order), last_flushed)
     for tag, step in order:  # everything served is exact, flushed or not
         np.testing.assert_array_equal(reader.value(".", tag, step), expected_capture(tag, step))
@@ -152,7 +159,7 @@ def test_kill9_keeps_every_flushed_capture(tmp_path, caplog):
 
     app = WsgiTensorBoard(logdir)
     index = app.wait_complete()
-    assert index["runs"]["."]["big"]["steps"][:last_flushed + 1] == list(range(last_flushed + 1))
+    assert index["runs"]["."]["big"]["steps"][: last_flushed + 1] == list(range(last_flushed + 1))
     reply = app.get(P + "/value?run=.&tag=big&step=%d&format=binary&slice=0" % last_flushed)
     assert reply.status_code == 200
     assert np.array_equal(np.frombuffer(reply.get_data(), np.float32), np.full(512, last_flushed, np.float32))
@@ -180,7 +187,7 @@ def test_truncated_trailing_record_is_skipped_with_one_warning_and_served(tmp_pa
     with open(path, "rb") as f:
         data = f.read()
     with open(path, "wb") as f:
-        f.write(data[:(start + end) // 2])  # the last capture, cut in the middle of its data
+        f.write(data[: (start + end) // 2])  # the last capture, cut in the middle of its data
 
     with caplog.at_level(logging.WARNING, logger=READER_LOGGER):
         reader = tb_tensorcap.load(str(tmp_path))
@@ -198,7 +205,7 @@ def test_truncated_trailing_record_is_skipped_with_one_warning_and_served(tmp_pa
 
     # Completed later (the writer was only slow): read, without another warning.
     with open(path, "ab") as f:
-        f.write(data[(start + end) // 2:])
+        f.write(data[(start + end) // 2 :])
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger=READER_LOGGER):
         assert reader.refresh() == 1
@@ -284,7 +291,7 @@ def test_random_byte_flips_never_serve_a_wrong_value(tmp_path, caplog):
             reader.refresh()
         assert first >= 1, (trial, positions)  # damage never goes unreported
         assert len(warnings_of(caplog)) == first, (trial, caplog.text)  # and is reported once
-        for info in (reader.captures(".") if reader.runs() else []):
+        for info in reader.captures(".") if reader.runs() else []:
             np.testing.assert_array_equal(reader.value(".", info.tag, info.step), written[(info.tag, info.step)])
 
 
@@ -348,8 +355,9 @@ def test_threads_capturing_into_one_writer(tmp_path):
     reader = tb_tensorcap.load(str(tmp_path))
     total = threads_n * per_thread
     assert len(reader.captures(".")) == 4 * total
-    assert reader.steps(".", "shared_explicit") == sorted(t * 1000 + i for t in range(threads_n)
-                                                         for i in range(per_thread))
+    assert reader.steps(".", "shared_explicit") == sorted(
+        t * 1000 + i for t in range(threads_n) for i in range(per_thread)
+    )
     for t in range(threads_n):
         assert reader.steps(".", "own%d" % t) == list(range(per_thread))
         assert reader.steps(".", "counted%d" % t) == list(range(per_thread))
@@ -383,9 +391,15 @@ PROCESS_SCRIPT = textwrap.dedent("""
 
 def test_processes_capturing_into_separate_runs(tmp_path):
     n, processes = 80, 3
-    procs = [subprocess.Popen([sys.executable, "-c", PROCESS_SCRIPT, str(tmp_path / ("proc%d" % k)), str(k), str(n)],
-                              env=subprocess_env(), stderr=subprocess.PIPE, text=True)
-             for k in range(processes)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", PROCESS_SCRIPT, str(tmp_path / ("proc%d" % k)), str(k), str(n)],
+            env=subprocess_env(),
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for k in range(processes)
+    ]
     for proc in procs:
         _, stderr = proc.communicate(timeout=180)
         assert proc.returncode == 0, stderr
@@ -394,7 +408,8 @@ def test_processes_capturing_into_separate_runs(tmp_path):
     for k in range(processes):
         run = "proc%d" % k
         assert [(i.tag, i.step) for i in reader.captures(run)] == [
-            (tag, i) for i in range(n) for tag in ("x", "counted")]
+            (tag, i) for i in range(n) for tag in ("x", "counted")
+        ]
         for i in range(n):
             np.testing.assert_array_equal(reader.value(run, "x", i), np.full((32, 32), k * 10000 + i, np.int32))
             assert reader.value(run, "counted", i).tolist() == [k, i]
@@ -406,8 +421,8 @@ def test_processes_capturing_into_separate_runs(tmp_path):
 @pytest.fixture
 def fresh_default_writer(monkeypatch):
     """TensorCap's real lazy default writer, fresh for this test; closed after it."""
-    default = summary._DefaultWriter()
-    monkeypatch.setattr(summary, "_default_writer", default)
+    default = writers.DefaultWriter()
+    monkeypatch.setattr(writers, "default_writer", default)
     yield default
     if default._writer is not None:
         import atexit
@@ -444,11 +459,13 @@ def test_unwritable_explicit_writer_fails_before_any_capture(tmp_path):
 def mount_tmpfs(path, size):
     """Mounts a tmpfs of `size` at `path` (needs root and CAP_SYS_ADMIN), or skips the test."""
     path.mkdir()
-    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%s" % size, "tmpfs", str(path)],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=%s" % size, "tmpfs", str(path)], capture_output=True, text=True
+    )
     if proc.returncode != 0:
-        pytest.skip("cannot mount a %s tmpfs to simulate a full disk: %s"
-                    % (size, proc.stderr.strip() or proc.returncode))
+        pytest.skip(
+            "cannot mount a %s tmpfs to simulate a full disk: %s" % (size, proc.stderr.strip() or proc.returncode)
+        )
     return path
 
 
@@ -505,7 +522,7 @@ def test_full_disk_under_a_user_writer_is_never_invisible(tiny_disk, caplog, num
     # guarantees: the captures that reached the disk read back exactly, and a
     # loss shows either as TensorFlow's error or as a torn record reported once.
     logdir = tiny_disk / "run"
-    writer = tf.summary.create_file_writer(str(logdir), max_queue=3, flush_millis=10 ** 8)
+    writer = tf.summary.create_file_writer(str(logdir), max_queue=3, flush_millis=10**8)
     written, error = capture_until_error(200, lambda step: np.full(numel, step, np.float32), writer=writer)
     try:
         tensorcap.flush()
@@ -519,8 +536,9 @@ def test_full_disk_under_a_user_writer_is_never_invisible(tiny_disk, caplog, num
     assert error is not None or torn, "captures were lost with neither an error nor a torn record to report"
 
 
-def test_full_disk_for_the_default_writer_raises_at_the_next_capture(small_disk, monkeypatch, caplog,
-                                                                     fresh_default_writer):
+def test_full_disk_for_the_default_writer_raises_at_the_next_capture(
+    small_disk, monkeypatch, caplog, fresh_default_writer
+):
     logdir = small_disk / "run"
     monkeypatch.setenv("TENSORCAP_LOGDIR", str(logdir))
     monkeypatch.setenv("TENSORCAP_FLUSH_SECS", "0")  # every capture reaches the disk at once
@@ -550,9 +568,21 @@ def test_full_disk_for_the_default_writer_fails_at_the_first_capture(tiny_disk, 
 
 # -- hostile names ------------------------------------------------------------------------
 
-NAMES = ["ünïcødé/名前", "q\"uote's", "<script>alert(1)</script>", "x" * 2000, "a/" * 300 + "deep",
-         "emoji 🎉/ﬁ", "back\\slash", "amp&lt;&#39;", "  spaced  ", "%2e%2e/%00", "tab\tand\nnewline",
-         "{\"json\": [1]}", "\u202eright-to-left"]
+NAMES = [
+    "ünïcødé/名前",
+    "q\"uote's",
+    "<script>alert(1)</script>",
+    "x" * 2000,
+    "a/" * 300 + "deep",
+    "emoji 🎉/ﬁ",
+    "back\\slash",
+    "amp&lt;&#39;",
+    "  spaced  ",
+    "%2e%2e/%00",
+    "tab\tand\nnewline",
+    "{\"json\": [1]}",
+    "\u202eright-to-left",
+]
 RUN_NAME = "rün <b>&\"quoted\"'"
 
 
@@ -616,7 +646,8 @@ def test_writer_appending_while_tensorboard_serves(live_server):
                 steps = index.get("runs", {}).get("growing", {}).get("big", {}).get("steps", [])
                 for step in steps[-2:]:
                     status, _, body = server.get(
-                        P + "/value?run=growing&tag=big&step=%d&format=binary&slice=299990:" % step)
+                        P + "/value?run=growing&tag=big&step=%d&format=binary&slice=299990:" % step
+                    )
                     statuses.append(status)
                     if status == 200 and body != live_value(step)[299990:].tobytes():
                         failures.append(("wrong value", step))
@@ -651,11 +682,20 @@ def test_writer_appending_while_tensorboard_serves(live_server):
         assert status == 200 and body == live_value(step).tobytes(), step
 
 
-@pytest.mark.parametrize("path", [
-    "/static/../../setup.py", "/static/%2e%2e/%2e%2e/setup.py", "/static/..%2f..%2fsetup.py",
-    "/static/%252e%252e/setup.py", "/static//etc/passwd", "/static/..\\..\\setup.py",
-    "/static/%00", "/static/views/../../../setup.py", "/static/./../../README.md",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/static/../../setup.py",
+        "/static/%2e%2e/%2e%2e/setup.py",
+        "/static/..%2f..%2fsetup.py",
+        "/static/%252e%252e/setup.py",
+        "/static//etc/passwd",
+        "/static/..\\..\\setup.py",
+        "/static/%00",
+        "/static/views/../../../setup.py",
+        "/static/./../../README.md",
+    ],
+)
 def test_static_traversal_over_real_http(live_server, path):
     server, _ = live_server
     connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)

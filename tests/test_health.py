@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-
 import tensorflow as tf
 
 import tb_tensorcap as tensorcap
@@ -41,7 +40,7 @@ def test_kernel_matches_analysis_stats_for_every_dtype():
     offset = 0
     for (name, value), tensor in zip(VALUES.items(), tensors):
         length = health.row_length(tensor.shape.rank)
-        row = rows[offset:offset + length]
+        row = rows[offset : offset + length]
         offset += length
         got = {f: (None if np.isnan(x) and i >= 5 else x) for i, (f, x) in enumerate(zip(metadata.HEALTH_FIELDS, row))}
         _assert_stats_match(analysis.tensor_stats(value), got)
@@ -65,9 +64,10 @@ def test_kernel_inside_tf_function_with_unknown_shapes():
 def _write_health(writer, step, named_values, prefix="blk"):
     tensors = [tf.constant(v) for v in named_values.values()]
     rows = health.BatchedStats().rows(tensors)
-    specs = [("%s/%s" % (prefix, name), t.dtype.name, t.shape.rank,
-              {"file": "train.py", "line": 10 + i, "function": "step"})
-             for i, (name, t) in enumerate(zip(named_values, tensors))]
+    specs = [
+        ("%s/%s" % (prefix, name), t.dtype.name, t.shape.rank, {"file": "train.py", "line": 10 + i, "function": "step"})
+        for i, (name, t) in enumerate(zip(named_values, tensors))
+    ]
     health.write_record(prefix + "/_health", health.RecordSpecs().metadata(specs), rows, step, writer)
 
 
@@ -88,7 +88,8 @@ def test_health_record_reads_back_as_captures_with_statistics(tmp_path, writer_a
     # Alerts see the NaN/Inf in the statistics, at every step, in capture order.
     found = queries.alerts(reader, "run")
     assert [(a["tag"], a["step"], a["nan"], a["posinf"], a["neginf"]) for a in found] == [
-        ("blk/b", s, 2, 1, 1) for s in range(3)]
+        ("blk/b", s, 2, 1, 1) for s in range(3)
+    ]
     assert info.to_json()["kind"] == "health"
 
 
@@ -108,7 +109,9 @@ def test_metadata_refuses_a_malformed_health_description():
     content = b'{"version":2,"health":{"fields":["numel"],"rows":[],"sources":[]}}'
     with pytest.raises(ValueError, match="unknown fields"):
         metadata.parse_plugin_metadata(content)
-    bad_row = (b'{"version":2,"health":{"fields":%s,"rows":[["t","float32",-1,0]],"sources":[]}}'
-               % str(list(metadata.HEALTH_FIELDS)).replace("'", '"').replace(" ", "").encode())
+    bad_row = (
+        b'{"version":2,"health":{"fields":%s,"rows":[["t","float32",-1,0]],"sources":[]}}'
+        % str(list(metadata.HEALTH_FIELDS)).replace("'", '"').replace(" ", "").encode()
+    )
     with pytest.raises(ValueError, match="malformed row"):
         metadata.parse_plugin_metadata(bad_row)

@@ -24,7 +24,8 @@ def test_describe_line_gives_shape_dtype_range_moments_and_nonfinite_counts():
     assert big == "array[100, 50] f64 n=5000 x∈[-2.000e-05, -2.000e-05] μ=-2.000e-05 σ=0.000"
     assert repr(tensorcap.describe(np.zeros(20, np.int8))).endswith("all zeros")
     assert repr(tensorcap.describe(np.array([0.5], ml_dtypes.bfloat16))) == (
-        "array[1] bf16 n=1 [0.500] x∈[0.500, 0.500] μ=0.500 σ=0.000")
+        "array[1] bf16 n=1 [0.500] x∈[0.500, 0.500] μ=0.500 σ=0.000"
+    )
     assert repr(tensorcap.describe(["ab", ""])) == "array[2] str n=2 [b'ab', b'']"
     assert repr(tensorcap.describe(3)) == "array[] i64 n=1 [3] x∈[3.000, 3.000] μ=3.000 σ=0.000"
 
@@ -39,16 +40,16 @@ def _decode_png(png):
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     position, chunks = 8, {}
     while position < len(png):
-        (length,) = struct.unpack(">I", png[position:position + 4])
-        kind, data = png[position + 4:position + 8], png[position + 8:position + 8 + length]
-        (crc,) = struct.unpack(">I", png[position + 8 + length:position + 12 + length])
+        (length,) = struct.unpack(">I", png[position : position + 4])
+        kind, data = png[position + 4 : position + 8], png[position + 8 : position + 8 + length]
+        (crc,) = struct.unpack(">I", png[position + 8 + length : position + 12 + length])
         assert zlib.crc32(kind + data) == crc
         chunks[kind] = data
         position += 12 + length
     width, height, depth, color = struct.unpack(">IIBB", chunks[b"IHDR"][:10])
     assert (depth, color) == (8, 2) and b"IEND" in chunks
     raw = zlib.decompress(chunks[b"IDAT"])
-    rows = [raw[i * (1 + 3 * width):(i + 1) * (1 + 3 * width)] for i in range(height)]
+    rows = [raw[i * (1 + 3 * width) : (i + 1) * (1 + 3 * width)] for i in range(height)]
     assert all(row[0] == 0 for row in rows)
     return width, height, [row[1:] for row in rows]
 
@@ -62,7 +63,7 @@ def test_html_has_a_histogram_and_a_heatmap_in_the_tabs_colours():
     assert len(bars) == 32 and max(float(b) for b in bars) == 64.0  # the tallest bin fills the plot
     width, height, rows = _decode_png(_png(html))
     assert (width, height) == (4, 3)
-    pixel = lambda r, c: tuple(rows[r][3 * c:3 * c + 3])  # noqa: E731
+    pixel = lambda r, c: tuple(rows[r][3 * c : 3 * c + 3])  # noqa: E731
     assert pixel(0, 0) == (68, 1, 84)  # the smallest finite value: viridis' first colour
     assert pixel(2, 2) == (253, 231, 37)  # the largest: its last
     assert pixel(1, 1) == (255, 0, 255) and pixel(2, 3) == (0, 0, 0)  # NaN magenta, -Inf black

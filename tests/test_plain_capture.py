@@ -88,7 +88,8 @@ def _values_by_tag(run_dir):
 
 def test_array_protocols_jax_and_torch_like_objects(tmp_path):
     """__array__, __dlpack__, JAX arrays (incl. bfloat16) and PyTorch's detach/cpu/bfloat16 rules."""
-    out = run_without_tensorflow("""
+    out = run_without_tensorflow(
+        """
         import sys
         import jax.numpy as jnp, ml_dtypes, numpy as np
         import tb_tensorcap as tensorcap
@@ -150,7 +151,9 @@ def test_array_protocols_jax_and_torch_like_objects(tmp_path):
                 except TypeError as e:
                     errors[name] = str(e)
         out["errors"] = errors
-    """, tmp_path / "run")
+    """,
+        tmp_path / "run",
+    )
     reader = tensorcap.load(tmp_path / "run")
     assert reader.value(".", "only_array", 0).tolist() == [[1, 2], [3, 4]]
     assert reader.info(".", "only_array", 0).dtype == "int16"
@@ -164,13 +167,21 @@ def test_array_protocols_jax_and_torch_like_objects(tmp_path):
     assert reader.steps(".", "jax_step") == [9]
     assert "cannot capture 'object'" in out["errors"]["object"] and "object" in out["errors"]["object"]
     assert "datetime64" in out["errors"]["datetime"]
-    assert set(reader.tags(".")) == {"only_array", "only_dlpack", "jax", "jax_bf16", "torch_cuda_grad",
-                                     "torch_bf16", "jax_step"}
+    assert set(reader.tags(".")) == {
+        "only_array",
+        "only_dlpack",
+        "jax",
+        "jax_bf16",
+        "torch_cuda_grad",
+        "torch_bf16",
+        "jax_step",
+    }
 
 
 def test_step_writer_source_and_capturer_rules(tmp_path):
     """Explicit step > as_default(step) > per-tag counter; explicit writer > as_default > own writer."""
-    out = run_without_tensorflow("""
+    out = run_without_tensorflow(
+        """
         import sys
         import numpy as np
         import tb_tensorcap as tensorcap
@@ -204,7 +215,10 @@ def test_step_writer_source_and_capturer_rules(tmp_path):
         tensorcap.flush()
         out["default_logdir"] = tensorcap.default_logdir()
         explicit.close(), other.close()
-    """, tmp_path, env={"TENSORCAP_LOGDIR": str(tmp_path / "default")})
+    """,
+        tmp_path,
+        env={"TENSORCAP_LOGDIR": str(tmp_path / "default")},
+    )
     reader = tensorcap.load(tmp_path)
     assert reader.runs() == ["default", "explicit", "other"]
     assert out["default_logdir"] == str(tmp_path / "default")
@@ -225,7 +239,8 @@ def test_step_writer_source_and_capturer_rules(tmp_path):
 
 
 def test_large_values_are_chunked_and_read_back_whole(tmp_path):
-    out = run_without_tensorflow("""
+    run_without_tensorflow(
+        """
         import sys
         import numpy as np
         import tb_tensorcap as tensorcap
@@ -236,7 +251,9 @@ def test_large_values_are_chunked_and_read_back_whole(tmp_path):
         with tensorcap.Writer(sys.argv[1]) as w:
             tensorcap.capture(np.arange(1000, dtype=np.float32).reshape(10, 100), "big", step=4, writer=w)
             tensorcap.capture(np.array([b"x" * 600, b"y" * 600, b""], dtype=object), "strings", step=4, writer=w)
-    """, tmp_path)
+    """,
+        tmp_path,
+    )
     reader = tensorcap.load(tmp_path)
     big = reader.info(".", "big", 4)
     assert len(big.locations) == 4 and big.shape == (10, 100)
@@ -246,7 +263,8 @@ def test_large_values_are_chunked_and_read_back_whole(tmp_path):
 
 
 def test_a_traced_jax_value_gets_a_clear_error(tmp_path):
-    out = run_without_tensorflow("""
+    out = run_without_tensorflow(
+        """
         import sys
         import jax, jax.numpy as jnp
         import tb_tensorcap as tensorcap
@@ -264,7 +282,9 @@ def test_a_traced_jax_value_gets_a_clear_error(tmp_path):
         except TypeError as e:
             out["error"] = str(e)
         w.close()
-    """, tmp_path)
+    """,
+        tmp_path,
+    )
     assert "JAX tracer" in out["error"] and "jax.debug.callback" in out["error"]
     assert tensorcap.load(tmp_path).runs() == []
 
@@ -272,7 +292,8 @@ def test_a_traced_jax_value_gets_a_clear_error(tmp_path):
 def test_write_errors_name_the_logdir(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
-    out = run_without_tensorflow("""
+    out = run_without_tensorflow(
+        """
         import sys
         import tb_tensorcap as tensorcap
 
@@ -287,7 +308,10 @@ def test_write_errors_name_the_logdir(tmp_path):
             tensorcap.capture(1.0, "after_close", writer=w)
         except OSError as e:
             out["closed"] = str(e)
-    """, blocker, tmp_path / "ok")
+    """,
+        blocker,
+        tmp_path / "ok",
+    )
     assert "cannot write captures to %r" % (str(blocker) + "/run") in out["error"]
     assert "closed" in out["closed"].lower()
 
@@ -299,16 +323,29 @@ def test_jax_demo_trains_and_its_captures_are_exact(tmp_path):
     import jax
 
     demo_path = os.path.join(os.path.dirname(__file__), "..", "demo", "jax_train.py")
-    out = run_without_tensorflow("""
+    out = run_without_tensorflow(
+        """
         import runpy, sys
         demo = runpy.run_path(sys.argv[1])
         out = {"loss": demo["train"](sys.argv[2], 6)}
-    """, demo_path, tmp_path)
+    """,
+        demo_path,
+        tmp_path,
+    )
     reader = tensorcap.load(tmp_path)
     assert reader.runs() == ["jax"]
     tags = reader.tags("jax")
-    for tag in ("dense1/preactivation", "dense1/activation", "dense2/activation", "logits", "loss",
-                "probe/dense2_mean", "grad/dense1/kernel", "grad/dense3/bias", "dense2/kernel"):
+    for tag in (
+        "dense1/preactivation",
+        "dense1/activation",
+        "dense2/activation",
+        "logits",
+        "loss",
+        "probe/dense2_mean",
+        "grad/dense1/kernel",
+        "grad/dense3/bias",
+        "dense2/kernel",
+    ):
         assert tag in tags and reader.steps("jax", tag) == list(range(6)), tag
     losses = [reader.value("jax", "loss", s).item() for s in range(6)]
     assert losses[-1] < losses[0] and abs(losses[-1] - out["loss"]) < 1e-6
@@ -319,13 +356,15 @@ def test_jax_demo_trains_and_its_captures_are_exact(tmp_path):
     (loss, activations), grads = jax.value_and_grad(demo["loss_fn"], has_aux=True)(params, points, labels)
     np.testing.assert_allclose(reader.value("jax", "grad/dense1/kernel", 0), grads["dense1"]["kernel"], rtol=1e-5)
     np.testing.assert_allclose(reader.value("jax", "loss", 0), loss, rtol=1e-6)
-    np.testing.assert_allclose(reader.value("jax", "probe/dense2_mean", 0),
-                               np.mean(activations["dense2/activation"]), rtol=1e-5)
+    np.testing.assert_allclose(
+        reader.value("jax", "probe/dense2_mean", 0), np.mean(activations["dense2/activation"]), rtol=1e-5
+    )
     assert reader.info("jax", "loss", 0).source["file"].endswith("jax_train.py")
     # The capture order within a step: forward pass, probe, loss, gradients, weights.
     order = [info.tag for info in reader.captures("jax") if info.step == 2]
-    assert order.index("logits") < order.index("loss") < order.index("grad/dense1/kernel") < order.index(
-        "dense1/kernel")
+    assert (
+        order.index("logits") < order.index("loss") < order.index("grad/dense1/kernel") < order.index("dense1/kernel")
+    )
 
 
 def test_a_full_disk_stops_captures_to_the_default_writer(tmp_path, monkeypatch):

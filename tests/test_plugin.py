@@ -7,7 +7,6 @@ import time
 
 import numpy as np
 import pytest
-
 from conftest import DIVERGE_STEP, NAN_STEP, SAMPLE_STEPS, WsgiTensorBoard, sample_value
 
 P = "/data/plugin/tensorcap"
@@ -23,6 +22,7 @@ def test_tab_is_listed_and_active(sample_app):
 def test_loader_lowers_retention_but_keeps_user_choice(sample_logdir):
     from tensorboard import program
     from tensorboard.plugins.core import core_plugin
+
     from tb_tensorcap import plugin
 
     def samples(*argv):
@@ -38,7 +38,9 @@ def test_any_route_may_come_first_on_a_fresh_tensorboard(sample_logdir):
     """The first scan starts with the plugin: /alerts or /value need no /index before them."""
     alerts = WsgiTensorBoard(sample_logdir).get_json(P + "/alerts")["alerts"]
     assert [(a["run"], a["tag"], a["step"]) for a in alerts] == [
-        ("base", "layer2/out", NAN_STEP), ("changed", "layer2/out", NAN_STEP)]
+        ("base", "layer2/out", NAN_STEP),
+        ("changed", "layer2/out", NAN_STEP),
+    ]
     value = WsgiTensorBoard(sample_logdir).get_json(P + "/value?run=changed&tag=layer2/out&step=2")
     np.testing.assert_array_equal(np.array(value["data"], np.float32), sample_value("changed", 2))
 
@@ -140,7 +142,10 @@ def test_value_npy_download_is_exact(sample_app):
     assert array.dtype == np.float32
     np.testing.assert_array_equal(array, sample_value("changed", 4)[1:3])
     bf16 = np.load(io.BytesIO(sample_app.get(P + "/value?run=base&tag=half/bf16&step=0&format=npy").get_data()))
-    assert bf16.dtype == np.uint16 and [struct.unpack("<f", struct.pack("<I", int(b) << 16))[0] for b in bf16] == [1.5, -2.25]
+    assert bf16.dtype == np.uint16 and [struct.unpack("<f", struct.pack("<I", int(b) << 16))[0] for b in bf16] == [
+        1.5,
+        -2.25,
+    ]
     words = np.load(io.BytesIO(sample_app.get(P + "/value?run=base&tag=words&step=0&format=npy").get_data()))
     assert words.tolist() == [b"caf\xc3\xa9", b"\xff", b""]
     pooled = sample_app.get(P + "/value?run=base&tag=layer2/out&step=0&format=npy&max_cells=4")
@@ -203,7 +208,9 @@ def test_diff_of_different_shapes_names_both(sample_app):
 def test_alerts_in_capture_order_first_marked(sample_app):
     alerts = sample_app.get_json(P + "/alerts")["alerts"]
     assert [(a["run"], a["tag"], a["step"], a["first"]) for a in alerts] == [
-        ("base", "layer2/out", NAN_STEP, True), ("changed", "layer2/out", NAN_STEP, True)]
+        ("base", "layer2/out", NAN_STEP, True),
+        ("changed", "layer2/out", NAN_STEP, True),
+    ]
     assert alerts[0]["nan"] == 1 and alerts[0]["posinf"] == 1 and alerts[0]["neginf"] == 1
     assert sample_app.get_json(P + "/alerts?run=changed")["alerts"][0]["run"] == "changed"
     index = sample_app.get_json(P + "/index")
@@ -229,39 +236,49 @@ def test_static_files_and_traversal(sample_app):
     module = sample_app.get(P + "/static/index.js")
     assert module.status_code == 200 and "javascript" in module.headers["Content-Type"]
     assert b"render" in module.get_data()
-    for attempt in ("/static/../plugin.py", "/static/%2e%2e/setup.py", "/static/..%2fsetup.py",
-                    "/static//etc/passwd", "/static/%2fetc%2fpasswd", "/static/", "/static/nope.js"):
+    for attempt in (
+        "/static/../plugin.py",
+        "/static/%2e%2e/setup.py",
+        "/static/..%2fsetup.py",
+        "/static//etc/passwd",
+        "/static/%2fetc%2fpasswd",
+        "/static/",
+        "/static/nope.js",
+    ):
         assert sample_app.get(P + attempt).status_code == 404, attempt
 
 
-@pytest.mark.parametrize("query, status, words", [
-    ("/value?tag=loss&step=0", 400, "'run'"),
-    ("/value?run=base&step=0", 400, "'tag'"),
-    ("/value?run=base&tag=loss", 400, "'step'"),
-    ("/value?run=nope&tag=loss&step=0", 404, "'nope'"),
-    ("/value?run=base&tag=nope&step=0", 404, "'nope'"),
-    ("/value?run=base&tag=loss&step=999", 404, "999"),
-    ("/value?run=base&tag=loss&step=x", 400, "integer"),
-    ("/value?run=base&tag=loss&step=99999999999999999999", 400, "step"),
-    ("/value?run=base&tag=layer2/out&step=0&slice=1,:,0", 400, "axes"),
-    ("/value?run=base&tag=layer2/out&step=0&slice=9", 400, "out of range"),
-    ("/value?run=base&tag=layer2/out&step=0&slice=a:b", 400, "slice"),
-    ("/value?run=base&tag=layer2/out&step=0&slice=::0", 400, "zero"),
-    ("/value?run=base&tag=layer2/out&step=0&format=xml", 400, "format"),
-    ("/value?run=base&tag=layer2/out&step=0&max_cells=0", 400, "max_cells"),
-    ("/value?run=base&tag=words&step=0&format=binary", 400, "string"),
-    ("/value?run=base&tag=conv/act&step=0&max_cells=10", 400, "slice"),
-    ("/histogram?run=base&tag=loss&step=0&bins=0", 400, "bins"),
-    ("/histogram?run=base&tag=loss&step=0&bins=1001", 400, "bins"),
-    ("/histogram?run=base&tag=words&step=0", 400, "string"),
-    ("/stats?run=base", 400, "'tag'"),
-    ("/diff?run=base&tag=loss&step=0&rtol=-1", 400, "rtol"),
-    ("/diff?run=base&tag=loss&step=0&atol=nan", 400, "atol"),
-    ("/diff?run=base&tag=loss&step=0&run2=nope", 404, "'nope'"),
-    ("/alerts?run=nope", 404, "'nope'"),
-    ("/divergence?run=base", 400, "'run2'"),
-    ("/divergence?run=base&run2=nope", 404, "'nope'"),
-])
+@pytest.mark.parametrize(
+    "query, status, words",
+    [
+        ("/value?tag=loss&step=0", 400, "'run'"),
+        ("/value?run=base&step=0", 400, "'tag'"),
+        ("/value?run=base&tag=loss", 400, "'step'"),
+        ("/value?run=nope&tag=loss&step=0", 404, "'nope'"),
+        ("/value?run=base&tag=nope&step=0", 404, "'nope'"),
+        ("/value?run=base&tag=loss&step=999", 404, "999"),
+        ("/value?run=base&tag=loss&step=x", 400, "integer"),
+        ("/value?run=base&tag=loss&step=99999999999999999999", 400, "step"),
+        ("/value?run=base&tag=layer2/out&step=0&slice=1,:,0", 400, "axes"),
+        ("/value?run=base&tag=layer2/out&step=0&slice=9", 400, "out of range"),
+        ("/value?run=base&tag=layer2/out&step=0&slice=a:b", 400, "slice"),
+        ("/value?run=base&tag=layer2/out&step=0&slice=::0", 400, "zero"),
+        ("/value?run=base&tag=layer2/out&step=0&format=xml", 400, "format"),
+        ("/value?run=base&tag=layer2/out&step=0&max_cells=0", 400, "max_cells"),
+        ("/value?run=base&tag=words&step=0&format=binary", 400, "string"),
+        ("/value?run=base&tag=conv/act&step=0&max_cells=10", 400, "slice"),
+        ("/histogram?run=base&tag=loss&step=0&bins=0", 400, "bins"),
+        ("/histogram?run=base&tag=loss&step=0&bins=1001", 400, "bins"),
+        ("/histogram?run=base&tag=words&step=0", 400, "string"),
+        ("/stats?run=base", 400, "'tag'"),
+        ("/diff?run=base&tag=loss&step=0&rtol=-1", 400, "rtol"),
+        ("/diff?run=base&tag=loss&step=0&atol=nan", 400, "atol"),
+        ("/diff?run=base&tag=loss&step=0&run2=nope", 404, "'nope'"),
+        ("/alerts?run=nope", 404, "'nope'"),
+        ("/divergence?run=base", 400, "'run2'"),
+        ("/divergence?run=base&run2=nope", 404, "'nope'"),
+    ],
+)
 def test_bad_requests_get_json_4xx(sample_app, query, status, words):
     reply = sample_app.get(P + query)
     assert reply.status_code == status, (query, reply.get_data(as_text=True))
@@ -270,6 +287,7 @@ def test_bad_requests_get_json_4xx(sample_app, query, status, words):
 
 def test_new_steps_appear_after_reload(tmp_path):
     import tensorflow as tf
+
     import tb_tensorcap as tensorcap
 
     writer = tf.summary.create_file_writer(str(tmp_path / "live"))

@@ -18,14 +18,12 @@ import time
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import flip_byte
 from tensorboard.compat.proto import summary_pb2
 
 import tb_tensorcap
 import tb_tensorcap as tensorcap
-from tb_tensorcap import analysis, event_files, reader as reader_module, summary
-
-from conftest import flip_byte
-
+from tb_tensorcap import analysis, event_files
 
 pytestmark = pytest.mark.usefixtures("isolated_capture")
 
@@ -115,8 +113,11 @@ def test_listing_facts_and_capture_order(tmp_path, writer_at):
     first = reader.info(".", "b/x", 5)
     assert (first.run, first.tag, first.step) == (".", "b/x", 5)
     assert (first.dtype, first.shape, first.description) == ("float32", (2, 3), "late")
-    assert first.source == {"file": __file__, "line": marker_line("facts-first"),
-                            "function": "test_listing_facts_and_capture_order"}
+    assert first.source == {
+        "file": __file__,
+        "line": marker_line("facts-first"),
+        "function": "test_listing_facts_and_capture_order",
+    }
     assert (first.numel, first.nbytes) == (6, 24)
     empty = reader.info(".", "a", 0)
     assert (empty.dtype, empty.shape, empty.description, empty.numel) == ("complex64", (1, 0, 4), "d\u00e9", 0)
@@ -125,18 +126,32 @@ def test_listing_facts_and_capture_order(tmp_path, writer_at):
 
     captures = reader.captures(".")
     assert [(i.tag, i.step) for i in captures] == [
-        ("b/x", 5), ("a", 2), ("b/x", 1), ("c", 9), ("a", 0), ("blk/flag", 3)]
+        ("b/x", 5),
+        ("a", 2),
+        ("b/x", 1),
+        ("c", 9),
+        ("a", 0),
+        ("blk/flag", 3),
+    ]
     assert [i.order for i in captures] == list(range(6))
     walls = [i.wall_time for i in captures]
     assert t0 - 1 <= walls[0] and walls == sorted(walls) and walls[-1] <= t1 + 1
     assert [i.step for i in reader.tag_infos(".", "a")] == [0, 2]
     assert {tag: [i.step for i in infos] for tag, infos in reader.snapshot()["."].items()} == {
-        "a": [0, 2], "b/x": [1, 5], "blk/flag": [3], "c": [9]}
+        "a": [0, 2],
+        "b/x": [1, 5],
+        "blk/flag": [3],
+        "c": [9],
+    }
     assert json.loads(json.dumps(first.to_json()))["shape"] == [2, 3]
 
-    for bad in (lambda: reader.tags("nope"), lambda: reader.steps(".", "nope"),
-                lambda: reader.info(".", "a", 1), lambda: reader.value(".", "a", 1),
-                lambda: reader.info(".", "a", "0")):
+    for bad in (
+        lambda: reader.tags("nope"),
+        lambda: reader.steps(".", "nope"),
+        lambda: reader.info(".", "a", 1),
+        lambda: reader.value(".", "a", 1),
+        lambda: reader.info(".", "a", "0"),
+    ):
         with pytest.raises(tb_tensorcap.NotFoundError):
             bad()
     assert issubclass(tb_tensorcap.NotFoundError, LookupError)
@@ -305,6 +320,7 @@ def test_other_summaries_interleaved(tmp_path, writer_at):
     assert reader.value(".", "cap/b", 0).item() == 2.0
 
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
     acc = EventAccumulator(str(tmp_path), size_guidance={"tensors": 0})
     acc.Reload()
     assert set(acc.PluginTagToContent("tensorcap")) == {"cap/a", "cap/b"}
@@ -329,7 +345,8 @@ def test_summaries_of_other_plugins_are_ignored(tmp_path, writer_at):
     w = writer_at(tmp_path)
     md = summary_pb2.SummaryMetadata(
         plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="not_tensorcap", content=b'{"version":1}'),
-        data_class=summary_pb2.DATA_CLASS_TENSOR)
+        data_class=summary_pb2.DATA_CLASS_TENSOR,
+    )
     with w.as_default():
         tf.summary.write("foreign", tf.constant(1.0), step=0, metadata=md)
     tensorcap.capture(np.float32(2), "mine", step=0, writer=w)
@@ -343,14 +360,18 @@ def test_inputs_and_consumers_follow_the_lineage(tmp_path):
     write_run(tmp_path / "r", {0: softmax_log_step(nan=False), 1: softmax_log_step(nan=True) + [plain("loss", 1.0)]})
     reader = tb_tensorcap.load(str(tmp_path))
     assert reader.inputs("r", "step/loss/Log", 1) == [
-        {"tag": "step/dense/Softmax", "index": 0, "step": 1, "captured": True}]
+        {"tag": "step/dense/Softmax", "index": 0, "step": 1, "captured": True}
+    ]
     assert reader.inputs("r", "step/dense/MatMul", 0) == [
         {"external": "input", "name": "x", "tag": "step/input/x", "index": 0, "step": 0, "captured": True},
-        {"tag": "step/ReadVariableOp", "index": 1, "step": 0, "captured": True}]
-    assert reader.consumers("r", "step/dense/Softmax", 1) == [{"tag": "step/loss/Log", "step": 1, "repeat": 0,
-                                                                "index": 0}]
-    assert reader.consumers("r", "step/input/labels", 0) == [{"tag": "step/loss/Mul", "step": 0, "repeat": 0,
-                                                               "index": 1}]
+        {"tag": "step/ReadVariableOp", "index": 1, "step": 0, "captured": True},
+    ]
+    assert reader.consumers("r", "step/dense/Softmax", 1) == [
+        {"tag": "step/loss/Log", "step": 1, "repeat": 0, "index": 0}
+    ]
+    assert reader.consumers("r", "step/input/labels", 0) == [
+        {"tag": "step/loss/Mul", "step": 0, "repeat": 0, "index": 1}
+    ]
     assert reader.consumers("r", "step/loss/Neg", 1) == []
     # A capture() call has unknown lineage (None), not "no inputs".
     assert reader.inputs("r", "loss", 1) is None and reader.consumers("r", "loss", 1) == []
@@ -390,8 +411,9 @@ def test_future_version_is_skipped_with_a_warning(tmp_path, writer_at, caplog):
 
 def test_unsupported_dtype_in_a_tensorcap_event_is_skipped(tmp_path, writer_at, caplog):
     w = writer_at(tmp_path)
-    write_plain(w, "quantized", tf.quantization.quantize(tf.constant([0.5]), 0.0, 1.0, tf.qint8).output, 0,
-                b'{"version": 1}')
+    write_plain(
+        w, "quantized", tf.quantization.quantize(tf.constant([0.5]), 0.0, 1.0, tf.qint8).output, 0, b'{"version": 1}'
+    )
     tensorcap.capture(np.float32(2), "ok", step=0, writer=w)
     w.flush()
     with caplog.at_level(logging.WARNING, logger="tb_tensorcap"):
@@ -474,8 +496,11 @@ def test_refresh_while_reading_in_other_threads(tmp_path, writer_at):
         except Exception as e:
             errors.append(e)
 
-    threads = [threading.Thread(target=refresher), threading.Thread(target=value_reader),
-               threading.Thread(target=value_reader)]
+    threads = [
+        threading.Thread(target=refresher),
+        threading.Thread(target=value_reader),
+        threading.Thread(target=value_reader),
+    ]
     for t in threads:
         t.start()
     try:
@@ -535,14 +560,22 @@ def test_reader_works_without_tensorflow(tmp_path, writer_at, monkeypatch):
     tensorcap.capture(np.array([b"\xff\x00", b""], dtype=object), "words", step=0, writer=w)
     tensorcap.capture(np.ones(1000, np.float32), "big", step=0, writer=w)
     w.flush()
-    proc = subprocess.run([sys.executable, "-c", NO_TF_SCRIPT, str(tmp_path)],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", NO_TF_SCRIPT, str(tmp_path)], capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out == {
-        "runs": ["a/b"], "tags": ["bf16", "big", "words", "x"], "x": [0, 1, 2, 3],
-        "bf16": [1.5, -2.0], "words": ["ff00", ""], "big": 1000.0, "big_chunks": 4, "stats": 4,
-        "tf_loaded": [], "capture": "tb_tensorcap.plain_capture",
+        "runs": ["a/b"],
+        "tags": ["bf16", "big", "words", "x"],
+        "x": [0, 1, 2, 3],
+        "bf16": [1.5, -2.0],
+        "words": ["ff00", ""],
+        "big": 1000.0,
+        "big_chunks": 4,
+        "stats": 4,
+        "tf_loaded": [],
+        "capture": "tb_tensorcap.plain_capture",
     }
 
 

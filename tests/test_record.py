@@ -5,11 +5,10 @@ import warnings
 
 import numpy as np
 import pytest
-
 import tensorflow as tf  # noqa: E402
+from tensorflow.python.eager import context  # noqa: E402
 
 import tb_tensorcap as tensorcap  # noqa: E402
-from tensorflow.python.eager import context  # noqa: E402
 
 
 def _writer(tmp_path, run="run"):
@@ -73,8 +72,8 @@ def test_values_names_sources_and_steps(tmp_path):
             "step/dense1/0002_Relu": h,
             "step/dense2/0003_ReadVariableOp": W2,
             "step/dense2/0004_MatMul": logits,
-            "step/0005_Square": logits ** 2,
-            "step/0006_Mean": np.mean(logits ** 2),
+            "step/0005_Square": logits**2,
+            "step/0006_Mean": np.mean(logits**2),
         }
         for tag, value in expected.items():
             got = reader.value("run", tag, step)
@@ -107,9 +106,14 @@ def test_every_storable_dtype_round_trips(tmp_path):
     import ml_dtypes
 
     values = [
-        np.array([1.5, -2.25], ml_dtypes.bfloat16), np.array([[0.5, np.inf]], np.float16),
-        np.array(3.25, np.float64), np.array([-128, 127], np.int8), np.array([2 ** 63 - 1], np.uint64),
-        np.array([[True, False]]), np.array([1 + 2j, -3j], np.complex64), np.zeros((0, 3), np.float32),
+        np.array([1.5, -2.25], ml_dtypes.bfloat16),
+        np.array([[0.5, np.inf]], np.float16),
+        np.array(3.25, np.float64),
+        np.array([-128, 127], np.int8),
+        np.array([2**63 - 1], np.uint64),
+        np.array([[True, False]]),
+        np.array([1 + 2j, -3j], np.complex64),
+        np.zeros((0, 3), np.float32),
         np.array([b"caf\xc3\xa9", b"", b"\x00x"], dtype=object),
     ]
     writer = _writer(tmp_path)
@@ -195,7 +199,7 @@ def test_nothing_after_exit_and_own_writes_not_captured(tmp_path):
     reader = _load(tmp_path, writer)
     assert reader.tags("run") == ["after", "b/0000_Square", "b/manual", "b/var"]
     assert reader.steps("run", "b/manual") == [0]
-    np.testing.assert_array_equal(reader.value("run", "b/manual", 0), X ** 2)
+    np.testing.assert_array_equal(reader.value("run", "b/manual", 0), X**2)
     np.testing.assert_array_equal(reader.value("run", "b/var", 0), W1)
     assert [i.tag for i in reader.captures("run")][:3] == ["b/0000_Square", "b/manual", "b/var"]
 
@@ -214,7 +218,11 @@ def test_nested_blocks(tmp_path):
     assert inner.tags == ["outer/inner/0000_AddV2", "outer/inner/0001_Mul"]
     reader = _load(tmp_path, writer)
     assert [i.tag for i in reader.captures("run")] == [
-        "outer/0000_Mul", "outer/inner/0000_AddV2", "outer/inner/0001_Mul", "outer/0001_Sqrt"]
+        "outer/0000_Mul",
+        "outer/inner/0000_AddV2",
+        "outer/inner/0001_Mul",
+        "outer/0001_Sqrt",
+    ]
     assert float(reader.value("run", "outer/inner/0001_Mul", 0)) == 49.0
     assert float(reader.value("run", "outer/0001_Sqrt", 0)) == 7.0
 
@@ -304,8 +312,9 @@ def test_tf_function_outputs_every_call_and_internal_ops(tmp_path):
         x = X * (step + 1)
         np.testing.assert_allclose(reader.value("run", "fn/0000_before", step), np.maximum(x @ W1, 0), rtol=1e-6)
         np.testing.assert_allclose(reader.value("run", "fn/0000_before:1", step), x.sum(), rtol=1e-6)
-        np.testing.assert_allclose(reader.value("run", "fn/0001_traced_inside", step),
-                                   1 / (1 + np.exp(-x @ W1)), rtol=1e-5)
+        np.testing.assert_allclose(
+            reader.value("run", "fn/0001_traced_inside", step), 1 / (1 + np.exp(-x @ W1)), rtol=1e-5
+        )
         np.testing.assert_allclose(reader.value("run", matmul[0], step), x @ W1, rtol=1e-6)
     assert reader.steps("run", matmul[0]) == [0, 1, 2]
     assert len([i for i in reader.captures("run") if i.tag == matmul[0]]) == 3
@@ -322,8 +331,9 @@ def test_xla_control_flow_and_tf_data_are_left_alone(tmp_path):
     @tf.function
     def branchy(x):
         y = tf.cond(tf.reduce_sum(x) > 0, lambda: x * 2.0, lambda: x - 1.0)
-        _, acc = tf.while_loop(lambda i, acc: i < 3, lambda i, acc: (i + 1, acc + x),
-                               [tf.constant(0), tf.zeros_like(x)])
+        _, acc = tf.while_loop(
+            lambda i, acc: i < 3, lambda i, acc: (i + 1, acc + x), [tf.constant(0), tf.zeros_like(x)]
+        )
         return y + acc
 
     x = tf.constant([1.0, -2.0])
@@ -350,7 +360,7 @@ def test_exceptions_and_misuse(tmp_path):
         with pytest.raises(ZeroDivisionError):
             with tensorcap.record("boom", keep=True) as rec:
                 tf.square(tf.constant(3.0))
-                1 / 0
+                1 / 0  # noqa: B018 - the exception under test
     assert not context.context().op_callbacks
     assert float(rec["0000_Square"]) == 9.0
     reader = _load(tmp_path, writer)
@@ -401,8 +411,9 @@ def test_capture_gradients(tmp_path):
     assert returned[0] is grads[0]
     reader = _load(tmp_path, writer)
     assert reader.tags("run") == ["grad/dense/kernel", "grad/dense/kernel_1", "grad/emb/table"]
-    np.testing.assert_allclose(reader.value("run", "grad/dense/kernel", 5),
-                               np.repeat(X.sum(axis=0)[:, None], 4, axis=1), rtol=1e-6)
+    np.testing.assert_allclose(
+        reader.value("run", "grad/dense/kernel", 5), np.repeat(X.sum(axis=0)[:, None], 4, axis=1), rtol=1e-6
+    )
     dense_table = np.zeros((5, 2), np.float32)
     dense_table[0] = 2 * np.array([0, 1])
     dense_table[3] = 2 * 2 * np.array([6, 7])  # index 3 twice: summed
@@ -419,9 +430,13 @@ def test_demo_writes_what_it_promises(tmp_path):
     import sys
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    result = subprocess.run([sys.executable, os.path.join(root, "demo", "train.py"), "--logdir", str(tmp_path)],
-                            capture_output=True, text=True, timeout=120,
-                            env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+    result = subprocess.run(
+        [sys.executable, os.path.join(root, "demo", "train.py"), "--logdir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"),
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "first NaN in run nan: dense1/activation at step 8" in result.stdout
     assert "first differ at dense2/kernel, step 5" in result.stdout
@@ -433,6 +448,6 @@ def test_demo_writes_what_it_promises(tmp_path):
     assert reader.info("healthy", "input/image", 3).shape == (16, 16, 3)
     assert any(t.startswith("forward/dense1/") and t.endswith("_MatMul") for t in reader.tags("record"))
     for step in range(5):  # same seed: identical until the perturbation
-        np.testing.assert_array_equal(reader.value("healthy", "dense2/kernel", step),
-                                      reader.value("diverged", "dense2/kernel", step))
-
+        np.testing.assert_array_equal(
+            reader.value("healthy", "dense2/kernel", step), reader.value("diverged", "dense2/kernel", step)
+        )

@@ -16,11 +16,10 @@ import sys
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import WsgiTensorBoard
 
 import tb_tensorcap as tensorcap
 from tb_tensorcap import queries
-
-from conftest import WsgiTensorBoard
 
 pytestmark = pytest.mark.usefixtures("isolated_capture")
 
@@ -120,8 +119,10 @@ def test_command_lists_and_alerts_every_repeat(logdir):
 
     show = _tensorcap("show", logdir, "frozen", "logp", "--step", "0", "--repeat", INF_CALL, "--json")
     assert json.loads(show.stdout)["data"][3] == "-Infinity"
-    assert "capture 3 of %d at this step" % CALLS in _tensorcap(
-        "show", logdir, "frozen", "logp", "--repeat", INF_CALL).stdout
+    assert (
+        "capture 3 of %d at this step" % CALLS
+        in _tensorcap("show", logdir, "frozen", "logp", "--repeat", INF_CALL).stdout
+    )
 
 
 def test_routes_count_repeats_and_alert_on_every_capture(logdir):

@@ -2,12 +2,11 @@
 
 import numpy as np
 import pytest
+from lineage_logdir import external, op, plain, ref, softmax_log_step, write_run
 
 import tb_tensorcap
 from tb_tensorcap import root_cause
 from tb_tensorcap.reader import NotFoundError
-
-from lineage_logdir import external, op, plain, ref, softmax_log_step, write_run
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 
@@ -15,8 +14,15 @@ pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 @pytest.fixture(scope="module")
 def logdir(tmp_path_factory):
     root = tmp_path_factory.mktemp("lineage")
-    write_run(root / "underflow", {0: softmax_log_step(nan=False), 1: softmax_log_step(nan=False),
-                                   2: softmax_log_step(nan=True), 3: softmax_log_step(nan=True)})
+    write_run(
+        root / "underflow",
+        {
+            0: softmax_log_step(nan=False),
+            1: softmax_log_step(nan=False),
+            2: softmax_log_step(nan=True),
+            3: softmax_log_step(nan=True),
+        },
+    )
     write_run(root / "clean", {0: softmax_log_step(nan=False)})
     return root
 
@@ -75,8 +81,12 @@ def mask_then_sqrt_step():
     return [
         external("att/input/scores", scores, "input", "scores"),
         external("att/constant/mask", mask, "constant", "mask"),
-        op("att/AddV2", masked, "AddV2", [ref("att/input/scores", "input", "scores"),
-                                          ref("att/constant/mask", "constant", "mask")]),
+        op(
+            "att/AddV2",
+            masked,
+            "AddV2",
+            [ref("att/input/scores", "input", "scores"), ref("att/constant/mask", "constant", "mask")],
+        ),
         op("att/Softmax", weights, "Softmax", ["att/AddV2"]),
         op("att/Sub", centered, "Sub", ["att/Softmax", {"external": "constant", "name": "Const"}]),
         op("att/Sqrt", root, "Sqrt", ["att/Sub"], line=44),
@@ -95,7 +105,9 @@ def test_an_intentional_minus_inf_mask_is_never_the_culprit(tmp_path):
         assert reply["notes"] == [] and reply["culprit"]["inputs"][0]["tag"] == "att/Sub"
     # With inf, the mask and its sum were seen and set aside as absorbed.
     assert root_cause.root_cause(reader, "mask", inf=True)["absorbed"] == [
-        {"tag": "att/constant/mask", "step": 0}, {"tag": "att/AddV2", "step": 0}]
+        {"tag": "att/constant/mask", "step": 0},
+        {"tag": "att/AddV2", "step": 0},
+    ]
 
 
 def test_a_mask_alone_is_absorbed_not_reported(tmp_path):
@@ -109,12 +121,17 @@ def test_a_mask_alone_is_absorbed_not_reported(tmp_path):
 def test_nan_in_the_input_data_is_external(tmp_path):
     x = np.array([[1.0, np.nan]], np.float32)
     w = np.ones((2, 2), np.float32)
-    write_run(tmp_path / "data", {5: [
-        external("s/input/x", x, "input", "x"),
-        op("s/MatMul", x @ w, "MatMul", [ref("s/input/x", "input", "x"), ref("s/variable/w", "variable", "w")]),
-        external("s/variable/w", w, "variable", "w"),
-        op("s/Relu", np.maximum(x @ w, 0), "Relu", ["s/MatMul"]),
-    ]})
+    write_run(
+        tmp_path / "data",
+        {
+            5: [
+                external("s/input/x", x, "input", "x"),
+                op("s/MatMul", x @ w, "MatMul", [ref("s/input/x", "input", "x"), ref("s/variable/w", "variable", "w")]),
+                external("s/variable/w", w, "variable", "w"),
+                op("s/Relu", np.maximum(x @ w, 0), "Relu", ["s/MatMul"]),
+            ]
+        },
+    )
     reply = root_cause.root_cause(tb_tensorcap.load(str(tmp_path)), "data")
     assert reply["origin"] == "external"
     assert reply["culprit"]["tag"] == "s/input/x" and reply["culprit"]["external"] == {"kind": "input", "name": "x"}
@@ -124,16 +141,27 @@ def test_nan_in_the_input_data_is_external(tmp_path):
 
 def test_uncaptured_and_unknown_inputs_are_said(tmp_path):
     bad = np.array([np.nan], np.float32)
-    write_run(tmp_path / "partial", {0: [
-        op("p/Mul", bad, "Mul", [{"external": "uncaptured", "op": "Cast"}, {"external": "constant", "name": "c"}]),
-    ]})
+    write_run(
+        tmp_path / "partial",
+        {
+            0: [
+                op(
+                    "p/Mul",
+                    bad,
+                    "Mul",
+                    [{"external": "uncaptured", "op": "Cast"}, {"external": "constant", "name": "c"}],
+                ),
+            ]
+        },
+    )
     write_run(tmp_path / "old", {0: [plain("loss", bad)]})
     reader = tb_tensorcap.load(str(tmp_path))
     reply = root_cause.root_cause(reader, "partial")
     assert reply["origin"] == "op" and reply["culprit"]["op"] == "Mul"
     assert reply["notes"] == [
         "input 0 (the output of an uncaptured Cast op) was not captured: it may have held the NaN/Inf itself",
-        "input 1 (constant c) was not captured: it may have held the NaN/Inf itself"]
+        "input 1 (constant c) was not captured: it may have held the NaN/Inf itself",
+    ]
     assert reply["culprit"]["reasons"] == ["captured inputs finite, output NaN"]
     unknown = root_cause.root_cause(reader, "old")
     assert unknown["origin"] == "unknown" and unknown["culprit"]["tag"] == "loss"
@@ -141,10 +169,18 @@ def test_uncaptured_and_unknown_inputs_are_said(tmp_path):
 
 
 def test_the_replica_that_went_bad_first(tmp_path):
-    good, bad = softmax_log_step(nan=False, prefix="replica_0/step"), softmax_log_step(nan=True, prefix="replica_1/step")
-    write_run(tmp_path / "mirrored", {0: softmax_log_step(nan=False, prefix="replica_0/step")
-                                      + softmax_log_step(nan=False, prefix="replica_1/step"),
-                                      1: good + bad})
+    good, bad = (
+        softmax_log_step(nan=False, prefix="replica_0/step"),
+        softmax_log_step(nan=True, prefix="replica_1/step"),
+    )
+    write_run(
+        tmp_path / "mirrored",
+        {
+            0: softmax_log_step(nan=False, prefix="replica_0/step")
+            + softmax_log_step(nan=False, prefix="replica_1/step"),
+            1: good + bad,
+        },
+    )
     reply = root_cause.root_cause(tb_tensorcap.load(str(tmp_path)), "mirrored")
     assert (reply["replica"], reply["step"], reply["culprit"]["tag"]) == (1, 1, "replica_1/step/loss/Log")
     assert reply["replicas"] == [{"replica": 1, "tag": "replica_1/step/loss/Mul", "step": 1, "order": 37}]
@@ -178,8 +214,9 @@ def test_command_exit_status_text_and_json(logdir):
 
     found = tensorcap_command("rootcause", str(logdir), "underflow")
     assert found.returncode == 1, found.stderr
-    assert found.stdout.splitlines()[0] == ("root cause: Log op, step 2 at /home/me/train.py:30 (step_fn) "
-                                            "(run underflow)")
+    assert found.stdout.splitlines()[0] == (
+        "root cause: Log op, step 2 at /home/me/train.py:30 (step_fn) (run underflow)"
+    )
     assert "because   input 0 has 1 exact zero" in found.stdout
     as_json = tensorcap_command("rootcause", str(logdir), "underflow", "--step", "3", "--inf", "--json")
     assert as_json.returncode == 1
@@ -211,13 +248,25 @@ def test_route_rootcause_and_lineage(logdir):
     assert reply["culprit"]["inputs"][0]["zeros"] == 1 and reply["step"] == 2
     assert app.get_json(base + "/rootcause?run=underflow&step=1")["origin"] is None
     assert app.get_json(base + "/rootcause?run=underflow&inf=1")["chain"] == [
-        {"tag": "step/loss/Log", "op": "Log", "step": 2}]
+        {"tag": "step/loss/Log", "op": "Log", "step": 2}
+    ]
     lineage = app.get_json(base + "/lineage?run=underflow&tag=step/dense/Softmax&step=2")
-    assert lineage == {"run": "underflow", "tag": "step/dense/Softmax", "step": 2, "op": "Softmax", "origin": None,
-                       "inputs": [{"tag": "step/dense/MatMul", "index": 0, "step": 2, "captured": True}],
-                       "consumers": [{"tag": "step/loss/Log", "step": 2, "repeat": 0, "index": 0}]}
-    for query, status in (("?run=nope", 404), ("?run=underflow&step=x", 400), ("?run=underflow&inf=yes", 400),
-                          ("?run=underflow&step=99", 404), ("", 400)):
+    assert lineage == {
+        "run": "underflow",
+        "tag": "step/dense/Softmax",
+        "step": 2,
+        "op": "Softmax",
+        "origin": None,
+        "inputs": [{"tag": "step/dense/MatMul", "index": 0, "step": 2, "captured": True}],
+        "consumers": [{"tag": "step/loss/Log", "step": 2, "repeat": 0, "index": 0}],
+    }
+    for query, status in (
+        ("?run=nope", 404),
+        ("?run=underflow&step=x", 400),
+        ("?run=underflow&inf=yes", 400),
+        ("?run=underflow&step=99", 404),
+        ("", 400),
+    ):
         assert app.get(base + "/rootcause" + query).status_code == status, query
     assert app.get(base + "/lineage?run=underflow&tag=nope&step=0").status_code == 404
 
@@ -225,21 +274,40 @@ def test_route_rootcause_and_lineage(logdir):
 def test_the_graph_around_the_culprit(logdir):
     graph = root_cause.root_cause(tb_tensorcap.load(str(logdir)), "underflow")["graph"]
     levels = {n["tag"]: n["level"] for n in graph["nodes"]}
-    assert levels == {"step/loss/Log": 0, "step/dense/Softmax": -1, "step/dense/MatMul": -2,
-                      "step/loss/Mul": 1, "step/loss/Sum": 2}
+    assert levels == {
+        "step/loss/Log": 0,
+        "step/dense/Softmax": -1,
+        "step/dense/MatMul": -2,
+        "step/loss/Mul": 1,
+        "step/loss/Sum": 2,
+    }
     log = next(n for n in graph["nodes"] if n["tag"] == "step/loss/Log")
     assert (log["op"], log["neginf"], log["nan"]) == ("Log", 1, 0)
-    assert sorted(graph["edges"]) == [["step/dense/MatMul", "step/dense/Softmax"],
-                                      ["step/dense/Softmax", "step/loss/Log"], ["step/loss/Log", "step/loss/Mul"],
-                                      ["step/loss/Mul", "step/loss/Sum"]]
+    assert sorted(graph["edges"]) == [
+        ["step/dense/MatMul", "step/dense/Softmax"],
+        ["step/dense/Softmax", "step/loss/Log"],
+        ["step/loss/Log", "step/loss/Mul"],
+        ["step/loss/Mul", "step/loss/Sum"],
+    ]
 
 
 def test_inputs_that_cannot_hold_nan_are_not_noted(tmp_path):
-    write_run(tmp_path / "ints", {0: [
-        op("p/Reshape", np.array([np.nan], np.float32), "Reshape",
-           [{"external": "input", "name": "shape", "dtype": "int32"}, {"external": "variable", "name": "v",
-                                                                         "dtype": "resource"}]),
-    ]})
+    write_run(
+        tmp_path / "ints",
+        {
+            0: [
+                op(
+                    "p/Reshape",
+                    np.array([np.nan], np.float32),
+                    "Reshape",
+                    [
+                        {"external": "input", "name": "shape", "dtype": "int32"},
+                        {"external": "variable", "name": "v", "dtype": "resource"},
+                    ],
+                ),
+            ]
+        },
+    )
     reply = root_cause.root_cause(tb_tensorcap.load(str(tmp_path)), "ints")
     assert reply["culprit"]["op"] == "Reshape" and reply["notes"] == []
 

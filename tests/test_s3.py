@@ -18,7 +18,6 @@ import urllib.parse
 import urllib.request
 
 import boto3
-import numpy as np
 import pytest
 from no_tensorflow import CLI_WITHOUT_TENSORFLOW, popen_without_tensorflow, run_without_tensorflow
 from servers import TensorBoardProcess, free_port
@@ -34,8 +33,12 @@ def s3_endpoint(tmp_path_factory):
     """A moto S3 server (a real HTTP S3 protocol server) on a free loopback port, with one bucket."""
     port = free_port()
     log = open(tmp_path_factory.mktemp("moto") / "moto.log", "wb")
-    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                              stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **CREDENTIALS})
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, **CREDENTIALS},
+    )
     endpoint = "http://127.0.0.1:%d" % port
     try:
         deadline = time.monotonic() + 60
@@ -56,8 +59,13 @@ def s3_endpoint(tmp_path_factory):
 
 
 def _client(endpoint):
-    return boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="testing",
-                        aws_secret_access_key="testing", region_name="us-east-1")
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        region_name="us-east-1",
+    )
 
 
 def _keys(endpoint, prefix):
@@ -89,19 +97,26 @@ WRITE_STEPS = """
 def test_capture_to_s3_and_read_back_without_tensorflow(s3_env):
     logdir = "s3://%s/direct" % BUCKET
     run_without_tensorflow(WRITE_STEPS, logdir + "/run", 0, 3)
-    out = run_without_tensorflow("""
+    out = run_without_tensorflow(
+        """
         import sys
         import tb_tensorcap as tensorcap
 
         reader = tensorcap.load(sys.argv[1])
         out = {"runs": reader.runs(), "steps": reader.steps("run", "layer/out"),
                "value": reader.value("run", "layer/out", 2).tolist(), "errors": reader.listing_errors()}
-    """, logdir)
+    """,
+        logdir,
+    )
     assert out == {"runs": ["run"], "steps": [0, 1, 2], "value": [[0, 2, 4], [6, 8, 10]], "errors": {}}
     assert [k for k in _keys(s3_env, "direct/") if "tfevents" in k][0].startswith("direct/run/events.out.tfevents.")
 
-    cli = subprocess.run([sys.executable, "-c", CLI_WITHOUT_TENSORFLOW, "stats", "--json", logdir, "run", "layer/out"],
-                         capture_output=True, text=True, timeout=120)
+    cli = subprocess.run(
+        [sys.executable, "-c", CLI_WITHOUT_TENSORFLOW, "stats", "--json", logdir, "run", "layer/out"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert cli.returncode == 0, cli.stderr
     assert [(row["step"], row["max"]) for row in json.loads(cli.stdout)["steps"]] == [(0, 0), (1, 5), (2, 10)]
 
@@ -138,8 +153,9 @@ def test_tensorboard_serves_an_s3_logdir_while_captures_are_appended(s3_env):
     writer = popen_without_tensorflow(GROWING_WRITER, logdir)
     try:
         assert writer.stdout.readline().strip() == "flushed"
-        with TensorBoardProcess(logdir, block_tensorflow=True, load_fast=False,
-                                extra_args=["--reload_interval=1"]) as server:
+        with TensorBoardProcess(
+            logdir, block_tensorflow=True, load_fast=False, extra_args=["--reload_interval=1"]
+        ) as server:
             index = _get_json(server, "/index")
             assert index["errors"] == [] and index["runs"]["first"]["layer/out"]["steps"] == [0, 1]
             writer.stdin.write("go\n")
@@ -163,17 +179,21 @@ def test_tensorboard_serves_an_s3_logdir_while_captures_are_appended(s3_env):
 
 def test_missing_bucket_gives_clear_errors_and_never_a_5xx(s3_env):
     logdir = "s3://no-such-bucket/logs"
-    out = run_without_tensorflow("""
+    out = run_without_tensorflow(
+        """
         import sys
         import tb_tensorcap as tensorcap
 
         out = {"errors": tensorcap.load(sys.argv[1]).listing_errors()}
-    """, logdir)
+    """,
+        logdir,
+    )
     assert list(out["errors"]) == [logdir]
     assert "the bucket does not exist" in out["errors"][logdir] and "NoSuchBucket" in out["errors"][logdir]
 
-    cli = subprocess.run([sys.executable, "-c", CLI_WITHOUT_TENSORFLOW, "ls", logdir], capture_output=True, text=True,
-                         timeout=120)
+    cli = subprocess.run(
+        [sys.executable, "-c", CLI_WITHOUT_TENSORFLOW, "ls", logdir], capture_output=True, text=True, timeout=120
+    )
     assert cli.returncode != 0 and "the bucket does not exist" in cli.stderr
 
     with TensorBoardProcess(logdir, block_tensorflow=True, load_fast=False) as server:
@@ -189,12 +209,15 @@ def test_refused_credentials_give_a_clear_error(s3_env):
     # From here on the server checks signatures: the key "testing" is unknown to it.
     _post(s3_env + "/moto-api/reset-auth", b"0")
     try:
-        out = run_without_tensorflow("""
+        out = run_without_tensorflow(
+            """
             import sys
             import tb_tensorcap as tensorcap
 
             out = {"errors": tensorcap.load(sys.argv[1]).listing_errors()}
-        """, "s3://%s/private" % BUCKET)
+        """,
+            "s3://%s/private" % BUCKET,
+        )
         with TensorBoardProcess("s3://%s/private" % BUCKET, block_tensorflow=True, load_fast=False) as server:
             index = _get_json(server, "/index")
     finally:

@@ -15,7 +15,7 @@ def reference_pool(array, fy, fx):
     out = np.empty((-(-h // fy), -(-w // fx)))
     for i in range(out.shape[0]):
         for j in range(out.shape[1]):
-            block = array[i * fy:(i + 1) * fy, j * fx:(j + 1) * fx].astype(np.float64)
+            block = array[i * fy : (i + 1) * fy, j * fx : (j + 1) * fx].astype(np.float64)
             if np.isnan(block).any():
                 out[i, j] = np.nan
             elif (block == np.inf).any():
@@ -76,7 +76,7 @@ def test_parse_errors_are_the_shared_messages(case):
 def test_apply_matches_numpy_and_the_shared_result_shapes(case):
     array = np.arange(int(np.prod(case["shape"]))).reshape(case["shape"])
     body = case["text"].strip()
-    body = body[body.index("[") + 1:-1] if body.endswith("]") else body
+    body = body[body.index("[") + 1 : -1] if body.endswith("]") else body
     expected = eval("array[%s]" % (body.strip() or "..."))
     result, canonical = slicing.apply(array, case["text"])
     assert isinstance(result, np.ndarray) and list(result.shape) == case["result_shape"]

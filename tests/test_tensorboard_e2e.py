@@ -4,17 +4,20 @@ import time
 
 import numpy as np
 import pytest
-
 from conftest import SAMPLE_STEPS
 
 P = "/data/plugin/tensorcap"
 
 
-@pytest.mark.parametrize("load_fast, block_tensorflow", [
-    (True, False),
-    (False, False),
-    (True, True),
-], ids=["load_fast", "python_loader", "without_tensorflow"])
+@pytest.mark.parametrize(
+    "load_fast, block_tensorflow",
+    [
+        (True, False),
+        (False, False),
+        (True, True),
+    ],
+    ids=["load_fast", "python_loader", "without_tensorflow"],
+)
 def test_tensorboard_serves_every_step(sample_logdir, tensorboard_server, load_fast, block_tensorflow):
     server = tensorboard_server(sample_logdir, load_fast=load_fast, block_tensorflow=block_tensorflow)
     status, listing = server.get_json("/data/plugins_listing")

@@ -29,7 +29,7 @@ def attn(step):
 
 
 def act(step):
-    return (np.arange(np.prod(ACT_SHAPE), dtype=np.float32).reshape(ACT_SHAPE) + 1000 * step)
+    return np.arange(np.prod(ACT_SHAPE), dtype=np.float32).reshape(ACT_SHAPE) + 1000 * step
 
 
 def image():
@@ -52,6 +52,7 @@ def diverge(run, step):
 
 def write(logdir):
     import tensorflow as tf
+
     import tb_tensorcap as tensorcap
 
     for run in ("baseline", "variant"):
@@ -67,14 +68,16 @@ def write(logdir):
             for step in range(3):
                 tensorcap.capture(act(step), "block2/act4d", step=step)
             tensorcap.capture(image(), "image", step=0)
-            tensorcap.capture(np.array([0.5, -1.25, 65504, 2 ** -24], np.float16).reshape(2, 2), "half/f16", step=0)
+            tensorcap.capture(np.array([0.5, -1.25, 65504, 2**-24], np.float16).reshape(2, 2), "half/f16", step=0)
             tensorcap.capture(np.array([b"caf\xc3\xa9", b"<b>bold</b>", b""], dtype=object), "words", step=0)
             tensorcap.capture(np.float32(7), XSS_TAG, step=0)
             if run == "baseline":
                 rng = np.random.default_rng(0)
                 tensorcap.capture(pooled(), "big/pooled", step=0)
                 for step in range(BIG_STEPS):
-                    tensorcap.capture(rng.standard_normal((BIG_SIDE, BIG_SIDE), dtype=np.float32), "big/heat", step=step)
+                    tensorcap.capture(
+                        rng.standard_normal((BIG_SIDE, BIG_SIDE), dtype=np.float32), "big/heat", step=step
+                    )
         writer.close()
     writer = tf.summary.create_file_writer(str(logdir / "many"))
     with writer.as_default():

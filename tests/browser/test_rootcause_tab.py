@@ -8,12 +8,10 @@ and consumers.
 """
 
 import pytest
-
 from lineage_logdir import softmax_log_step, write_run
+from playwright.sync_api import expect  # noqa: E402
 from servers import TensorBoardProcess
 from test_tab import ENTRY, Problems, wait_index_complete, wait_step
-
-from playwright.sync_api import expect  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +46,9 @@ def test_from_the_alert_to_the_root_cause_and_back(page, server):
     expect(headline).to_contain_text("Log op at step 2")
     assert "/home/me/train.py:30 (step_fn)" in headline.text_content()
     assert page.locator(".rootcause-reasons li").all_text_contents() == [
-        "input 0 has 1 exact zero", "inputs finite, output 1 -inf"]
+        "input 0 has 1 exact zero",
+        "inputs finite, output 1 -inf",
+    ]
     sides = page.locator(".rootcause-sides")
     assert sides.locator("thead th").all_text_contents() == ["", "input 0: step/dense/Softmax", "output step/loss/Log"]
     zeros = sides.locator("tr", has_text="zeros").locator("td").all_text_contents()
@@ -61,7 +61,9 @@ def test_from_the_alert_to_the_root_cause_and_back(page, server):
     expect(nodes).to_have_count(5)
     assert page.locator(".flow-node.culprit").get_attribute("data-tag") == "step/loss/Log"
     assert sorted(page.locator(".flow-node.nan").evaluate_all("ns => ns.map(n => n.dataset.tag)")) == [
-        "step/loss/Mul", "step/loss/Sum"]
+        "step/loss/Mul",
+        "step/loss/Sum",
+    ]
     assert page.locator(".flow-graph .flow-edge").count() == 4
     # One click on the input opens its capture card at the culprit's step.
     sides.locator("thead button", has_text="step/dense/Softmax").click()

@@ -8,18 +8,15 @@ tag must stay inert). Most tests open the iframe's page directly
 frames); one goes through TensorBoard's own page.
 """
 
-import os
 import statistics
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-
 import tab_logdir
-from servers import TensorBoardProcess
-
 from playwright.sync_api import expect  # noqa: E402
+from servers import TensorBoardProcess
 
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "screenshots"
 ENTRY = "/data/plugin_entry.html?name=tensorcap"
@@ -27,7 +24,6 @@ HIDE_MANY = "hide=many"
 NAN, WHITE, BLACK = (255, 0, 255), (255, 255, 255), (0, 0, 0)
 VIRIDIS_LOW, VIRIDIS_HIGH = (68, 1, 84), (253, 231, 37)
 DIVERGING_LOW, DIVERGING_CENTRE = (59, 76, 192), (221, 221, 221)
-
 
 
 def wait_index_complete(server, timeout=60):
@@ -70,7 +66,9 @@ class Problems:
         url = message.location.get("url", "")
         if url.endswith("/favicon.ico"):
             return  # the entry page opened on its own has no icon; not the tab's doing
-        if self.allow_http_errors and message.text.startswith("Failed to load resource: the server responded with a status of 4"):
+        if self.allow_http_errors and message.text.startswith(
+            "Failed to load resource: the server responded with a status of 4"
+        ):
             return
         self.errors.append("console: %s (%s)" % (message.text, url))
 
@@ -109,20 +107,25 @@ def wait_view(page):
 
 
 def wait_step(page, step):
-    page.wait_for_function("s => document.querySelector('.step-label')?.textContent.startsWith('step ' + s + ' ')", arg=step)
+    page.wait_for_function(
+        "s => document.querySelector('.step-label')?.textContent.startsWith('step ' + s + ' ')", arg=step
+    )
     wait_view(page)
 
 
 def cell(page, canvas, row, col):
     """The pixel colour drawn for cell (row, col) and its page coordinates."""
-    return page.evaluate("""([selector, row, col]) => {
+    return page.evaluate(
+        """([selector, row, col]) => {
         const canvas = document.querySelector(selector);
         const d = canvas.dataset, scale = Number(d.scale), ratio = devicePixelRatio;
         const x = Number(d.ox) + (col + 0.5) * scale, y = Number(d.oy) + (row + 0.5) * scale;
         const p = canvas.getContext("2d").getImageData(Math.floor(x * ratio), Math.floor(y * ratio), 1, 1).data;
         const box = canvas.getBoundingClientRect();
         return {rgb: [p[0], p[1], p[2]], x: box.left + x, y: box.top + y};
-    }""", [canvas, row, col])
+    }""",
+        [canvas, row, col],
+    )
 
 
 def hover_text(page, canvas, row, col):
@@ -179,8 +182,9 @@ def test_view_lives_in_tensorboards_url_through_reload_and_history(page, server)
     wait_view(frame)
     frame.locator(".step-slider").fill("2")
     wait_step(frame, 2)
-    assert page.url.endswith("#tensorcap&p.tensorcap.run=baseline&p.tensorcap.tag=block1%2Fattn"
-                             "&p.tensorcap.step=2&p.tensorcap.hide=many"), page.url
+    assert page.url.endswith(
+        "#tensorcap&p.tensorcap.run=baseline&p.tensorcap.tag=block1%2Fattn&p.tensorcap.step=2&p.tensorcap.hide=many"
+    ), page.url
     frame.locator(".view-tabs .tab", has_text="Table").click()
     wait_view(frame)
     assert "p.tensorcap.view=table" in page.url
@@ -224,6 +228,7 @@ def test_dark_mode_follows_tensorboards_own_setting(page, server):
 
 def test_tensorboards_reload_button_refreshes_the_tab(page, tmp_path):
     import tensorflow as tf
+
     import tb_tensorcap as tensorcap
 
     logdir = tmp_path / "live"
@@ -278,7 +283,9 @@ def test_heatmap_pixels_hover_and_zoom(page, server):
     page.keyboard.down("Control")  # Ctrl+wheel (a trackpad pinch) zooms; a plain wheel scrolls
     page.mouse.wheel(0, -400)
     page.keyboard.up("Control")
-    page.wait_for_function("s => Number(document.querySelector('.view-host .viewport-canvas').dataset.scale) > s", arg=fitted)
+    page.wait_for_function(
+        "s => Number(document.querySelector('.view-host .viewport-canvas').dataset.scale) > s", arg=fitted
+    )
     zoomed = float(page.locator(HEATMAP).get_attribute("data-scale"))
     assert zoomed > fitted * 1.5
     assert cell(page, HEATMAP, 4, 8)["x"] == pytest.approx(at["x"], abs=1), "zoom keeps the cell under the pointer"
@@ -369,12 +376,18 @@ def test_loading_blanks_the_old_picture_and_failures_never_hang(page, server):
     expect(page.locator(".loading-note")).to_be_hidden()
     assert cell(page, HEATMAP, *tab_logdir.NAN_CELL)["rgb"] != list(NAN)
 
-    page.route("**/stats?*", lambda route: route.fulfill(
-        status=400, content_type="application/json", body='{"error": "statistics exploded"}'))
+    page.route(
+        "**/stats?*",
+        lambda route: route.fulfill(
+            status=400, content_type="application/json", body='{"error": "statistics exploded"}'
+        ),
+    )
     open_tab(page, server, "run=baseline&tag=diverge/h&" + HIDE_MANY)
     expect(page.locator(".card .stats")).to_have_text("statistics unavailable: statistics exploded")
-    page.route("**/data/plugin/tensorcap/index", lambda route: route.fulfill(
-        status=400, content_type="application/json", body='{"error": "index exploded"}'))
+    page.route(
+        "**/data/plugin/tensorcap/index",
+        lambda route: route.fulfill(status=400, content_type="application/json", body='{"error": "index exploded"}'),
+    )
     open_tab(page, server, "run=baseline&tag=diverge/h&" + HIDE_MANY)
     page.locator(".app-status .message.error").filter(has_text="Cannot list captures: index exploded").wait_for()
     expect(page.locator(".hint")).to_be_hidden()
@@ -391,7 +404,9 @@ def test_layout_at_900_pixels(page, server):
     main_right = page.evaluate("document.querySelector('main').getBoundingClientRect().right")
     for box in page.locator(".diff-stats .pair").all():
         assert box.bounding_box()["x"] + box.bounding_box()["width"] <= main_right + 1
-    sizes = page.evaluate("[...document.querySelectorAll('.stats-chart svg text')].map((t) => t.getBoundingClientRect().height)")
+    sizes = page.evaluate(
+        "[...document.querySelectorAll('.stats-chart svg text')].map((t) => t.getBoundingClientRect().height)"
+    )
     assert sizes and min(sizes) >= 11, sizes  # 11 px text, not scaled down with the chart
     text = hover_text(page, HEATMAP, 3, 3)  # the right-most cell: its tooltip flips left
     assert text == "(A − B)[3, 3] = 0"
@@ -430,8 +445,12 @@ LOWEST_CONTRAST = """() => {
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_text_contrast_meets_wcag_aa(page, server, scheme):
     page.emulate_media(color_scheme=scheme)
-    for fragment in ("run=baseline&tag=block1/attn&step=2&", "p=alerts&", "p=divergence&",
-                     "run=baseline&tag=diverge/h&step=4&diff=1&drun=variant&"):
+    for fragment in (
+        "run=baseline&tag=block1/attn&step=2&",
+        "p=alerts&",
+        "p=divergence&",
+        "run=baseline&tag=diverge/h&step=4&diff=1&drun=variant&",
+    ):
         open_tab(page, server, fragment + HIDE_MANY)
         page.wait_for_function("!document.querySelector('.loading-note:not([hidden]), .message.loading')")
         page.wait_for_timeout(300)
@@ -622,13 +641,23 @@ def test_diff_against_another_step_and_run(page, server):
     wait_view(page)
     assert "diff=1" not in page.url
     expect(page.locator(".diff-view")).to_have_count(0)
+
+
 def test_alerts_panel_opens_the_first_alert(page, server):
     open_tab(page, server, "p=alerts&" + HIDE_MANY)
     page.wait_for_selector(".alerts-table")
     rows = page.locator(".alerts-table tbody tr")
     expect(rows).to_have_count(3)
     assert [rows.nth(k).get_attribute("class") for k in range(3)] == ["first", None, "first"]
-    assert rows.nth(0).locator("td").all_text_contents() == ["baseline", "block1/attn", "2", "1", "1", "1", "first in run"]
+    assert rows.nth(0).locator("td").all_text_contents() == [
+        "baseline",
+        "block1/attn",
+        "2",
+        "1",
+        "1",
+        "1",
+        "first in run",
+    ]
     assert rows.nth(1).locator("td").all_text_contents()[:6] == ["baseline", "big/pooled", "0", "1", "1", "0"]
     assert page.locator(".sidebar .row.tag", has_text="attn").locator(".badge").text_content() == "NaN/Inf 2"
     page.locator(".first-alert").click()
@@ -708,8 +737,10 @@ def test_ten_thousand_tags_stay_responsive(page, server):
     started = time.perf_counter()
     filter_box.fill("t0999")
     summary.filter(has_text="10 of 10,011 tags match").wait_for()
-    print("\n10k-tag filter: %.0f ms from keystroke to redrawn list (60 ms debounce included)"
-          % ((time.perf_counter() - started) * 1000))
+    print(
+        "\n10k-tag filter: %.0f ms from keystroke to redrawn list (60 ms debounce included)"
+        % ((time.perf_counter() - started) * 1000)
+    )
     names = page.locator(".tag-rows .row.tag .name").all_text_contents()
     assert names == ["t%05d" % i for i in range(9990, 10000)]
 
@@ -736,8 +767,10 @@ def test_heatmap_of_1024_by_1024_draws_fast(page, server):
         canvas = page.locator(HEATMAP)
         assert canvas.get_attribute("data-rows") == "1024" and canvas.get_attribute("data-cols") == "1024"
         times.append(float(canvas.get_attribute("data-draw-ms")))
-    print("\n1024x1024 heatmap draw (colour mapping + canvas), ms per step: %s; median %.1f ms"
-          % (", ".join("%.1f" % t for t in times), statistics.median(times)))
+    print(
+        "\n1024x1024 heatmap draw (colour mapping + canvas), ms per step: %s; median %.1f ms"
+        % (", ".join("%.1f" % t for t in times), statistics.median(times))
+    )
     # Time to the screen: the same draw of 1024 x 1024 decoded float32 values,
     # until the frame holding it has been produced.
     framed = page.evaluate("""async () => {
@@ -757,8 +790,10 @@ def test_heatmap_of_1024_by_1024_draws_fast(page, server):
         heatmap.element.remove();
         return results;
     }""")
-    print("1024x1024 heatmap, draw until the next frame, ms: %s; median %.1f ms"
-          % (", ".join("%.1f" % t for t in framed), statistics.median(framed)))
+    print(
+        "1024x1024 heatmap, draw until the next frame, ms: %s; median %.1f ms"
+        % (", ".join("%.1f" % t for t in framed), statistics.median(framed))
+    )
     # The target is 100 ms; these bounds only catch a gross regression on a loaded machine.
     assert statistics.median(times) < 250
     assert statistics.median(framed) < 250
@@ -797,6 +832,7 @@ def test_server_errors_show_as_text(page, server):
 
 def test_new_steps_appear_without_losing_the_selection(page, tmp_path):
     import tensorflow as tf
+
     import tb_tensorcap as tensorcap
 
     logdir = tmp_path / "live"
@@ -834,4 +870,3 @@ def test_dark_theme(page, server):
     accent = page.evaluate("getComputedStyle(document.querySelector('.tab.selected')).borderColor")
     assert accent == "rgb(255, 152, 0)"
     page.screenshot(path=str(SCREENSHOTS / "heatmap-dark.png"))
-

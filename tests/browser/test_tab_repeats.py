@@ -7,7 +7,6 @@ a's are finite.
 
 import numpy as np
 import pytest
-
 from servers import TensorBoardProcess
 from test_tab import Problems, open_tab, page, wait_index_complete, wait_view  # noqa: F401 (fixtures)
 
@@ -17,6 +16,7 @@ CALLS = 3
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     import tensorflow as tf
+
     import tb_tensorcap as tensorcap
 
     logdir = tmp_path_factory.mktemp("tab_repeats") / "logs"

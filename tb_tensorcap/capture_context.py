@@ -1,0 +1,160 @@
+"""Per-thread and per-process state shared by every way of capturing.
+
+* The one "writing" flag: while TensorCap runs its own ops to write a
+  capture, `record()`'s op callback must not capture them (`writing()`).
+* The thread's stack of open `Capturer` / `record` blocks (prefixes nest).
+* Where a capture was made: the user's file, line and function.
+* The default step of a capture with no step: a per-tag counter.
+* The ``replica_<k>/`` prefix inside a `tf.distribute` replica context.
+"""
+
+import importlib.util
+import os
+import sys
+import threading
+
+import tensorflow as tf
+
+from tb_tensorcap import metadata, tf_internals
+
+_thread_state = threading.local()  # .writing: bool; .capturers: list of open Capturers
+
+
+class writing:
+    """Marks the ops run inside as TensorCap's own: `record()` does not capture them."""
+
+    def __enter__(self):
+        self._previous = getattr(_thread_state, "writing", False)
+        _thread_state.writing = True
+
+    def __exit__(self, *exc_info):
+        _thread_state.writing = self._previous
+        return False
+
+
+def is_writing():
+    """Whether this thread is inside `writing()`."""
+    return getattr(_thread_state, "writing", False)
+
+
+def capturer_stack():
+    """This thread's open `Capturer` blocks, innermost last (a mutable list)."""
+    stack = getattr(_thread_state, "capturers", None)
+    if stack is None:
+        stack = _thread_state.capturers = []
+    return stack
+
+
+def innermost_capturer():
+    """The innermost open `Capturer` of this thread, or None."""
+    stack = getattr(_thread_state, "capturers", None)
+    return stack[-1] if stack else None
+
+
+def _package_dirs(*names):
+    """The directories of installed packages, found without importing them."""
+    dirs = []
+    for name in names:
+        spec = importlib.util.find_spec(name)
+        for location in (spec.submodule_search_locations or []) if spec else []:
+            dirs.append(os.path.abspath(location) + os.sep)
+    return tuple(dirs)
+
+
+# Frames in these directories are library code, not the capture site.
+_LIBRARY_DIRS = _package_dirs("tb_tensorcap", "tensorflow", "keras", "tf_keras")
+
+
+def source_location():
+    """File, line and function of the innermost frame in user code.
+
+    Inside `tf.function`, AutoGraph runs a generated copy of the user's code;
+    TensorFlow's own stack extraction maps that back to the original lines.
+    """
+    if tf.executing_eagerly():
+        frame = sys._getframe(2)
+        while frame is not None and frame.f_code.co_filename.startswith(_LIBRARY_DIRS):
+            frame = frame.f_back
+        if frame is not None:
+            code = frame.f_code
+            return {"file": code.co_filename, "line": frame.f_lineno, "function": code.co_name}
+    else:
+        for entry in reversed(tf_internals.traced_stack()):
+            if not entry.filename.startswith(_LIBRARY_DIRS):
+                return {"file": entry.filename, "line": entry.lineno, "function": entry.name}
+    return {"file": "<unknown>", "line": 0, "function": "<unknown>"}
+
+
+_metadata_cache = {}
+
+
+def serialized_metadata(source, description):
+    """Serialized metadata per (source, description); captures repeat call sites."""
+    key = (source["file"], source["line"], source["function"], description)
+    cached = _metadata_cache.get(key)
+    if cached is None:
+        cached = metadata.create_summary_metadata(source, description).SerializeToString()
+        _metadata_cache[key] = cached
+    return cached
+
+
+class StepCounters:
+    """Per-tag capture counters: the default step of the n-th capture is n.
+
+    Eager captures count in Python. Inside `tf.function` the count must advance
+    on every call, not once at trace time, so a tag captured there gets a
+    `tf.Variable` counter (created outside the function), which eager captures
+    of that tag then share.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._counts = {}
+        self._variables = {}
+
+    def next_step(self, tag):
+        with self._lock:
+            variable = self._variables.get(tag)
+            if variable is None and tf.executing_eagerly():
+                count = self._counts.get(tag, 0)
+                self._counts[tag] = count + 1
+                return count
+            if variable is None:
+                with tf.init_scope():
+                    variable = tf.Variable(
+                        self._counts.get(tag, 0),
+                        dtype=tf.int64,
+                        trainable=False,
+                        name="tensorcap_step",
+                    )
+                self._variables[tag] = variable
+        return variable.assign_add(1, read_value=True) - 1
+
+
+step_counters = StepCounters()  # the process's counters (tests replace them)
+
+
+def replica_prefix():
+    """ "replica_<k>/" inside `strategy.run` where this worker runs several replicas.
+
+    k is the replica context's `replica_id_in_sync_group`. With one replica
+    per worker (MultiWorkerMirroredStrategy on one device each) there is no
+    prefix: each worker writes its own run instead (`writers.cluster_task`).
+    """
+    if not tf.distribute.has_strategy():
+        return ""
+    replica_context = tf.distribute.get_replica_context()
+    if replica_context is None:
+        return ""
+    try:
+        local = len(replica_context.strategy.extended.worker_devices)
+    except (AttributeError, NotImplementedError, RuntimeError, TypeError):
+        local = replica_context.num_replicas_in_sync
+    if local <= 1:
+        return ""
+    replica = replica_context.replica_id_in_sync_group
+    if not isinstance(replica, int):
+        replica = tf.get_static_value(replica)
+        if replica is None:
+            return ""
+    return "replica_%d/" % int(replica)

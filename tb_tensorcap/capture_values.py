@@ -1,0 +1,129 @@
+"""What a capture may hold: converting the user's value to a tensor TensorCap can store.
+
+Checks the name and dtype (the dtypes `codec` decodes, so nothing is written
+that cannot be read back), turns Python and array-like values into tensors
+(strings as UTF-8 bytes, keeping trailing NUL bytes), and plans the split of
+a value too large for one event into chunks (`metadata.CHUNK_BYTES`).
+"""
+
+import numpy as np
+import tensorflow as tf
+
+from tb_tensorcap import codec, metadata
+
+# The dtypes TensorCap stores, by TensorFlow name; numpy has no string dtype
+# of its own (Python strings become bytes first).
+TF_DTYPE_NAMES = frozenset(codec.SUPPORTED_DTYPES)
+NUMPY_DTYPE_NAMES = TF_DTYPE_NAMES - {"string"}
+
+
+def check_name(name):
+    """Returns `name` if it is a usable capture name, else raises ValueError."""
+    if not isinstance(name, str) or not name.strip("/"):
+        raise ValueError("capture name must be a non-empty string, got %r" % (name,))
+    return name
+
+
+def is_storable(dtype):
+    """Whether TensorCap can store values of the `tf.DType` `dtype`."""
+    return dtype.name in TF_DTYPE_NAMES
+
+
+def to_tensor(value, tag):
+    """Converts `value` to a tensor TensorCap can store, or raises naming `tag`."""
+    if isinstance(value, (tf.RaggedTensor, tf.SparseTensor, tf.IndexedSlices)):
+        raise TypeError(
+            "cannot capture %r: %s has no dense layout; densify it first "
+            "(ragged.to_tensor(), tf.sparse.to_dense(sparse) or "
+            "tf.convert_to_tensor(indexed_slices))" % (tag, type(value).__name__)
+        )
+    if isinstance(value, tf.Variable):
+        value = value.read_value() if value.dtype != tf.resource else value
+    if not isinstance(value, tf.Tensor):
+        value = _to_numpy(value, tag)
+        if value.dtype.name not in NUMPY_DTYPE_NAMES and value.dtype != object:
+            raise TypeError("cannot capture %r: dtype %s is not supported" % (tag, value.dtype))
+        try:
+            value = tf.convert_to_tensor(value)
+        except (TypeError, ValueError) as e:
+            raise TypeError("cannot capture %r: %s" % (tag, e)) from None
+    if value.dtype.name not in TF_DTYPE_NAMES:
+        raise TypeError(
+            "cannot capture %r: dtype %s holds no values TensorCap can store "
+            "(supported: %s)" % (tag, value.dtype.name, ", ".join(sorted(TF_DTYPE_NAMES)))
+        )
+    return value
+
+
+def _to_numpy(value, tag):
+    """Converts Python and array-like values to numpy, strings to bytes."""
+    if isinstance(value, str):
+        value = value.encode("utf-8")
+    try:
+        array = np.asarray(value)
+    except (TypeError, ValueError) as e:
+        raise ValueError("cannot capture %r: %s" % (tag, e)) from None
+    if array.dtype.kind in "US" or array.dtype == object:
+        # numpy's fixed-width string dtypes drop trailing NUL bytes (b"a\0"
+        # becomes b"a"): keep the Python objects themselves where there are any.
+        objects = array.astype(object)  # a copy: the caller's array is not changed
+        if array.dtype.kind in "US" and not isinstance(value, np.ndarray):
+            try:
+                rebuilt = np.array(value, dtype=object)
+            except (TypeError, ValueError):
+                rebuilt = None
+            if rebuilt is not None and rebuilt.shape == array.shape:
+                objects = rebuilt
+        flat = objects.reshape(-1)
+        for i, v in enumerate(flat):
+            if isinstance(v, str):
+                flat[i] = v.encode("utf-8")
+        array = objects
+    if array.dtype == object and not all(isinstance(v, bytes) for v in array.flat):
+        raise TypeError(
+            "cannot capture %r: %s does not convert to a numeric or string array" % (tag, type(value).__name__)
+        )
+    return array
+
+
+def chunk_plan(tensor, tag):
+    """`(plan, checks)`: the chunks of `tensor` and the checks to run first.
+
+    `plan` is None if `tensor` fits one event, else the flat (start, stop) of
+    each chunk. Inside `tf.function` a shape unknown at trace time cannot be
+    planned; the graph then refuses, at run time, a value too large for one
+    event: `checks` holds that assertion, which the write must depend on.
+    """
+    limit = metadata.CHUNK_BYTES
+    numel = tensor.shape.num_elements()
+    if numel is None:
+        nbytes = tf.size(tensor, out_type=tf.int64) * tensor.dtype.size
+        check = tf.debugging.assert_less_equal(
+            nbytes,
+            tf.constant(limit, tf.int64),
+            message="TensorCap cannot split capture %r: its shape is unknown when "
+            "tf.function traces it and it exceeds %d bytes; capture it eagerly or "
+            "give it a static shape" % (tag, limit),
+        )
+        return None, [check] if check is not None else []
+    if tensor.dtype == tf.string:
+        if not tf.executing_eagerly():
+            return None, []
+        # np.asarray: `.numpy()` of a scalar string tensor is plain `bytes`.
+        strings = np.asarray(tensor.numpy(), dtype=object).flat
+        sizes = np.fromiter((len(s) + 8 for s in strings), np.int64, numel)
+    else:
+        if numel * tensor.dtype.size <= limit:
+            return None, []
+        sizes = np.full(numel, tensor.dtype.size, np.int64)
+    ends = np.cumsum(sizes)
+    if not numel or ends[-1] <= limit:
+        return None, []
+    plan, start = [], 0
+    while start < numel:
+        # The last element whose cumulative size stays within one more chunk.
+        base = ends[start - 1] if start else 0
+        stop = max(int(np.searchsorted(ends, base + limit, side="right")), start + 1)
+        plan.append((start, stop))
+        start = stop
+    return plan, []

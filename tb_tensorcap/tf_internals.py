@@ -1,0 +1,163 @@
+"""Every reach into TensorFlow's private modules (``tensorflow.python``), in one place.
+
+TensorCap needs a few things TensorFlow's public API does not offer: a hook
+that sees every op, the thread's summary-writer state, the user's frame in a
+traced function, and which graphs may take extra summary ops. Each is wrapped
+here, with the TensorFlow versions it was checked against, so that a
+TensorFlow upgrade is checked in one module. No other module imports
+``tensorflow.python``.
+
+"Checked" means the test suite (tests/test_record.py, test_capture.py,
+test_distribute.py, test_keras_callback.py) passes on that version.
+"""
+
+import sys
+
+import tensorflow as tf
+from tensorflow.python.eager import context as _context
+from tensorflow.python.eager import execute as _execute
+from tensorflow.python.framework import func_graph as _func_graph
+from tensorflow.python.framework import op_callbacks as _op_callbacks
+from tensorflow.python.ops import control_flow_util as _control_flow_util
+from tensorflow.python.ops import resource_variable_ops as _resource_variable_ops
+from tensorflow.python.ops import summary_ops_v2 as _summary_ops_v2
+from tensorflow.python.util import tf_stack as _tf_stack
+
+# -- op callbacks (checked: TF 2.21) ------------------------------------------
+# `op_callbacks.add_op_callback` is the hook tfdbg's dumping callback uses; it
+# is per thread and sees eager ops and ops created while tracing a function.
+
+
+def add_op_callback(callback):
+    """Calls `callback(op_type, inputs, attrs, outputs, op_name, graph)` after each op of this thread."""
+    _op_callbacks.add_op_callback(callback)
+
+
+def remove_op_callback(callback):
+    """Removes a callback added by `add_op_callback` from this thread."""
+    _op_callbacks.remove_op_callback(callback)
+
+
+def keep_callbacks_path():
+    """Keeps TensorFlow's eager `execute` on the path that runs op callbacks (checked: TF 2.21).
+
+    `remove_op_callback` restores the fast path (``execute.execute =
+    quick_execute``) when the calling thread has no callback left, which would
+    silence the callbacks other threads still have.
+    """
+    _execute.execute = _execute.execute_with_callbacks
+
+
+def eager_scope_name():
+    """The eager context's current name scope ("" or "a/b/"); checked: TF 2.21."""
+    return _context.context().scope_name or ""
+
+
+# -- summary writer state (checked: TF 2.21) ----------------------------------
+# `summary_ops_v2._summary_state` is the thread-local state behind
+# `writer.as_default()` and `tf.summary.record_if`.
+
+
+def active_writer():
+    """The thread's default `tf.summary` writer, or None."""
+    return _summary_ops_v2._summary_state.writer
+
+
+def user_recording_condition():
+    """The user's `tf.summary.record_if` condition: None, a bool, or a boolean tensor."""
+    state = _summary_ops_v2._summary_state
+    return state.is_recording() if callable(state.is_recording) else state.is_recording
+
+
+class writer_as_default:
+    """Makes `writer` the thread's default summary writer for a block.
+
+    Unlike `writer.as_default()`, leaving the block does not flush: a flush per
+    capture would cost more than the capture. It also records in every replica
+    (a replica context records summaries on replica 0 only; TensorCap's
+    captures are per replica).
+    """
+
+    def __init__(self, writer):
+        self._writer = writer
+
+    def __enter__(self):
+        state = _summary_ops_v2._summary_state
+        self._previous = state.writer
+        state.writer = self._writer
+        self._previous_distributed = state.is_recording_distribution_strategy
+        state.is_recording_distribution_strategy = True
+
+    def __exit__(self, *exc_info):
+        state = _summary_ops_v2._summary_state
+        state.writer = self._previous
+        state.is_recording_distribution_strategy = self._previous_distributed
+        return False
+
+
+# -- source lines inside traced functions (checked: TF 2.21) ------------------
+
+
+def traced_stack():
+    """The stack of the op being traced, AutoGraph's generated frames mapped back to the user's code.
+
+    Entries have ``filename``, ``lineno`` and ``name``, outermost first.
+    """
+    return _tf_stack.extract_stack()
+
+
+# -- which graphs may take extra summary ops (checked: TF 2.21) ---------------
+
+
+def in_xla_context():
+    """Whether the default graph (or a graph it is nested in) is compiled with XLA."""
+    return _control_flow_util.GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph())
+
+
+def is_function_graph(graph):
+    """Whether `graph` is a `tf.function`'s graph (not a TF1-style graph)."""
+    return isinstance(graph, _func_graph.FuncGraph)
+
+
+def is_control_flow_branch(graph):
+    """Whether `graph` is a `tf.cond` branch or a `tf.while_loop` cond/body graph."""
+    try:
+        from tensorflow.python.ops import control_flow_util_v2 as cf
+
+        return isinstance(graph, (cf.CondBranchFuncGraph, cf.WhileCondFuncGraph, cf.WhileBodyFuncGraph))
+    except (ImportError, AttributeError):
+        return False
+
+
+def tracing_for_xla_or_tf_data():
+    """Whether the function being traced is XLA-compiled or a tf.data function.
+
+    Neither is visible on the graph, so this looks at the tracing frames:
+    ``_create_concrete_function``'s ``tracing_options.attributes`` holds
+    ``_XlaMustCompile`` for ``jit_compile=True``, and tf.data traces its
+    functions from ``tensorflow/.../data/ops/``. Checked: TF 2.21.
+    """
+    frame = sys._getframe(1)
+    while frame is not None:
+        code = frame.f_code
+        if code.co_name == "_create_concrete_function":
+            options = frame.f_locals.get("tracing_options")
+            attributes = getattr(options, "attributes", None) or {}
+            if attributes.get("_XlaMustCompile"):
+                return True
+        elif "/data/ops/" in code.co_filename.replace("\\", "/") and "tensorflow" in code.co_filename:
+            return True
+        frame = frame.f_back
+    return False
+
+
+# -- variables outside distribution strategies (checked: TF 2.21) -------------
+
+
+def plain_resource_variable(initial_value, **kwargs):
+    """A `ResourceVariable(initial_value, **kwargs)` that no distribution strategy mirrors or wraps.
+
+    Create it under `tf.init_scope()`; `tf.Variable` inside a strategy's scope
+    would make a distributed variable.
+    """
+    return _resource_variable_ops.ResourceVariable(initial_value, **kwargs)
