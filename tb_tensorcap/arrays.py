@@ -42,8 +42,8 @@ def to_numpy(value, tag):
       dtype from `NUMERIC_DTYPE_NAMES`, or an object array of `bytes`.
 
     Raises:
-      TypeError: `value` does not convert, or its dtype holds no values
-        TensorCap can store (a message names `tag` and what was tried).
+      TypeError, ValueError: `value` does not convert, or its dtype holds no
+        values TensorCap can store (a message names `tag` and what was tried).
     """
     if isinstance(value, (np.ndarray, np.generic, str, bytes, int, float, complex, list, tuple)):
         array = python_to_numpy(value, tag)
@@ -64,6 +64,7 @@ def python_to_numpy(value, tag):
     b"a"), so strings are kept as the Python objects themselves.
 
     Raises:
+      ValueError: numpy cannot make an array of it (ragged nesting, ...).
       TypeError: the value is not numeric or string data.
     """
     if isinstance(value, str):
@@ -71,7 +72,7 @@ def python_to_numpy(value, tag):
     try:
         array = np.asarray(value)
     except (TypeError, ValueError) as e:
-        raise TypeError("cannot capture %r: %s" % (tag, e)) from None
+        raise ValueError("cannot capture %r: %s" % (tag, e)) from None
     if array.dtype.kind in "US" or array.dtype == object:
         objects = array.astype(object)  # a copy: the caller's array is not changed
         if array.dtype.kind in "US" and not isinstance(value, np.ndarray):
@@ -139,8 +140,8 @@ def _from_dlpack(value):
 
 
 def _checked(array, value, tag):
-    """`array`, unless np.asarray wrapped a non-array object into a 0-d object array."""
-    if array.dtype == object:
+    """`array`, unless np.asarray wrapped objects that are neither numbers nor bytes (strings)."""
+    if array.dtype == object and not all(isinstance(v, bytes) for v in array.flat):
         raise TypeError("%s gives an array of Python objects, not numbers" % type(value).__name__)
     return array
 

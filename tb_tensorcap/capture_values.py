@@ -9,7 +9,7 @@ a value too large for one event into chunks (`metadata.CHUNK_BYTES`).
 import numpy as np
 import tensorflow as tf
 
-from tb_tensorcap import codec, metadata
+from tb_tensorcap import arrays, codec, metadata
 
 # The dtypes TensorCap stores, by TensorFlow name; numpy has no string dtype
 # of its own (Python strings become bytes first).
@@ -40,7 +40,7 @@ def to_tensor(value, tag):
     if isinstance(value, tf.Variable):
         value = value.read_value() if value.dtype != tf.resource else value
     if not isinstance(value, tf.Tensor):
-        value = _to_numpy(value, tag)
+        value = arrays.python_to_numpy(value, tag)
         if value.dtype.name not in NUMPY_DTYPE_NAMES and value.dtype != object:
             raise TypeError("cannot capture %r: dtype %s is not supported" % (tag, value.dtype))
         try:
@@ -53,37 +53,6 @@ def to_tensor(value, tag):
             "(supported: %s)" % (tag, value.dtype.name, ", ".join(sorted(TF_DTYPE_NAMES)))
         )
     return value
-
-
-def _to_numpy(value, tag):
-    """Converts Python and array-like values to numpy, strings to bytes."""
-    if isinstance(value, str):
-        value = value.encode("utf-8")
-    try:
-        array = np.asarray(value)
-    except (TypeError, ValueError) as e:
-        raise ValueError("cannot capture %r: %s" % (tag, e)) from None
-    if array.dtype.kind in "US" or array.dtype == object:
-        # numpy's fixed-width string dtypes drop trailing NUL bytes (b"a\0"
-        # becomes b"a"): keep the Python objects themselves where there are any.
-        objects = array.astype(object)  # a copy: the caller's array is not changed
-        if array.dtype.kind in "US" and not isinstance(value, np.ndarray):
-            try:
-                rebuilt = np.array(value, dtype=object)
-            except (TypeError, ValueError):
-                rebuilt = None
-            if rebuilt is not None and rebuilt.shape == array.shape:
-                objects = rebuilt
-        flat = objects.reshape(-1)
-        for i, v in enumerate(flat):
-            if isinstance(v, str):
-                flat[i] = v.encode("utf-8")
-        array = objects
-    if array.dtype == object and not all(isinstance(v, bytes) for v in array.flat):
-        raise TypeError(
-            "cannot capture %r: %s does not convert to a numeric or string array" % (tag, type(value).__name__)
-        )
-    return array
 
 
 def chunk_plan(tensor, tag):
@@ -116,14 +85,4 @@ def chunk_plan(tensor, tag):
         if numel * tensor.dtype.size <= limit:
             return None, []
         sizes = np.full(numel, tensor.dtype.size, np.int64)
-    ends = np.cumsum(sizes)
-    if not numel or ends[-1] <= limit:
-        return None, []
-    plan, start = [], 0
-    while start < numel:
-        # The last element whose cumulative size stays within one more chunk.
-        base = ends[start - 1] if start else 0
-        stop = max(int(np.searchsorted(ends, base + limit, side="right")), start + 1)
-        plan.append((start, stop))
-        start = stop
-    return plan, []
+    return metadata.chunk_bounds(sizes), []

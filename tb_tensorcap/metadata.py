@@ -90,6 +90,7 @@ not define are ignored.
 
 import json
 
+import numpy as np
 from tensorboard.compat.proto import summary_pb2
 
 PLUGIN_NAME = "tensorcap"
@@ -107,6 +108,26 @@ EXTERNAL_KINDS = ("variable", "input", "argument", "constant", "uncaptured")
 # Values larger than this many bytes are split into chunks (see above).
 # Far enough below protobuf's 2 GiB limit to leave room for the event framing.
 CHUNK_BYTES = 1 << 30
+
+
+def chunk_bounds(sizes):
+    """The flat (start, stop) of each chunk of a value, or None if it fits one event.
+
+    `sizes` holds each element's size in bytes (a string's length plus 8 for
+    its framing), in C order. Chunks are as large as `CHUNK_BYTES` allows; an
+    element larger than that is a chunk of its own.
+    """
+    ends = np.cumsum(sizes, dtype=np.int64)
+    if not ends.size or ends[-1] <= CHUNK_BYTES:
+        return None
+    bounds, start = [], 0
+    while start < ends.size:
+        # The last element whose cumulative size stays within one more chunk.
+        base = ends[start - 1] if start else 0
+        stop = max(int(np.searchsorted(ends, base + CHUNK_BYTES, side="right")), start + 1)
+        bounds.append((start, stop))
+        start = stop
+    return bounds
 
 
 def create_summary_metadata(source=None, description=None, chunk=None, op=None, origin=None):

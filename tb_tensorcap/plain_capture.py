@@ -193,30 +193,12 @@ def _check_step(step, tag):
 
 
 def chunk_plan(array):
-    """None if `array` fits one event, else the flat (start, stop) of each chunk.
-
-    Chunks are as large as `metadata.CHUNK_BYTES` allows (a string's size is
-    its length plus 8 bytes of framing); one element larger than that is a
-    chunk of its own.
-    """
-    limit = metadata.CHUNK_BYTES
-    numel = array.size
+    """None if `array` fits one event, else the flat (start, stop) of each chunk (`metadata.chunk_bounds`)."""
     if array.dtype == object:
-        sizes = np.fromiter((len(s) + 8 for s in array.flat), np.int64, numel)
-    elif numel * array.dtype.itemsize <= limit:
+        return metadata.chunk_bounds(np.fromiter((len(s) + 8 for s in array.flat), np.int64, array.size))
+    if array.size * array.dtype.itemsize <= metadata.CHUNK_BYTES:
         return None
-    else:
-        sizes = np.full(numel, array.dtype.itemsize, np.int64)
-    ends = np.cumsum(sizes)
-    if not numel or ends[-1] <= limit:
-        return None
-    plan, start = [], 0
-    while start < numel:
-        base = ends[start - 1] if start else 0
-        stop = max(int(np.searchsorted(ends, base + limit, side="right")), start + 1)
-        plan.append((start, stop))
-        start = stop
-    return plan
+    return metadata.chunk_bounds(np.full(array.size, array.dtype.itemsize, np.int64))
 
 
 _metadata_cache = {}

@@ -16,6 +16,10 @@ Rules, in order of precedence:
   (default 5) and at interpreter exit. When ``TF_CONFIG`` describes a cluster
   of several tasks (MultiWorkerMirroredStrategy), that writer writes to the
   subdirectory ``<task type>_<index>`` (``worker_1``): one run per worker.
+* A `tensorcap.Writer` (explicit, or from its ``as_default()`` block, which
+  then wins over the default ``tf.summary`` writer) sends the capture down the
+  TensorFlow-free path (`plain_capture.write`), with that path's step rules;
+  eagerly only.
 * tf.distribute: inside ``strategy.run`` on a worker that runs several
   replicas, tags start with ``replica_<k>/`` (k: ``replica_id_in_sync_group``)
   and every replica writes (TensorFlow's summaries record replica 0 only).
@@ -27,7 +31,15 @@ callback and `capture_gradients` use it too).
 
 import tensorflow as tf
 
-from tb_tensorcap import capture_context, capture_values, metadata, tf_internals, writers
+from tb_tensorcap import (
+    capture_context,
+    capture_values,
+    event_writer,
+    metadata,
+    plain_capture,
+    tf_internals,
+    writers,
+)
 
 
 def capture(value, name, step=None, *, description=None, writer=None):
@@ -40,7 +52,8 @@ def capture(value, name, step=None, *, description=None, writer=None):
       name: the tag; the prefixes of active `Capturer` blocks are prepended.
       step: the step to record at (see the module docstring for defaults).
       description: free text shown with the capture in the TensorCap tab.
-      writer: a `tf.summary` writer to use instead of the default.
+      writer: a `tf.summary` writer or a `tensorcap.Writer` to use instead of
+        the default.
 
     Returns:
       `value`, the same object, so that `capture` can wrap an expression.
@@ -59,6 +72,7 @@ def capture(value, name, step=None, *, description=None, writer=None):
 def flush():
     """Flushes every writer TensorCap has written captures to."""
     writers.flush_all()
+    plain_capture.flush()
 
 
 def default_logdir():
@@ -153,12 +167,24 @@ def write(value, tag, step, description, writer, source):
       tag: the full tag, prefixes included (not the replica prefix).
       step: the step, or None for the module's step rules.
       description: free text, or None.
-      writer: a `tf.summary` writer, or None for the module's writer rules.
+      writer: a `tf.summary` writer or a `tensorcap.Writer`, or None for the
+        module's writer rules.
       source: the capture site, as from `capture_context.source_location()`.
     """
     tag = capture_context.replica_prefix() + tag
+    plain_writer = writer if isinstance(writer, event_writer.Writer) else None
+    if writer is None:
+        plain_writer, _ = event_writer.active()
     with capture_context.writing():
-        _validate_and_write(value, tag, step, description, writer, source)
+        if plain_writer is None:
+            _validate_and_write(value, tag, step, description, writer, source)
+        elif not tf.executing_eagerly():
+            raise TypeError(
+                "cannot capture %r inside tf.function with a tensorcap.Writer (it writes from Python, "
+                "once, at trace time): use a tf.summary writer there" % tag
+            )
+        else:
+            plain_capture.write(value, tag, step, description, plain_writer, source)
 
 
 def _validate_and_write(value, tag, step, description, writer, source):

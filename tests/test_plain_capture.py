@@ -382,3 +382,33 @@ def test_a_full_disk_stops_captures_to_the_default_writer(tmp_path, monkeypatch)
     with pytest.raises(OSError) as raised:
         default.get()
     assert raised.value.errno == 28 and str(tmp_path / "run") in str(raised.value)
+
+
+def test_with_tensorflow_a_tensorcap_writer_takes_the_plain_path(tmp_path, writer_at):
+    """TensorFlow values into a tensorcap.Writer: explicit, from as_default (over tf.summary's default)."""
+    import tensorflow as tf
+
+    plain = tensorcap.Writer(tmp_path / "plain")
+    tf_writer = writer_at(tmp_path / "tf")
+    tensorcap.capture(tf.constant([1.5, -2.0], tf.bfloat16), "bf16", step=0, writer=plain)
+    tensorcap.capture(tf.Variable([[1, 2]], dtype=tf.int64), "variable", step=0, writer=plain)
+    with tf_writer.as_default(step=5), plain.as_default(step=3):
+        tensorcap.capture(tf.constant(["a", "b\0"]), "strings")
+        with tensorcap.Capturer("block"):
+            tensorcap.capture(np.float32(2), "x")
+
+    @tf.function
+    def traced(x):
+        return tensorcap.capture(x, "inside", writer=plain)
+
+    with pytest.raises(TypeError, match="inside tf.function with a tensorcap.Writer"):
+        traced(tf.constant(1.0))
+    tensorcap.flush()
+    reader = tensorcap.load(tmp_path)
+    assert reader.runs() == ["plain"]
+    assert reader.value("plain", "bf16", 0).astype(np.float32).tolist() == [1.5, -2.0]
+    assert reader.value("plain", "variable", 0).tolist() == [[1, 2]]
+    assert reader.value("plain", "strings", 3).tolist() == [b"a", b"b\0"]
+    assert reader.steps("plain", "block/x") == [3]
+    assert reader.info("plain", "block/x", 3).source["file"] == __file__
+    plain.close()
