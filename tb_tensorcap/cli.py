@@ -9,7 +9,7 @@
     tensorcap alerts runs/                      # exit 1 on NaN / Inf
     tensorcap rootcause runs/ broken            # the op that made the NaN
 
-Every answer comes from the same reader and analysis modules as the
+Every answer comes from the same answers layer (`answers.py`) as the
 TensorBoard tab, and `--json` prints the field names of its HTTP routes
 (http_api.md). Imports neither TensorFlow nor the TensorBoard server.
 """
@@ -28,10 +28,8 @@ import time
 import numpy as np
 from tensorboard.backend import json_util
 
-from tb_tensorcap import analysis, codec, queries, root_cause, slicing
+from tb_tensorcap import answers, codec, root_cause, slicing
 from tb_tensorcap import reader as reader_lib
-
-MAX_JSON_ELEMENTS = 1 << 20  # as the /value route: larger values are for `export`
 
 _EXAMPLES = """\
 examples:
@@ -66,7 +64,7 @@ def _ls(args):
     listing = {}
     for run in runs:
         tags = [t for t in reader.tags(run) if pattern.search(t)]
-        listing[run] = {tag: _tag_facts(reader.tag_infos(run, tag), reader.repeats(run, tag)) for tag in tags}
+        listing[run] = {tag: answers.tag_facts(reader, run, tag) for tag in tags}
     if not any(listing.values()):
         raise CommandError("no tag matches --tag %r" % args.tag)
     if args.json:
@@ -96,17 +94,11 @@ def _ls(args):
 
 def _stats(args):
     reader = _load(args.logdir)
-    if args.step is None:
-        infos = reader.tag_infos(args.run, args.tag)
-    else:
-        infos = [reader.info(args.run, args.tag, args.step)]
-    rows = []
-    for info in _progress(infos, "statistics"):
-        stats = dict(reader.stats(info.run, info.tag, info.step))
-        del stats["digest"]
-        rows.append(dict(step=info.step, wall_time=info.wall_time, dtype=info.dtype, shape=list(info.shape), **stats))
+    with _ProgressBar("statistics") as bar:
+        result = answers.stats(reader, args.run, args.tag, args.step, progress=bar)
     if args.json:
-        return _print_json({"run": args.run, "tag": args.tag, "steps": rows})
+        return _print_json(result)
+    rows = result["steps"]
     columns = ("step", "dtype", "shape", "numel", "min", "max", "mean", "std", "nan", "posinf", "neginf", "zeros")
     _print_table(columns, [[_number(r[c]) if c != "shape" else _shape(r[c]) for c in columns] for r in rows])
     return 0
@@ -115,50 +107,35 @@ def _stats(args):
 def _show(args):
     reader = _load(args.logdir)
     step = args.step if args.step is not None else reader.steps(args.run, args.tag)[-1]
-    info = reader.info(args.run, args.tag, step, args.repeat)
-    repeats = len(reader.step_captures(args.run, args.tag, step))
-    array, canonical = slicing.apply(reader.value(args.run, args.tag, step, info.repeat), args.slice)
+    result = answers.value(reader, args.run, args.tag, step, args.slice, repeat=args.repeat)
+    array, canonical, repeats = result.pop("array"), result["slice"], result["captures_at_step"]
     if args.json:
-        if array.size > MAX_JSON_ELEMENTS:
+        if array.size > answers.MAX_JSON_ELEMENTS:
             raise CommandError(
                 "%d elements are too many for --json (at most %d): use --slice or export"
-                % (array.size, MAX_JSON_ELEMENTS)
+                % (array.size, answers.MAX_JSON_ELEMENTS)
             )
-        return _print_json(
-            {
-                "run": info.run,
-                "tag": info.tag,
-                "step": step,
-                "repeat": info.repeat,
-                "captures_at_step": repeats,
-                "source": info.source,
-                "dtype": info.dtype,
-                "full_shape": list(info.shape),
-                "slice": canonical,
-                "shape": list(array.shape),
-                "pooled": None,
-                "data": codec.json_values(array),
-            }
-        )
+        return _print_json(dict(result, data=codec.json_values(array)))
     print(
         "%s:%s:%d  %s %s%s  from %s"
         % (
-            info.run,
-            info.tag,
+            args.run,
+            args.tag,
             step,
-            info.dtype,
-            _shape(info.shape),
+            result["dtype"],
+            _shape(result["full_shape"]),
             "" if canonical == "..." else "  [%s] -> %s" % (canonical, _shape(array.shape)),
-            reader_lib.source_text(info.source),
+            reader_lib.source_text(result["source"]),
         )
     )
     if repeats > 1:
         print(
-            "capture %d of %d at this step (--repeat K chooses; the default is the last)" % (info.repeat + 1, repeats)
+            "capture %d of %d at this step (--repeat K chooses; the default is the last)"
+            % (result["repeat"] + 1, repeats)
         )
     if array.dtype == object:
         array = np.vectorize(_decoded, otypes=[object])(array)
-    elif info.dtype == "bfloat16":
+    elif result["dtype"] == "bfloat16":
         array = array.astype(np.float32)  # exact, and printed with its decimals
     threshold = sys.maxsize if args.full else 1000
     with np.printoptions(threshold=threshold, edgeitems=4, linewidth=shutil.get_terminal_size().columns):
@@ -209,28 +186,16 @@ def _diff(args):
         raise CommandError("A must name RUN:TAG:STEP in full, got %r" % _name(a))
     reader = _load(args.logdir)
     b = tuple(mine if mine is not None else theirs for mine, theirs in zip(args.b, a))
-    info_a, info_b = reader.info(*a), reader.info(*b)
-    if info_a.shape != info_b.shape:
-        raise CommandError(
-            "cannot diff shapes %s (%s) and %s (%s)" % (list(info_a.shape), _name(a), list(info_b.shape), _name(b))
-        )
-    value_a, canonical = slicing.apply(reader.value(*a), args.slice)
-    value_b, _ = slicing.apply(reader.value(*b), args.slice)
-    try:
-        _, stats = analysis.diff(value_a, value_b, args.rtol, args.atol)
-    except ValueError as e:
-        raise CommandError("cannot diff %s and %s: %s" % (_name(a), _name(b), e)) from None
-
-    def side(i):
-        return {"run": i.run, "tag": i.tag, "step": i.step, "dtype": i.dtype, "shape": list(i.shape)}
-
+    result = answers.diff(reader, a, b, args.slice, args.rtol, args.atol, with_values=False)
+    sliced_shape = result.pop("diff")["shape"]
+    stats, canonical = result["stats"], result["slice"]
     if args.json:
-        _print_json({"a": side(info_a), "b": side(info_b), "slice": canonical, "stats": stats})
+        _print_json(result)
     else:
-        print("A  %s  %s %s" % (_name(a), info_a.dtype, _shape(info_a.shape)))
-        print("B  %s  %s %s" % (_name(b), info_b.dtype, _shape(info_b.shape)))
+        for label, capture, side in (("A", a, result["a"]), ("B", b, result["b"])):
+            print("%s  %s  %s %s" % (label, _name(capture), side["dtype"], _shape(side["shape"])))
         if canonical != "...":
-            print("slice  [%s] -> %s" % (canonical, _shape(value_a.shape)))
+            print("slice  [%s] -> %s" % (canonical, _shape(sliced_shape)))
         columns = ("numel", "outside", "nonfinite_mismatch", "max_abs", "mean_abs", "max_rel")
         _print_table(
             columns + ("argmax",),
@@ -244,7 +209,7 @@ def _diff(args):
 def _divergence(args):
     reader = _load(args.logdir)
     with _ProgressBar("comparing") as bar:
-        result = queries.divergence(reader, args.run, args.run2, args.rtol, args.atol, progress=bar)
+        result = answers.divergence(reader, args.run, args.run2, args.rtol, args.atol, progress=bar)
     if args.json:
         _print_json(result)
     else:
@@ -313,10 +278,9 @@ def _divergence(args):
 
 def _alerts(args):
     reader = _load(args.logdir)
-    runs = [args.run] if args.run is not None else reader.runs()
-    numeric = sum(1 for run in runs for i in reader.captures(run) if i.dtype != "string")
+    numeric = answers.numeric_capture_count(reader, args.run)
     with _ProgressBar("checking") as bar:
-        found = queries.alerts(reader, args.run, progress=bar)
+        found = answers.alerts(reader, args.run, progress=bar)
     if args.json:
         _print_json({"alerts": found})
     elif found:
@@ -345,7 +309,7 @@ def _alerts(args):
 
 def _rootcause(args):
     reader = _load(args.logdir)
-    result = root_cause.root_cause(reader, args.run, args.step, args.inf)
+    result = answers.root_cause(reader, args.run, args.step, args.inf)
     if args.json:
         _print_json(result)
     else:
@@ -419,19 +383,6 @@ def _decoded(data):
         return data.decode("utf-8")
     except UnicodeDecodeError:
         return data
-
-
-def _tag_facts(infos, repeats):
-    """The /index route's facts of one tag (dtype and shape of its last step)."""
-    last = infos[-1]
-    return {
-        "steps": [i.step for i in infos],
-        "repeats": repeats,
-        "dtype": last.dtype,
-        "shape": list(last.shape),
-        "description": last.description,
-        "source": last.source,
-    }
 
 
 def _source(source, long):
@@ -659,7 +610,7 @@ def main(argv=None):
     logging.basicConfig(format="tensorcap: warning: %(message)s")
     try:
         return args.func(args)
-    except (CommandError, reader_lib.NotFoundError, slicing.SliceError) as e:
+    except (CommandError, answers.InvalidQuestion, reader_lib.NotFoundError, slicing.SliceError) as e:
         print("tensorcap: error: %s" % e, file=sys.stderr)
     except BrokenPipeError:  # a pager or `head` closed stdout early: exit as if killed by SIGPIPE
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -13,6 +13,7 @@ Routes are thin `*_route` wrappers (parameters in, HTTP out) over pure
 own plugins. Imports only tensorboard, numpy and protobuf.
 """
 
+import functools
 import io
 import json
 import logging
@@ -28,24 +29,37 @@ from tensorboard.backend.event_processing import data_ingester
 from tensorboard.plugins import base_plugin
 from werkzeug import wrappers
 
-from tb_tensorcap import analysis, codec, metadata, queries, root_cause, slicing
+from tb_tensorcap import answers, codec, frontend, metadata, slicing
 from tb_tensorcap.reader import NotFoundError, Reader
 
 logger = logging.getLogger(__name__)
 
-# An installed package has frontend/ inside it; a source checkout (editable
-# install) has it beside the package.
-_FRONTEND_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "frontend")
-if not os.path.isdir(_FRONTEND_DIR):
-    _FRONTEND_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "frontend")
+# The package tb_tensorcap.frontend: frontend/ of the source tree (installed
+# inside tb_tensorcap, or mapped there by an editable install).
+_FRONTEND_DIR = os.path.dirname(os.path.abspath(frontend.__file__))
 
-MAX_ELEMENTS = 1 << 24  # elements in one value reply, before pooling
-MAX_POOLED_ELEMENTS = 1 << 28  # elements a pooled reply may start from
-MAX_JSON_ELEMENTS = 1 << 20  # JSON is for small values; larger use binary
-DEFAULT_BINS = 30
-MAX_BINS = 1000
 INDEX_WAIT_SECONDS = 2.0  # /index answers "complete": false after this, and is polled
 FIRST_SCAN_WAIT_SECONDS = 120.0  # other routes wait for the first scan of the logdir
+
+
+def _route(method):
+    """Makes `method(self, request, args)` a WSGI route.
+
+    `args` gives typed query parameters (`_Args`). The method returns a JSON
+    payload (a dict) or a whole response; errors about the request become
+    JSON 4xx replies (`_handling_errors`).
+    """
+
+    @functools.wraps(method)
+    @wrappers.Request.application
+    def route(self, request):
+        def respond():
+            reply = method(self, request, _Args(request))
+            return reply if isinstance(reply, wrappers.Response) else _json(request, reply)
+
+        return _handling_errors(request, respond)
+
+    return route
 
 
 class TensorCapLoader(base_plugin.TBLoader):
@@ -86,242 +100,127 @@ class TensorCapPlugin(base_plugin.TBPlugin):
             "/static/*": self.static_route,
         }
 
-    @property
-    def _loaded_reader(self):
-        """The reader once its first scan is done: a request that comes first waits for it."""
-        self._refresher.loaded.wait(FIRST_SCAN_WAIT_SECONDS)
-        return self._reader
-
     def is_active(self):
         return bool(self._reader.runs())
 
     def frontend_metadata(self):
         return base_plugin.FrontendMetadata(es_module_path="/static/index.js", tab_name="TensorCap")
 
-    # -- pure implementations --------------------------------------------
+    def stop(self):
+        """Stops refreshing the index in the background (TensorBoard never does; tests do)."""
+        self._refresher.stop()
+
+    def _scanned_reader(self):
+        """The reader once its first scan is done: a request that comes first waits for it."""
+        self._refresher.wait_first_scan(FIRST_SCAN_WAIT_SECONDS)
+        return self._reader
+
+    # -- pure implementations: the answers layer, once the logdir is scanned --
 
     def index_impl(self):
         """{"complete": bool, "runs": {run: {tag: facts}}, "errors": [str]} (see http_api.md)."""
         # Give a small logdir the chance to answer complete on the first request.
-        self._refresher.loaded.wait(INDEX_WAIT_SECONDS)
-        runs = {}
-        for run, tags in self._reader.snapshot().items():
-            runs[run] = {}
-            for tag, infos in tags.items():
-                last = infos[-1]
-                repeats = self._reader.repeats(run, tag)
-                every = self._reader.tag_captures(run, tag) if repeats else infos
-                runs[run][tag] = {
-                    "steps": [i.step for i in infos],
-                    "repeats": repeats,
-                    "dtype": last.dtype,
-                    "shape": list(last.shape),
-                    "description": last.description,
-                    "source": last.source,
-                    "alerts": sum(1 for i in every if i.stats is not None and analysis.has_nonfinite(i.stats)),
-                }
-        errors = sorted(self._reader.listing_errors().values())
-        return {"complete": self._refresher.loaded.is_set(), "runs": runs, "errors": errors}
+        complete = self._refresher.wait_first_scan(INDEX_WAIT_SECONDS)
+        runs = answers.index(self._reader)
+        return {"complete": complete, "runs": runs, "errors": sorted(self._reader.listing_errors().values())}
 
     def stats_impl(self, run, tag, step=None):
-        reader = self._loaded_reader
-        infos = [reader.info(run, tag, step)] if step is not None else reader.tag_infos(run, tag)
-        rows = []
-        for info in infos:
-            stats = dict(reader.stats(run, tag, info.step))
-            del stats["digest"]
-            rows.append(dict(stats, step=info.step, wall_time=info.wall_time, dtype=info.dtype, shape=list(info.shape)))
-        return {"run": run, "tag": tag, "steps": rows}
+        return answers.stats(self._scanned_reader(), run, tag, step)
 
     def value_impl(self, run, tag, step, slice_text="", max_cells=None):
         """The (sliced, maybe pooled) value: a dict with the array under "array"."""
-        reader = self._loaded_reader
-        info = reader.info(run, tag, step)
-        array, canonical = slicing.apply(reader.value(run, tag, step), slice_text)
-        array, pooled = _bounded(array, max_cells)
-        return {
-            "run": run,
-            "tag": tag,
-            "step": step,
-            "dtype": info.dtype if pooled is None else "float64",
-            "full_shape": list(info.shape),
-            "slice": canonical,
-            "shape": list(array.shape),
-            "pooled": pooled,
-            "array": array,
-        }
+        return answers.value(self._scanned_reader(), run, tag, step, slice_text, max_cells)
 
-    def histogram_impl(self, run, tag, step, bins=DEFAULT_BINS, slice_text=""):
-        reader = self._loaded_reader
-        array, _ = slicing.apply(reader.value(run, tag, step), slice_text)
-        try:
-            return dict(analysis.histogram(array, bins), run=run, tag=tag, step=step)
-        except ValueError as e:
-            raise errors.InvalidArgumentError(str(e)) from None
+    def histogram_impl(self, run, tag, step, bins=answers.DEFAULT_BINS, slice_text=""):
+        return answers.histogram(self._scanned_reader(), run, tag, step, bins, slice_text)
 
-    def diff_impl(self, a, b, slice_text="", rtol=1e-5, atol=1e-8, max_cells=None):
+    def diff_impl(self, a, b, slice_text="", rtol=answers.DEFAULT_RTOL, atol=answers.DEFAULT_ATOL, max_cells=None):
         """A - B for a = (run, tag, step) and b likewise (see http_api.md)."""
-        reader = self._loaded_reader
-        info_a, info_b = reader.info(*a), reader.info(*b)
-        if info_a.shape != info_b.shape:
-            raise errors.InvalidArgumentError(
-                "cannot diff shapes %s (%s) and %s (%s)"
-                % (list(info_a.shape), "%s:%s:%s" % a, list(info_b.shape), "%s:%s:%s" % b)
-            )
-        value_a, canonical = slicing.apply(reader.value(*a), slice_text)
-        value_b, _ = slicing.apply(reader.value(*b), slice_text)
-        _check_size(value_a, max_cells)  # before computing float64 temporaries of it
-        try:
-            delta, stats = analysis.diff(value_a, value_b, rtol, atol)
-        except ValueError as e:
-            raise errors.InvalidArgumentError(str(e)) from None
-        delta, pooled = _bounded(delta, max_cells)
-
-        def side(info):
-            return {"run": info.run, "tag": info.tag, "step": info.step, "dtype": info.dtype, "shape": list(info.shape)}
-
-        return {
-            "a": side(info_a),
-            "b": side(info_b),
-            "slice": canonical,
-            "stats": stats,
-            "diff": {
-                "dtype": str(delta.dtype) if delta.dtype != np.int8 else "int8",
-                "shape": list(delta.shape),
-                "pooled": pooled,
-                "array": delta,
-            },
-        }
+        return answers.diff(self._scanned_reader(), a, b, slice_text, rtol, atol, max_cells)
 
     def alerts_impl(self, run=None):
-        reader = self._loaded_reader
-        if run is not None:
-            reader.tags(run)  # NotFoundError for an unknown run
-        return {"alerts": queries.alerts(reader, run)}
+        return {"alerts": answers.alerts(self._scanned_reader(), run)}
 
-    def divergence_impl(self, run, run2, rtol=1e-5, atol=1e-8):
-        reader = self._loaded_reader
-        reader.tags(run), reader.tags(run2)  # NotFoundError naming the run
-        return queries.divergence(reader, run, run2, rtol, atol)
+    def divergence_impl(self, run, run2, rtol=answers.DEFAULT_RTOL, atol=answers.DEFAULT_ATOL):
+        return answers.divergence(self._scanned_reader(), run, run2, rtol, atol)
 
     def rootcause_impl(self, run, step=None, inf=False):
         """The root cause of the first NaN (NaN/Inf with `inf`) in `run` (see http_api.md)."""
-        return root_cause.root_cause(self._loaded_reader, run, step, inf)
+        return answers.root_cause(self._scanned_reader(), run, step, inf)
 
     def lineage_impl(self, run, tag, step):
         """One capture's op, origin, inputs and consumers (see http_api.md)."""
-        reader = self._loaded_reader
-        info = reader.info(run, tag, step)
-        return {
-            "run": run,
-            "tag": tag,
-            "step": step,
-            "op": info.op["type"] if info.op else None,
-            "origin": info.origin,
-            "inputs": reader.inputs(run, tag, step),
-            "consumers": reader.consumers(run, tag, step),
-        }
+        return answers.lineage(self._scanned_reader(), run, tag, step)
 
-    # -- HTTP routes ------------------------------------------------------
+    # -- HTTP routes: parameters in, a JSON payload (or a whole response) out --
 
-    @wrappers.Request.application
-    def index_route(self, request):
-        return _handling_errors(request, lambda: _json(request, self.index_impl()))
+    @_route
+    def index_route(self, request, args):
+        return self.index_impl()
 
-    @wrappers.Request.application
-    def stats_route(self, request):
-        def respond():
-            args = _Args(request)
-            return _json(request, self.stats_impl(args.str("run"), args.str("tag"), args.int("step", None)))
+    @_route
+    def stats_route(self, request, args):
+        return self.stats_impl(args.str("run"), args.str("tag"), args.int("step", None))
 
-        return _handling_errors(request, respond)
-
-    @wrappers.Request.application
-    def value_route(self, request):
-        def respond():
-            args = _Args(request)
-            fmt = args.format(("json", "binary", "npy"))
-            if fmt == "npy" and args.max_cells() is not None:
-                raise errors.InvalidArgumentError(
-                    "format=npy downloads exact values: max_cells (pooling) cannot be combined with it"
-                )
-            result = self.value_impl(
-                args.str("run"), args.str("tag"), args.int("step"), args.str("slice", ""), args.max_cells()
+    @_route
+    def value_route(self, request, args):
+        fmt = args.format(("json", "binary", "npy"))
+        if fmt == "npy" and args.max_cells() is not None:
+            raise errors.InvalidArgumentError(
+                "format=npy downloads exact values: max_cells (pooling) cannot be combined with it"
             )
-            if fmt == "npy":
-                return _npy_reply(request, result)
-            return _array_reply(request, fmt, result, result)
+        result = self.value_impl(
+            args.str("run"), args.str("tag"), args.int("step"), args.str("slice", ""), args.max_cells()
+        )
+        if fmt == "npy":
+            return _npy_reply(request, result)
+        return _array_reply(request, fmt, result, result)
 
-        return _handling_errors(request, respond)
+    @_route
+    def histogram_route(self, request, args):
+        bins = args.int("bins", answers.DEFAULT_BINS, low=1, high=answers.MAX_BINS)
+        return self.histogram_impl(args.str("run"), args.str("tag"), args.int("step"), bins, args.str("slice", ""))
 
-    @wrappers.Request.application
-    def histogram_route(self, request):
-        def respond():
-            args = _Args(request)
-            bins = args.int("bins", DEFAULT_BINS, low=1, high=MAX_BINS)
-            result = self.histogram_impl(
-                args.str("run"), args.str("tag"), args.int("step"), bins, args.str("slice", "")
-            )
-            return _json(request, result)
+    @_route
+    def diff_route(self, request, args):
+        a = (args.str("run"), args.str("tag"), args.int("step"))
+        b = (args.str("run2", a[0]), args.str("tag2", a[1]), args.int("step2", a[2]))
+        result = self.diff_impl(
+            a,
+            b,
+            args.str("slice", ""),
+            args.tolerance("rtol", answers.DEFAULT_RTOL),
+            args.tolerance("atol", answers.DEFAULT_ATOL),
+            args.max_cells(),
+        )
+        if args.str("values", "1") == "0":
+            del result["diff"]
+            return result
+        return _array_reply(request, args.format(), result, result["diff"])
 
-        return _handling_errors(request, respond)
+    @_route
+    def alerts_route(self, request, args):
+        return self.alerts_impl(args.str("run", None))
 
-    @wrappers.Request.application
-    def diff_route(self, request):
-        def respond():
-            args = _Args(request)
-            a = (args.str("run"), args.str("tag"), args.int("step"))
-            b = (args.str("run2", a[0]), args.str("tag2", a[1]), args.int("step2", a[2]))
-            result = self.diff_impl(
-                a,
-                b,
-                args.str("slice", ""),
-                args.tolerance("rtol", 1e-5),
-                args.tolerance("atol", 1e-8),
-                args.max_cells(),
-            )
-            if args.str("values", "1") == "0":
-                del result["diff"]
-                return _json(request, result)
-            return _array_reply(request, args.format(), result, result["diff"])
+    @_route
+    def divergence_route(self, request, args):
+        return self.divergence_impl(
+            args.str("run"),
+            args.str("run2"),
+            args.tolerance("rtol", answers.DEFAULT_RTOL),
+            args.tolerance("atol", answers.DEFAULT_ATOL),
+        )
 
-        return _handling_errors(request, respond)
+    @_route
+    def rootcause_route(self, request, args):
+        inf = args.str("inf", "0")
+        if inf not in ("0", "1"):
+            raise errors.InvalidArgumentError("parameter 'inf' must be 0 or 1, got %r" % inf)
+        return self.rootcause_impl(args.str("run"), args.int("step", None), inf == "1")
 
-    @wrappers.Request.application
-    def alerts_route(self, request):
-        return _handling_errors(request, lambda: _json(request, self.alerts_impl(_Args(request).str("run", None))))
-
-    @wrappers.Request.application
-    def divergence_route(self, request):
-        def respond():
-            args = _Args(request)
-            return _json(
-                request,
-                self.divergence_impl(
-                    args.str("run"), args.str("run2"), args.tolerance("rtol", 1e-5), args.tolerance("atol", 1e-8)
-                ),
-            )
-
-        return _handling_errors(request, respond)
-
-    @wrappers.Request.application
-    def rootcause_route(self, request):
-        def respond():
-            args = _Args(request)
-            inf = args.str("inf", "0")
-            if inf not in ("0", "1"):
-                raise errors.InvalidArgumentError("parameter 'inf' must be 0 or 1, got %r" % inf)
-            return _json(request, self.rootcause_impl(args.str("run"), args.int("step", None), inf == "1"))
-
-        return _handling_errors(request, respond)
-
-    @wrappers.Request.application
-    def lineage_route(self, request):
-        def respond():
-            args = _Args(request)
-            return _json(request, self.lineage_impl(args.str("run"), args.str("tag"), args.int("step")))
-
-        return _handling_errors(request, respond)
+    @_route
+    def lineage_route(self, request, args):
+        return self.lineage_impl(args.str("run"), args.str("tag"), args.int("step"))
 
     @wrappers.Request.application
     def static_route(self, request):
@@ -354,37 +253,50 @@ class _Refresher:
     A daemon thread, started with the plugin, refreshes every
     `reload_interval` seconds (once, if it is 0; never, if it is negative, as
     TensorBoard does), then computes the statistics of new captures so that
-    alerts are ready when asked for. `loaded` is set after the first scan.
+    alerts are ready when asked for. `stop()` ends it between two refreshes
+    (the interruptible wait of TensorBoard's debugger_v2 multiplexer).
     """
 
     def __init__(self, reader, reload_interval):
         self._reader = reader
         self._interval = reload_interval
         self._thread = None
-        self.loaded = threading.Event()
+        self._first_scan_done = threading.Event()
+        self._stopping = threading.Event()
 
     def start(self):
         if self._interval < 0:
-            self.loaded.set()
+            self._first_scan_done.set()
             return
         self._thread = threading.Thread(target=self._run, name="tensorcap-refresh", daemon=True)
         self._thread.start()
 
+    def stop(self, timeout=None):
+        """Stops refreshing; waits up to `timeout` seconds for a refresh under way to end."""
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def wait_first_scan(self, timeout):
+        """Waits up to `timeout` seconds for the first scan of the logdir; whether it is done."""
+        return self._first_scan_done.wait(timeout)
+
     def _run(self):
-        while True:
+        while not self._stopping.is_set():
             try:
                 self._reader.refresh()
-                self.loaded.set()
+                self._first_scan_done.set()
                 self._warm_stats()
             except Exception:  # keep reloading after an unexpected failure
                 logger.exception("TensorCap: refreshing %s failed", self._reader.logdir)
-            if self._interval <= 0:
+            if self._interval <= 0 or self._stopping.wait(self._interval):
                 return
-            threading.Event().wait(self._interval)
 
     def _warm_stats(self):
         for run in self._reader.runs():
             for info in self._reader.captures(run):
+                if self._stopping.is_set():
+                    return
                 if info.stats is None:
                     try:
                         self._reader.stats(info.run, info.tag, info.step, info.repeat)
@@ -437,7 +349,7 @@ class _Args:
         return value
 
     def max_cells(self):
-        return self.int("max_cells", None, low=1, high=MAX_ELEMENTS)
+        return self.int("max_cells", None, low=1, high=answers.MAX_ELEMENTS)
 
     def format(self, allowed=("json", "binary")):
         fmt = self.str("format", "json")
@@ -448,24 +360,6 @@ class _Args:
         return fmt
 
 
-def _bounded(array, max_cells):
-    """Pools `array` to `max_cells`, refusing results too large to send."""
-    _check_size(array, max_cells)
-    if max_cells is None:
-        return array, None
-    return slicing.pool(array, max_cells)
-
-
-def _check_size(array, max_cells):
-    """Refuses a result of `array`'s size that would be too large to send."""
-    limit = MAX_POOLED_ELEMENTS if max_cells else MAX_ELEMENTS
-    if array.size > limit:
-        raise errors.InvalidArgumentError(
-            "the result has %d elements (shape %s), more than %d: slice it%s"
-            % (array.size, list(array.shape), limit, "" if max_cells else " or set max_cells")
-        )
-
-
 def _handling_errors(request, respond):
     """Runs `respond`, turning errors about the request into JSON 4xx replies."""
     try:
@@ -474,7 +368,7 @@ def _handling_errors(request, respond):
         return _error(request, 404, e.args[0])
     except errors.PublicError as e:
         return _error(request, e.http_code, e.message if hasattr(e, "message") else str(e))
-    except slicing.SliceError as e:
+    except (answers.InvalidQuestion, slicing.SliceError) as e:
         return _error(request, 400, str(e))
     except OSError as e:
         return _error(request, 404, "the capture cannot be read: %s" % e)
@@ -513,10 +407,10 @@ def _array_reply(request, fmt, payload, holder):
     """Sends `payload` with `holder["array"]` as JSON data or as the binary body."""
     array = holder.pop("array")
     if fmt == "json":
-        if array.size > MAX_JSON_ELEMENTS:
+        if array.size > answers.MAX_JSON_ELEMENTS:
             raise errors.InvalidArgumentError(
                 "%d elements are too many for format=json (at most %d): use format=binary, "
-                "a slice or max_cells" % (array.size, MAX_JSON_ELEMENTS)
+                "a slice or max_cells" % (array.size, answers.MAX_JSON_ELEMENTS)
             )
         holder["data"] = codec.json_values(array)
         return _json(request, payload)

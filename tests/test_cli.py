@@ -2,7 +2,7 @@
 
 The logdir is written once per module with TensorFlow's summary writers and
 `tb_tensorcap.capture`; every command then runs without TensorFlow and is
-checked against numpy, the reader and the queries module.
+checked against numpy, the reader and the answers module.
 """
 
 import json
@@ -20,7 +20,7 @@ import pytest
 import tensorflow as tf  # noqa: E402
 
 import tb_tensorcap  # noqa: E402
-from tb_tensorcap import queries  # noqa: E402
+from tb_tensorcap import answers  # noqa: E402
 
 BIN = os.path.dirname(sys.executable)
 TENSORCAP = shutil.which("tensorcap", path=BIN)
@@ -264,9 +264,9 @@ def test_diff_parses_tags_with_colons(data):
     assert tensorcap("diff", data["logdir"], "healthy:conv:out:2", "changed::").returncode == 0
 
 
-def test_divergence_gives_the_queries_answer(data):
+def test_divergence_gives_the_answers_layers_answer(data):
     code, reply = as_json("divergence", data["logdir"], "healthy", "changed")
-    expected = queries.divergence(tb_tensorcap.load(data["logdir"]), "healthy", "changed")
+    expected = answers.divergence(tb_tensorcap.load(data["logdir"]), "healthy", "changed")
     assert code == 1 and reply == cleansed(expected)
     first = reply["first"]
     assert (first["tag"], first["step"], first["reason"], first["outside"]) == ("dense/kernel", 3, "values", 1)
@@ -288,7 +288,7 @@ def test_alerts_list_nan_and_inf_and_exit_1(data):
     proc = tensorcap("alerts", data["logdir"], "--json")
     assert proc.returncode == 1 and proc.stderr == ""  # no progress bar when stderr is not a terminal
     reply = json.loads(proc.stdout)
-    assert reply == cleansed({"alerts": queries.alerts(tb_tensorcap.load(data["logdir"]))})
+    assert reply == cleansed({"alerts": answers.alerts(tb_tensorcap.load(data["logdir"]))})
     keys = ("run", "tag", "step", "nan", "posinf", "neginf", "first")
     found = [tuple(a[k] for k in keys) for a in reply["alerts"]]
     assert found == [("nan_run", "loss", 2, 1, 0, 0, True), ("nan_run", "dense/kernel", 4, 0, 1, 1, False)]

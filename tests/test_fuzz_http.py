@@ -17,7 +17,7 @@ from conftest import SAMPLE_STEPS, WsgiTensorBoard, sample_value
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tb_tensorcap import plugin
+from tb_tensorcap import answers, plugin
 
 P = "/data/plugin/tensorcap"
 FUZZ = settings(
@@ -469,7 +469,7 @@ def test_static_fuzzed_paths_serve_frontend_files_or_404(sample_app, path):
 
 # -- replies to huge values are bounded -------------------------------------------------
 
-HUGE = 17_000_000  # uint8 elements: more than plugin.MAX_ELEMENTS (16,777,216)
+HUGE = 17_000_000  # uint8 elements: more than answers.MAX_ELEMENTS (16,777,216)
 
 
 def huge_value():
@@ -493,15 +493,15 @@ def huge_app(tmp_path_factory):
 
 
 def test_huge_value_without_slice_is_refused_naming_the_limit(huge_app):
-    assert HUGE > plugin.MAX_ELEMENTS
+    assert HUGE > answers.MAX_ELEMENTS
     for fmt in ("json", "binary"):
         for tag in ("huge", "huge2d"):
             reply = huge_app.get(P + "/value?run=big&tag=%s&step=0&format=%s" % (tag, fmt))
             error = check_reply(reply, (tag, fmt), max_bytes=4096)
             assert reply.status_code == 400
-            assert str(plugin.MAX_ELEMENTS) in error["error"] and "slice" in error["error"], error
+            assert str(answers.MAX_ELEMENTS) in error["error"] and "slice" in error["error"], error
     diff = huge_app.get(P + "/diff?run=big&tag=huge&step=0&format=binary")
-    assert diff.status_code == 400 and str(plugin.MAX_ELEMENTS) in diff.get_json()["error"]
+    assert diff.status_code == 400 and str(answers.MAX_ELEMENTS) in diff.get_json()["error"]
 
 
 def test_huge_value_is_pooled_small_with_max_cells(huge_app):
@@ -547,7 +547,7 @@ def test_huge_diff_is_refused_before_it_is_computed(huge_app, monkeypatch):
     real_diff = analysis.diff
     monkeypatch.setattr(analysis, "diff", lambda *a, **k: calls.append(1) or real_diff(*a, **k))
     reply = huge_app.get(P + "/diff?run=big&tag=huge&step=0&values=0")
-    assert reply.status_code == 400 and str(plugin.MAX_ELEMENTS) in reply.get_json()["error"]
+    assert reply.status_code == 400 and str(answers.MAX_ELEMENTS) in reply.get_json()["error"]
     assert calls == [], "a diff too large to send was computed (hundreds of MB) before being refused"
     small = huge_app.get(P + "/diff?run=big&tag=huge&step=0&slice=:1000&values=0")
     assert small.status_code == 200 and small.get_json()["stats"]["allclose"] is True and calls == [1]

@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 import tb_tensorcap as tensorcap
-from tb_tensorcap import analysis, health, metadata, queries
+from tb_tensorcap import analysis, answers, health, metadata
 from tb_tensorcap.reader import StatisticsOnlyError
 
 _RNG = np.random.default_rng(7)
@@ -86,7 +86,7 @@ def test_health_record_reads_back_as_captures_with_statistics(tmp_path, writer_a
     with pytest.raises(StatisticsOnlyError, match="health mode: only its statistics"):
         reader.value("run", "blk/a", 1)
     # Alerts see the NaN/Inf in the statistics, at every step, in capture order.
-    found = queries.alerts(reader, "run")
+    found = answers.alerts(reader, "run")
     assert [(a["tag"], a["step"], a["nan"], a["posinf"], a["neginf"]) for a in found] == [
         ("blk/b", s, 2, 1, 1) for s in range(3)
     ]

@@ -19,7 +19,7 @@ import tensorflow as tf
 from conftest import WsgiTensorBoard
 
 import tb_tensorcap as tensorcap
-from tb_tensorcap import queries
+from tb_tensorcap import answers
 
 pytestmark = pytest.mark.usefixtures("isolated_capture")
 
@@ -87,9 +87,9 @@ def test_reader_keeps_every_capture_of_a_step(logdir):
 
 def test_alerts_and_divergence_read_every_repeat(logdir):
     reader = tensorcap.load(str(logdir))
-    (alert,) = queries.alerts(reader, "frozen")
+    (alert,) = answers.alerts(reader, "frozen")
     assert (alert["tag"], alert["step"], alert["repeat"], alert["neginf"]) == ("logp", 0, INF_CALL, 1)
-    result = queries.divergence(reader, "frozen", "shifted")
+    result = answers.divergence(reader, "frozen", "shifted")
     # The k-th repeat pairs with the k-th: the first parting is the first call, not the last.
     assert (result["first"]["repeat"], result["first"]["reason"]) == (0, "values")
     (row,) = result["tags"]
