@@ -32,6 +32,7 @@ system-deps:
 
 demo: $(INSTALLED)
 	$(PY) demo/train.py --logdir runs
+	$(PY) demo/jax_train.py --logdir runs
 	$(VENV)/bin/tensorboard --logdir runs --host $(HOST) --port $(PORT)
 
 test: $(INSTALLED) system-deps
@@ -42,6 +43,7 @@ bench: $(INSTALLED)
 	$(PY) benchmarks/serve_bench.py
 	$(PY) benchmarks/record_bench.py
 	$(PY) benchmarks/load_bench.py
+	$(PY) benchmarks/plain_capture_bench.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -146,7 +146,8 @@ export async function render() {
     try {
       const reply = await fetchIndex();
       const text = JSON.stringify(reply.runs);
-      show(appStatus);
+      // A logdir that could not be listed (missing bucket, refused credentials) is said, not shown as empty.
+      show(appStatus, (reply.errors ?? []).map((text) => message(text, "error")));
       if (store.get().indexError) store.set({ indexError: null });
       if (reply.complete === false) delay = INCOMPLETE_REFRESH_MS;
       if (text !== indexText) {

@@ -14,7 +14,8 @@ cannot seek, so remote files are read here by byte ranges (`_RangeReader`).
 without TensorFlow, TensorBoard's stub reads it with boto3 (credentials and
 region from the usual AWS variables, a non-AWS endpoint from
 ``S3_ENDPOINT``); with TensorFlow, only TensorFlow's filesystems are used, and
-TensorFlow (since 2.6) has S3 only through the tensorflow-io package.
+TensorFlow (since 2.6) has S3 only once the tensorflow-io package is imported
+(TensorBoard imports it when its logdir needs it).
 """
 
 import mmap
@@ -113,12 +114,12 @@ def remote_error(path, error):
         hint = "cannot reach the storage endpoint (S3_ENDPOINT=%s)" % os.environ.get("S3_ENDPOINT", "unset")
     elif "not implemented" in text and scheme:
         hint = (
-            "TensorFlow is installed, so %s:// is read through TensorFlow's filesystems, which do not "
-            "implement it%s"
+            "TensorFlow is installed, so %s:// is read through TensorFlow's filesystems, which do not implement "
+            "it: install tensorflow-io (TensorBoard imports it for such a logdir; elsewhere `import tensorflow_io` "
+            "first)%s"
             % (
                 scheme,
-                "; for s3:// install and import tensorflow-io, or run where "
-                "TensorFlow is not installed (TensorBoard then reads s3:// with boto3)"
+                ", or read where TensorFlow is not installed (TensorBoard then reads s3:// with boto3)"
                 if scheme == "s3"
                 else "",
             )
