@@ -417,7 +417,9 @@ def main(argv=None):
     logging.basicConfig(format="tensorcap: warning: %(message)s")
     try:
         return args.func(args)
-    except (CommandError, answers.InvalidQuestion, reader_lib.NotFoundError, slicing.SliceError) as e:
+    except slicing.SliceError as e:
+        print("tensorcap: error: bad slice: %s" % e, file=sys.stderr)
+    except (CommandError, answers.InvalidQuestion, reader_lib.NotFoundError) as e:
         print("tensorcap: error: %s" % e, file=sys.stderr)
     except BrokenPipeError:  # a pager or `head` closed stdout early: exit as if killed by SIGPIPE
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

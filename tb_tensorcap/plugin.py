@@ -368,7 +368,9 @@ def _handling_errors(request, respond):
         return _error(request, 404, e.args[0])
     except errors.PublicError as e:
         return _error(request, e.http_code, e.message if hasattr(e, "message") else str(e))
-    except (answers.InvalidQuestion, slicing.SliceError) as e:
+    except slicing.SliceError as e:
+        return _error(request, 400, "bad slice: %s" % e)
+    except answers.InvalidQuestion as e:
         return _error(request, 400, str(e))
     except OSError as e:
         return _error(request, 404, "the capture cannot be read: %s" % e)
