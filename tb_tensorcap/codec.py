@@ -95,16 +95,18 @@ def proto_shape(tensor_proto):
     return tuple(d.size for d in tensor_proto.tensor_shape.dim)
 
 
-def to_tensor_proto(array):
+def to_tensor_proto(array, proto=None):
     """Encodes a numpy array as the TensorProto `tf.summary.write` would write.
 
     The inverse of `to_ndarray`: numeric values as little-endian
     ``tensor_content``, an object array of `bytes` as ``string_val``. Used by
-    the TensorFlow-free capture path.
+    the TensorFlow-free capture path. `proto`: an empty TensorProto to fill
+    in place (inside an Event, sparing protobuf a copy of a large value).
     """
     name = "string" if array.dtype == object else array.dtype.name
     enum, dtype = _DTYPES[name]
-    proto = tensor_pb2.TensorProto(dtype=enum)
+    proto = tensor_pb2.TensorProto() if proto is None else proto
+    proto.dtype = enum
     proto.tensor_shape.SetInParent()  # present even for a scalar, as TensorFlow writes it
     for size in array.shape:
         proto.tensor_shape.dim.add(size=int(size))

@@ -30,7 +30,7 @@ import sys
 import threading
 import time
 
-from tensorboard.compat.proto import event_pb2, summary_pb2
+from tensorboard.compat.proto import event_pb2
 from tensorboard.summary.writer.event_file_writer import EventFileWriter
 from tensorboard.summary.writer.record_writer import RecordWriter
 
@@ -60,9 +60,10 @@ class Writer:
 
     def write(self, tag, array, step, summary_metadata):
         """Queues one event: `array` (numpy) as summary value `tag` at `step`."""
-        value = summary_pb2.Summary.Value(tag=tag, tensor=codec.to_tensor_proto(array))
+        event = event_pb2.Event(wall_time=time.time(), step=int(step))
+        value = event.summary.value.add(tag=tag)  # filled in place: no copy of a large value
         value.metadata.CopyFrom(summary_metadata)
-        event = event_pb2.Event(wall_time=time.time(), step=int(step), summary=summary_pb2.Summary(value=[value]))
+        codec.to_tensor_proto(array, value.tensor)
         self._call(self._events.add_event, event)
 
     def flush(self):
