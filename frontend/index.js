@@ -84,6 +84,7 @@ export async function render() {
   const divergence = createDivergencePanel({
     onOpen: ({ run, tag, step, run2 }) => openCapture({ run, tag, step, diff: { run: run2, tag: null, step: null } }),
     onRuns: (runs) => store.set(runs),
+    onTolerance: (tolerances) => store.set(tolerances),
   });
   const panels = {
     capture: capture.element, alerts: alerts.element, divergence: divergence.element, rootcause: rootcause.element,

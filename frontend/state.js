@@ -11,7 +11,8 @@
 //
 // Keys: p (panel), run, tag, step, view, slice, diff=1 with drun / dtag /
 // dstep (omitted = same as the shown capture), rtol, atol, r1, r2
-// (divergence runs), hide (repeated, one per hidden run).
+// (divergence runs), vrtol, vatol (divergence tolerances), hide (repeated, one per hidden run), crange / cmap /
+// cscale / clo / chi (heatmap colours).
 
 export const DEFAULT_RTOL = 1e-5;
 export const DEFAULT_ATOL = 1e-8;
@@ -36,12 +37,19 @@ export const PANELS = ["capture", "alerts", "divergence", "rootcause"];
  * @property {number} atol
  * @property {string} divRun
  * @property {string} divRun2
+ * @property {number} divRtol the divergence panel's rtol (the diff has its own)
+ * @property {number} divAtol
  * @property {string[]} hidden runs unticked in the sidebar
+ * @property {import("./ranges.js").ColourSettings} colour how heatmaps choose their colours
  * @property {import("./api.js").Index|null} index the last /index reply (not in the URL)
  * @property {string|null} indexError why the last /index request failed (not in the URL)
  */
 
 /** @type {Readonly<State>} */
+/** @type {Readonly<import("./ranges.js").ColourSettings>} */
+export const DEFAULT_COLOUR = Object.freeze({ range: "steps", lo: null, hi: null, map: "auto", scale: "linear" });
+const COLOUR_CHOICES = { range: ["steps", "step", "clip", "manual"], map: ["auto", "sequential", "diverging"], scale: ["linear", "log"] };
+
 export const DEFAULT_STATE = Object.freeze({
   panel: "capture",
   run: "",
@@ -54,7 +62,10 @@ export const DEFAULT_STATE = Object.freeze({
   atol: DEFAULT_ATOL,
   divRun: "",
   divRun2: "",
+  divRtol: DEFAULT_RTOL, // divergence's own tolerances, apart from the diff's
+  divAtol: DEFAULT_ATOL,
   hidden: [],
+  colour: DEFAULT_COLOUR,
   index: null, // the last /index reply (not in the URL)
   indexError: null, // why the last /index request failed, or null (not in the URL)
 });
@@ -81,7 +92,14 @@ export function encodeState(state) {
   if (state.atol !== DEFAULT_ATOL) put("atol", state.atol);
   put("r1", state.divRun);
   put("r2", state.divRun2);
+  if (state.divRtol !== DEFAULT_RTOL) put("vrtol", state.divRtol);
+  if (state.divAtol !== DEFAULT_ATOL) put("vatol", state.divAtol);
   for (const run of state.hidden) params.append("hide", run);
+  for (const key of ["range", "map", "scale"]) {
+    if (state.colour[key] !== DEFAULT_COLOUR[key]) put(`c${key}`, state.colour[key]);
+  }
+  put("clo", state.colour.lo);
+  put("chi", state.colour.hi);
   return params.toString();
 }
 
@@ -92,6 +110,20 @@ function integerOrNull(text) {
 function tolerance(text, fallback) {
   const value = text === null ? NaN : Number(text);
   return Number.isFinite(value) && value >= 0 ? value : fallback;
+}
+
+function finiteOrNull(text) {
+  const value = text === null || text === "" ? NaN : Number(text);
+  return Number.isFinite(value) ? value : null;
+}
+
+// The colour settings in URL parameters (cr, cmap, cscale, clo, chi).
+function decodeColour(params) {
+  const pick = (key) => {
+    const value = params.get(`c${key}`);
+    return COLOUR_CHOICES[key].includes(value) ? value : DEFAULT_COLOUR[key];
+  };
+  return { range: pick("range"), map: pick("map"), scale: pick("scale"), lo: finiteOrNull(params.get("clo")), hi: finiteOrNull(params.get("chi")) };
 }
 
 // Hash text (with or without "#") -> state; unknown or malformed values
@@ -115,7 +147,10 @@ export function decodeState(hash) {
     atol: tolerance(params.get("atol"), DEFAULT_ATOL),
     divRun: text("r1"),
     divRun2: text("r2"),
+    divRtol: tolerance(params.get("vrtol"), DEFAULT_RTOL),
+    divAtol: tolerance(params.get("vatol"), DEFAULT_ATOL),
     hidden: params.getAll("hide"),
+    colour: decodeColour(params),
   };
 }
 

@@ -44,6 +44,8 @@ import { createTableView } from "./table.js";
  * @property {import("../state.js").DiffTarget|null} diff
  * @property {number} rtol
  * @property {number} atol
+ * @property {import("../ranges.js").ColourSettings} colour how heatmaps choose colours
+ * @property {(patch: object) => void} setColour changes the colour settings
  * @property {AbortSignal} signal aborted when a newer update replaces this one
  * @property {(step: number) => void} pickStep shows another step
  * @property {() => void} rerender asks for update() again (a view's own control changed)
@@ -231,9 +233,20 @@ export function createCapturePanel(store, tensorboard) {
     slicer.element.hidden = !sliced;
     if (sliced) slicer.update(shape, entries, { fixedAxes: !state.diff && view === "image", problem: error });
     const sliceText = sliced ? formatSlice(entries) : "";
+    if (error) {
+      // A slice that cannot be used draws nothing: its error stands beside the text.
+      controller?.abort();
+      settle();
+      renderKey = "";
+      pictureOf = "";
+      host.hidden = true;
+      show(status, message(`x[${state.slice}] cannot be drawn: ${error}`, "error"));
+      return;
+    }
 
     const key = JSON.stringify([run, tag, step, state.diff ? "diff" : view, sliceText, state.diff,
-      state.rtol, state.atol, dtype, shape, view === "scalar" && Boolean(stats)]);
+      state.rtol, state.atol, dtype, shape, !state.diff && ["scalar", "heatmap"].includes(view) && Boolean(stats),
+      !state.diff && view === "heatmap" ? state.colour : null]);
     if (key === renderKey) return;
     renderKey = key;
     const instance = state.diff ? diffView : viewInstance(view);
@@ -248,7 +261,8 @@ export function createCapturePanel(store, tensorboard) {
     else staleTimer = setTimeout(blank, STALE_MS);
     instance.update({
       run, tag, step, dtype, fullShape: shape, sliceText, sliceShape: resultShape(entries, shape),
-      stats: stats ?? [], index, diff: state.diff, rtol: state.rtol, atol: state.atol,
+      stats: stats ?? [], index, diff: state.diff, rtol: state.rtol, atol: state.atol, colour: state.colour,
+      setColour: (patch) => store.set({ colour: { ...store.get().colour, ...patch } }),
       signal: controller.signal,
       pickStep: (picked) => store.set({ step: picked }),
       rerender: () => {

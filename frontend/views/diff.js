@@ -7,6 +7,7 @@
 import { fetchDiff } from "../api.js";
 import { h, show } from "../dom.js";
 import { formatCount, formatShort } from "../format.js";
+import { colourRange } from "../ranges.js";
 import { createHeatmap, HEATMAP_CELLS } from "./heatmap.js";
 
 // onTarget(target): B changed; onTolerance({rtol, atol}); onClose().
@@ -18,7 +19,7 @@ export function createDiffView({ onTarget, onTolerance, onClose }) {
   const rtolInput = h("input", { type: "number", min: 0, step: "any", className: "rtol", "aria-label": "rtol" });
   const atolInput = h("input", { type: "number", min: 0, step: "any", className: "atol", "aria-label": "atol" });
   const statsBox = h("dl", { className: "stats diff-stats" });
-  const heatmap = createHeatmap("diverging");
+  const heatmap = createHeatmap();
   const element = h("section", { className: "diff-view" },
     h("div", { className: "toolbar diff-target" },
       h("strong", { text: "A − B, B:" }),
@@ -66,7 +67,7 @@ export function createDiffView({ onTarget, onTolerance, onClose }) {
       ["max |A−B|", formatShort(stats.max_abs), null],
       ["mean |A−B|", formatShort(stats.mean_abs), null],
       ["max rel.", formatShort(stats.max_rel), null],
-      ["at", stats.argmax ? `[${stats.argmax.join(", ")}]` : "–", null],
+      ["at", stats.argmax && stats.max_abs ? `[${stats.argmax.join(", ")}]` : "–", null],
       ["reason", stats.reason ?? "–", stats.reason ? "bad" : null],
     ];
     show(statsBox, rows.map(([label, text, className]) =>
@@ -80,14 +81,12 @@ export function createDiffView({ onTarget, onTolerance, onClose }) {
       updateControls({ run, tag, step, index });
       if (document.activeElement !== rtolInput) rtolInput.value = String(rtol);
       if (document.activeElement !== atolInput) atolInput.value = String(atol);
-      show(statsBox);
-      heatmap.element.hidden = true;
       const b = { run: diff.run ?? run, tag: diff.tag ?? tag, step: diff.step ?? step };
       const { tensor, stats } = await fetchDiff(
         { a: { run, tag, step }, b, slice: sliceText, rtol, atol, maxCells: HEATMAP_CELLS }, signal);
       renderStats(stats);
-      heatmap.element.hidden = false;
-      heatmap.draw(tensor, fullShape, "(A − B)");
+      const range = colourRange(tensor.values, { range: "step", map: "diverging", scale: "linear" }, []);
+      heatmap.draw(tensor, fullShape, { name: "(A − B)", range: { ...range, note: "range of this difference, symmetric about 0" } });
     },
   };
 }

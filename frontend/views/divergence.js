@@ -9,14 +9,25 @@ import { formatCount, formatShape, formatShort } from "../format.js";
 
 const MAX_NAMES = 50;
 
-// onOpen({run, tag, step, run2}); onRuns({divRun, divRun2}).
-export function createDivergencePanel({ onOpen, onRuns }) {
+// onOpen({run, tag, step, run2}); onRuns({divRun, divRun2});
+// onTolerance({divRtol, divAtol}): the panel's own tolerances (not the diff's).
+export function createDivergencePanel({ onOpen, onRuns, onTolerance }) {
   const runA = h("select", { "aria-label": "first run" });
   const runB = h("select", { "aria-label": "second run" });
+  const tolerance = (label) => h("input", {
+    type: "number", min: 0, step: "any", className: label, "aria-label": `divergence ${label}`,
+    onchange: () => {
+      const [rtol, atol] = [Number(rtolInput.value), Number(atolInput.value)];
+      if (rtolInput.value !== "" && atolInput.value !== "" && rtol >= 0 && atol >= 0) onTolerance({ divRtol: rtol, divAtol: atol });
+    },
+  });
+  const rtolInput = tolerance("rtol");
+  const atolInput = tolerance("atol");
   const body = h("div", { className: "divergence-body" });
   const element = h("section", { className: "panel divergence-panel" },
     h("div", { className: "toolbar" }, h("h2", { text: "Where do two runs part?" }),
-      h("label", null, "run ", runA), h("label", null, "against ", runB)),
+      h("label", null, "run ", runA), h("label", null, "against ", runB),
+      h("label", null, "rtol ", rtolInput), h("label", null, "atol ", atolInput)),
     body);
   runA.addEventListener("change", () => onRuns({ divRun: runA.value, divRun2: runB.value }));
   runB.addEventListener("change", () => onRuns({ divRun: runA.value, divRun2: runB.value }));
@@ -66,7 +77,9 @@ export function createDivergencePanel({ onOpen, onRuns }) {
     element,
     // Shows the comparison of the chosen runs (by default the first two
     // runs not hidden in the sidebar).
-    update({ index, divRun, divRun2, rtol, atol, hidden }) {
+    update({ index, divRun, divRun2, divRtol: rtol, divAtol: atol, hidden }) {
+      if (document.activeElement !== rtolInput) rtolInput.value = String(rtol);
+      if (document.activeElement !== atolInput) atolInput.value = String(atol);
       const runs = Object.keys(index.runs).sort();
       const shown = runs.filter((r) => !hidden.includes(r));
       const a = runs.includes(divRun) ? divRun : shown[0];

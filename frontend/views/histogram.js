@@ -22,7 +22,9 @@ function bars(bins, readout) {
       width: Math.max(width - 1, 1), height: barH,
     });
     rect.addEventListener("pointerenter", () => {
-      readout.textContent = `[${formatShort(bin.left, 6)}, ${formatShort(bin.right, 6)}): ${formatCount(bin.count)}`;
+      // Bins are half-open except the last, which holds the maximum.
+      const close = i === bins.length - 1 ? "]" : ")";
+      readout.textContent = `[${formatShort(bin.left, 6)}, ${formatShort(bin.right, 6)}${close}: ${formatCount(bin.count)}`;
     });
     return rect;
   });

@@ -114,17 +114,35 @@ def wait_step(page, step):
 
 
 def cell(page, canvas, row, col):
-    """The pixel colour drawn for cell (row, col) and its page coordinates."""
+    """The pixel colour drawn for cell (row, col) (near its top-left corner,
+    clear of a NaN/Inf glyph) and the page coordinates of that point."""
     return page.evaluate(
         """([selector, row, col]) => {
         const canvas = document.querySelector(selector);
         const d = canvas.dataset, scale = Number(d.scale), ratio = devicePixelRatio;
-        const x = Number(d.ox) + (col + 0.5) * scale, y = Number(d.oy) + (row + 0.5) * scale;
+        const x = Number(d.ox) + (col + 0.1) * scale, y = Number(d.oy) + (row + 0.1) * scale;
         const p = canvas.getContext("2d").getImageData(Math.floor(x * ratio), Math.floor(y * ratio), 1, 1).data;
         const box = canvas.getBoundingClientRect();
         return {rgb: [p[0], p[1], p[2]], x: box.left + x, y: box.top + y};
     }""",
         [canvas, row, col],
+    )
+
+
+def glyph_pixels(page, canvas, row, col, rgb):
+    """How many pixels inside cell (row, col) are exactly `rgb` (a glyph's strokes)."""
+    return page.evaluate(
+        """([selector, row, col, rgb]) => {
+        const canvas = document.querySelector(selector);
+        const d = canvas.dataset, scale = Number(d.scale), ratio = devicePixelRatio;
+        const x = Math.ceil((Number(d.ox) + col * scale) * ratio), y = Math.ceil((Number(d.oy) + row * scale) * ratio);
+        const size = Math.floor(scale * ratio) - 1;
+        const p = canvas.getContext("2d").getImageData(x, y, size, size).data;
+        let n = 0;
+        for (let i = 0; i < p.length; i += 4) n += p[i] === rgb[0] && p[i + 1] === rgb[1] && p[i + 2] === rgb[2];
+        return n;
+    }""",
+        [canvas, row, col, list(rgb)],
     )
 
 
@@ -158,7 +176,7 @@ def test_tab_inside_tensorboard_iframe_and_xss_tag_is_inert(page, server):
     frame = tensorboard_frame(page)
     frame.wait_for_selector(".run-list .run")
     assert frame.locator(".run-list .run").all_text_contents() == ["baseline", "many", "variant"]
-    frame.locator(".tag-summary").filter(has_text="10,011 tags").wait_for()
+    frame.locator(".tag-summary").filter(has_text="10,012 tags").wait_for()
 
     frame.locator(".tag-filter").fill("onerror")
     row = frame.locator(".row.tag", has_text=tab_logdir.XSS_TAG)
@@ -272,7 +290,7 @@ def test_heatmap_pixels_hover_and_zoom(page, server):
     assert hover_text(page, HEATMAP, *tab_logdir.POSINF_CELL) == "x[3, 4] = +Inf"
     assert hover_text(page, HEATMAP, 7, 15) == "x[7, 15] = 1"
     assert hover_text(page, HEATMAP, 0, 1) == "x[0, 1] = 0.007874016"
-    legend = page.locator(".view-host .legend").text_content()
+    legend = page.locator(".view-host .colorbar-facts").text_content()
     assert "NaN 1" in legend and "+Inf 1" in legend and "-Inf 1" in legend
     SCREENSHOTS.mkdir(exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "heatmap.png"))
@@ -307,7 +325,7 @@ def test_plain_wheel_scrolls_the_page_and_the_canvas_fits_its_cells(page, server
     assert box["width"] == pytest.approx(16 * scale, abs=1) and box["height"] == pytest.approx(8 * scale, abs=1)
     assert float(canvas.get_attribute("data-ox")) == pytest.approx(0, abs=0.5), "no blank margin beside the cells"
 
-    at = cell(page, HEATMAP, 4, 8)
+    at = cell(page, HEATMAP, 0, 8)  # the top row: on screen at this height
     page.mouse.move(at["x"], at["y"])
     page.mouse.wheel(0, 300)
     page.wait_for_function("document.querySelector('main').scrollTop > 0")
@@ -458,6 +476,78 @@ def test_text_contrast_meets_wcag_aa(page, server, scheme):
         assert worst["ratio"] >= 4.5, (fragment, worst)
 
 
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_nan_and_inf_cells_carry_glyphs_in_both_themes_and_in_diffs(page, server, scheme):
+    page.emulate_media(color_scheme=scheme)
+    for fragment in ("step=2", "step=2&diff=1&dstep=1"):
+        open_tab(page, server, "run=baseline&tag=block1/attn&%s&%s" % (fragment, HIDE_MANY))
+        wait_view(page)
+        assert float(page.locator(HEATMAP).get_attribute("data-scale")) >= 7
+        assert cell(page, HEATMAP, *tab_logdir.NAN_CELL)["rgb"] == list(NAN)
+        assert glyph_pixels(page, HEATMAP, *tab_logdir.NAN_CELL, WHITE) > 20  # X on magenta
+        assert glyph_pixels(page, HEATMAP, *tab_logdir.POSINF_CELL, BLACK) > 20  # I on white
+        assert glyph_pixels(page, HEATMAP, *tab_logdir.NEGINF_CELL, WHITE) > 20  # −I on black
+        assert glyph_pixels(page, HEATMAP, 0, 0, WHITE) == glyph_pixels(page, HEATMAP, 0, 0, BLACK) == 0
+        facts = page.locator(".view-host .colorbar-facts").text_content()
+        assert "XNaN 1" in facts and "I+Inf 1" in facts and "−I-Inf 1" in facts, facts
+    if scheme == "dark":
+        page.screenshot(path=str(SCREENSHOTS / "diff-glyphs-dark.png"))
+
+
+def test_colour_range_over_all_steps_is_the_same_at_every_step(page, server):
+    def show(step, extra=""):
+        open_tab(page, server, "run=baseline&tag=block2/act4d&step=%d&%s%s" % (step, extra, HIDE_MANY))
+        wait_view(page)
+        return page.locator(".view-host .colorbar-ticks .tick").all_text_contents()
+
+    at_0, at_2 = show(0), show(2)  # values 0..179 at step 0, 2000..2179 at step 2
+    assert at_0 == at_2 == ["0", "500", "1000", "1500", "2000"]
+    assert "range over all 3 steps" in page.locator(".view-host .colorbar").text_content()
+    high = cell(page, HEATMAP, 0, 0)["rgb"]  # 2000 of [0, 2179]: near viridis' yellow end
+    assert high[0] > 150 and high[1] > 200
+    show(0)
+    assert cell(page, HEATMAP, 0, 0)["rgb"] == list(VIRIDIS_LOW)
+
+    page.locator('select[aria-label="colour range"]').select_option("step")
+    page.wait_for_function("location.hash.includes('crange=step')")
+    wait_view(page)
+    show(2, "crange=step&")
+    assert cell(page, HEATMAP, 0, 0)["rgb"] == list(VIRIDIS_LOW)  # each step re-fitted
+    assert page.locator(".view-host .colorbar-ticks .tick").all_text_contents()[0] == "2000"
+
+    show(0, "crange=manual&clo=0&chi=50&")
+    assert cell(page, HEATMAP, 4, 5)["rgb"] == list(VIRIDIS_HIGH)  # 58 is beyond the manual 50
+    assert "▲ 4 above 50" in page.locator(".view-host .colorbar-facts").text_content()
+    assert show(0, "cscale=log&") == ["0.01", "0.1", "1", "10", "100", "1000"]
+    show(0, "crange=clip&")
+    assert "percentile" in page.locator(".view-host .colorbar-facts").text_content()
+
+    open_tab(page, server, "run=baseline&tag=signed&" + HIDE_MANY)  # signed: diverging, symmetric about 0
+    wait_view(page)
+    assert cell(page, HEATMAP, 1, 0)["rgb"] == list(DIVERGING_CENTRE)
+    assert cell(page, HEATMAP, 1, 1)["rgb"] == [180, 4, 38]
+    assert page.locator(".view-host .colorbar-ticks .tick").all_text_contents() == ["-4", "-2", "0", "2", "4"]
+    assert "symmetric about 0" in page.locator(".view-host .colorbar-facts").text_content()
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "signed-diverging.png"))
+
+
+def test_divergence_has_tolerances_of_its_own(page, server):
+    open_tab(page, server, "run=baseline&tag=diverge/h&step=4&diff=1&drun=variant&atol=1&" + HIDE_MANY)
+    wait_view(page)
+    page.locator(".diff-stats").filter(has_text="allcloseyes").wait_for()  # atol 1 covers the 0.75
+    page.locator(".diff-view button", has_text="Close diff").click()
+    page.locator(".panel-tabs .tab", has_text="Divergence").click()
+    headline = page.locator(".first-divergence")
+    headline.wait_for()  # its own default tolerances: the runs still part
+    assert "diverge/h at step %d" % tab_logdir.DIVERGE_STEP in headline.text_content()
+    assert page.locator('input[aria-label="divergence atol"]').input_value() == "1e-8"
+    page.locator('input[aria-label="divergence atol"]').fill("1")
+    page.locator('input[aria-label="divergence atol"]').press("Enter")
+    page.locator(".divergence-body").filter(has_text="agree").wait_for()
+    assert "vatol=1" in page.url
+
+
 def test_step_slider_arrow_keys_and_play(page, server):
     open_tab(page, server, "run=baseline&tag=block1/attn&" + HIDE_MANY)
     wait_step(page, 5)
@@ -547,6 +637,8 @@ def test_slicing_a_4d_tensor(page, server):
     expression.fill("9, :, :, 0")
     expression.press("Enter")
     page.locator(".slice-error").filter(has_text="out of range for axis 0 of size 3").wait_for()
+    expect(page.locator(".view-host")).to_be_hidden()  # no default picture under the bad text
+    assert "cannot be drawn" in page.locator(".view-status").text_content()
     expression.fill("1, a")
     expression.press("Enter")
     page.locator(".slice-error").filter(has_text='entry 2 ("a")').wait_for()
@@ -568,6 +660,8 @@ def test_views_line_histogram_table_image_scalar(page, server):
     assert "elements: 128" in counts and "NaN: 1" in counts and "+Inf: 1" in counts and "-Inf: 1" in counts
     page.locator(".histogram-view select").select_option("10")
     page.wait_for_function("document.querySelectorAll('.view-host rect.bar').length === 10")
+    page.locator(".view-host rect.bar").last.hover()  # the last bin holds the maximum: closed
+    expect(page.locator(".histogram-view .readout")).to_have_text("[0.9, 1]: 13")
 
     page.locator(".view-tabs .tab", has_text="Table").click()
     wait_view(page)
@@ -610,7 +704,7 @@ def test_diff_against_another_step_and_run(page, server):
     wait_view(page)
     assert "diff=1" in page.url and "dstep=3" in page.url
     stats = page.locator(".diff-stats").text_content()
-    assert "allcloseyes" in stats and "0 of 16" in stats
+    assert "allcloseyes" in stats and "0 of 16" in stats and "at–" in stats, stats  # no "at [0, 0]"
     assert close(cell(page, HEATMAP, 1, 2)["rgb"], DIVERGING_CENTRE, 0)
 
     page.locator('select[aria-label="run B"]').select_option("variant")
@@ -730,13 +824,13 @@ def test_link_reopens_the_same_view(page, server):
 def test_ten_thousand_tags_stay_responsive(page, server):
     open_tab(page, server, "")
     summary = page.locator(".tag-summary")
-    summary.filter(has_text="10,011 tags").wait_for()
+    summary.filter(has_text="10,012 tags").wait_for()
     assert page.locator(".tag-rows .row").count() < 80, "rows outside the window must not be in the DOM"
 
     filter_box = page.locator(".tag-filter")
     started = time.perf_counter()
     filter_box.fill("t0999")
-    summary.filter(has_text="10 of 10,011 tags match").wait_for()
+    summary.filter(has_text="10 of 10,012 tags match").wait_for()
     print(
         "\n10k-tag filter: %.0f ms from keystroke to redrawn list (60 ms debounce included)"
         % ((time.perf_counter() - started) * 1000)
@@ -747,7 +841,7 @@ def test_ten_thousand_tags_stay_responsive(page, server):
     filter_box.fill("(")
     page.locator(".filter-error").filter(has_text="Not a regular expression").wait_for()
     filter_box.fill("")
-    summary.filter(has_text="10,011 tags").wait_for()
+    summary.filter(has_text="10,012 tags").wait_for()
     page.locator(".row.group", has_text="g001").click()
     page.locator(".row.tag", has_text="t00100").wait_for()
     assert page.locator(".row.group", has_text="g001").get_attribute("aria-expanded") == "true"
