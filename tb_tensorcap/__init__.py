@@ -25,6 +25,7 @@ _CAPTURE_NAMES = ("capture", "Capturer", "flush", "default_logdir")
 _TENSORFLOW_ONLY = {
     "record": "tb_tensorcap.autocapture",
     "capture_gradients": "tb_tensorcap.gradients",
+    "FlightRecorder": "tb_tensorcap.flight",
 }
 # Submodules that need TensorFlow, imported on first use: `tensorcap.keras`.
 _LAZY_SUBMODULES = ("keras",)

@@ -53,6 +53,7 @@ from tb_tensorcap import (
     capture_values,
     codec,
     graph_capture,
+    health_mode,
     metadata,
     op_callback,
     op_naming,
@@ -69,7 +70,7 @@ _FLUSH_BYTES = 64 << 20
 _DIRECT_BYTES = 16 << 20
 
 
-def record(prefix="step", ops=None, dtypes=None, max_captures=None, step=None, *, writer=None, keep=False):
+def record(prefix="step", ops=None, dtypes=None, max_captures=None, step=None, *, writer=None, keep=False, mode="full"):
     """Captures the outputs of every op the block executes (module docstring).
 
     Args:
@@ -89,12 +90,18 @@ def record(prefix="step", ops=None, dtypes=None, max_captures=None, step=None, *
       writer: a ``tf.summary`` writer to use instead of the default.
       keep: keep the captured tensors in memory, in ``Recording.tensors``
         (by tag relative to the block's prefix).
+      mode: "full" writes every value; "health" writes only their
+        statistics (count, NaN, +Inf, -Inf, zeros, finite min/max/mean/std),
+        computed on the tensors' device, as one record per block (and one per
+        call of a function traced in a health block): see `health_mode`.
 
     Returns:
       A `Recording` context manager; ``with record(...) as rec`` gives it, and
       after the block ``rec.tags`` lists what was captured.
     """
-    return Recording(prefix, ops=ops, dtypes=dtypes, max_captures=max_captures, step=step, writer=writer, keep=keep)
+    return Recording(
+        prefix, ops=ops, dtypes=dtypes, max_captures=max_captures, step=step, writer=writer, keep=keep, mode=mode
+    )
 
 
 class Recording(summary.Capturer):
@@ -110,8 +117,25 @@ class Recording(summary.Capturer):
       stopped: whether ``max_captures`` stopped the block.
     """
 
-    def __init__(self, prefix="step", *, ops=None, dtypes=None, max_captures=None, step=None, writer=None, keep=False):
+    def __init__(
+        self,
+        prefix="step",
+        *,
+        ops=None,
+        dtypes=None,
+        max_captures=None,
+        step=None,
+        writer=None,
+        keep=False,
+        mode="full",
+        recorder=None,
+    ):
         super().__init__(prefix, step=step, writer=writer, keep=keep)
+        if mode not in ("full", "health"):
+            raise ValueError('record(mode=...) takes "full" or "health", not %r' % (mode,))
+        self.mode = "health" if recorder is not None else mode
+        self._recorder = recorder
+        self._health = None
         self._ops_regex = re.compile(ops) if isinstance(ops, str) else ops
         self._dtypes = op_naming.normalize_dtypes(dtypes)
         if max_captures is not None and (not isinstance(max_captures, int) or max_captures < 0):
@@ -155,6 +179,15 @@ class Recording(summary.Capturer):
             self.step = self._resolve_step()
             self._entry_scope = tf_internals.eager_scope_name()
             self._gate_previous = graph_capture.gate.push(self.step)
+            if self.mode == "health":
+                recorder = self._recorder
+                self._health = health_mode.BlockHealth(
+                    self._replica + self._tag("_health"),
+                    self.step,
+                    self.prefix,
+                    write=recorder is None or recorder.health,
+                    ring_slots=recorder.keep_steps + 1 if recorder is not None else 0,
+                )
         stack.append(self)
         self._open = True
         if len(stack) == 1:
@@ -169,12 +202,40 @@ class Recording(summary.Capturer):
             if not stack:
                 op_callback.remove()
         try:
-            self._flush()  # also after an exception: what led to it is worth keeping
+            if self._health is not None:
+                self._finish_health()
+            else:
+                self._flush()  # also after an exception: what led to it is worth keeping
         finally:
             with capture_context.writing():
                 graph_capture.gate.restore(self._gate_previous)
                 super().__exit__(*exc_info)
         return False
+
+    def _finish_health(self):
+        """Writes the block's health record; hands the step to the flight recorder."""
+        with capture_context.writing():
+            captures = self._health.finish(self._writer)
+        if self._recorder is not None:
+            self._recorder._step_done(self._replica + self.prefix, captures, self._write_full)
+
+    def _write_full(self, items, step):
+        """Writes [(tag, tensor, source, description)] (tags with the replica prefix) in full at `step`; flushes."""
+        pieces, pending = [], 0
+        with capture_context.writing(), tf_internals.writer_as_default(self._writer):
+            for tag, tensor, source, description in items:
+                nbytes = _nbytes(tensor)
+                if nbytes > _DIRECT_BYTES:  # chunked if needed; `write` adds this thread's replica prefix again
+                    summary.write(tensor, tag[len(self._replica) :], step, description, self._writer, source)
+                    continue
+                _encode(pieces, tag, tensor, source, description)
+                pending += nbytes
+                if pending >= _FLUSH_BYTES:
+                    tf.summary.experimental.write_raw_pb(b"".join(pieces), step=step)
+                    pieces, pending = [], 0
+            if pieces:
+                tf.summary.experimental.write_raw_pb(b"".join(pieces), step=step)
+        self._writer.flush()
 
     def _resolve_step(self):
         step = self._explicit_step
@@ -225,6 +286,9 @@ class Recording(summary.Capturer):
             return
         index = self._op_index
         self._op_index += 1
+        if self._health is not None and op_type.startswith("__inference_"):
+            with capture_context.writing():
+                self._health.after_function_call()
         if not outputs:
             return
         name = self._cached_display_name(op_type)
@@ -313,8 +377,10 @@ class Recording(summary.Capturer):
         tag = self._tag(name)
         self.count += 1
         self.tags.append(tag)
-        numel = tensor.shape.num_elements() or 0
-        nbytes = numel * (tensor.dtype.size if tensor.dtype != tf.string else 64)
+        if self._health is not None and (step is None or step == self.step):
+            self._health.add(self._replica + tag, tensor, source, description)
+            return
+        nbytes = _nbytes(tensor)
         if nbytes > _DIRECT_BYTES or (step is not None and step != self.step):
             self._flush()
             summary.write(tensor, tag, self.step if step is None else step, description, self._writer, source)
@@ -331,26 +397,42 @@ class Recording(summary.Capturer):
         items, self._buffer, self._buffered_bytes = self._buffer, [], 0
         pieces = []
         for tag, tensor, source, description in items:
-            # `_numpy()` shares the tensor's buffer (no copy); `items` holds the tensors until written.
-            array = np.asarray(tensor._numpy() if hasattr(tensor, "_numpy") else tensor)
-            codec.encode_summary_value(
-                pieces,
-                self._replica + tag,
-                array,
-                tensor.dtype.as_datatype_enum,
-                capture_context.serialized_metadata(source, description),
-            )
+            _encode(pieces, self._replica + tag, tensor, source, description)
         with capture_context.writing(), tf_internals.writer_as_default(self._writer):
             tf.summary.experimental.write_raw_pb(b"".join(pieces), step=self.step)
 
     def _instrument(self, name, tensor, source):
-        """Adds a gated summary write of a symbolic `tensor` to its graph."""
+        """Adds a gated summary write of a symbolic `tensor` to its graph.
+
+        In health mode, the ops keeping its statistics (and, under a flight
+        recorder, its value) on device instead.
+        """
         tag = self._tag(name)
+        if self._health is not None:
+            with capture_context.writing():
+                if self._health.instrument(tensor.graph, self._replica + tag, tensor, source):
+                    self.count += 1
+                    self.tags.append(tag)
+            return
         self.count += 1
         self.tags.append(tag)
         graph_capture.add_gated_write(
             self._replica + tag, tensor, self._writer, capture_context.serialized_metadata(source, None)
         )
+
+
+def _nbytes(tensor):
+    numel = tensor.shape.num_elements() or 0
+    return numel * (tensor.dtype.size if tensor.dtype != tf.string else 64)
+
+
+def _encode(pieces, tag, tensor, source, description):
+    """Appends one eager value's serialized summary value to `pieces` (`codec.encode_summary_value`)."""
+    # `_numpy()` shares the tensor's buffer (no copy); the caller holds the tensors until written.
+    array = np.asarray(tensor._numpy() if hasattr(tensor, "_numpy") else tensor)
+    codec.encode_summary_value(
+        pieces, tag, array, tensor.dtype.as_datatype_enum, capture_context.serialized_metadata(source, description)
+    )
 
 
 _block_lock = threading.Lock()

@@ -1,0 +1,131 @@
+"""`FlightRecorder`: keep the last steps' full values in memory, write them when a step goes bad.
+
+    recorder = tensorcap.FlightRecorder(keep_steps=3)
+    for step in range(steps):
+        with recorder.record("train", step=step):
+            train_step(x, y)
+
+Each block is one training step, with `record()`'s arguments. The recorder
+writes only each step's health record (statistics of every captured output,
+as health mode does; none with ``health=False``) and keeps the step's values
+in memory: eager values by reference (they stay where they live, on the GPU
+for GPU tensors), the values of a `tf.function` traced in a block in an
+on-device ring of ``keep_steps + 1`` slots (see `traced_store`). At most
+``keep_steps`` earlier steps are kept, and fewer when their values exceed
+``max_bytes`` (oldest dropped first).
+
+When the trigger fires, the recorder writes the full values of the kept
+steps and of the trigger step (oldest first, each at its own step: the
+reader then lists them as full captures beside the health ones), flushes the
+writer at once (the process may die next) and says so on stderr. The
+written steps are then forgotten; a later trigger writes again.
+
+Triggers: ``"nonfinite"`` (any NaN or infinity in a captured output), or a
+callable receiving the step's health, a list of (tag, statistics dict), and
+returning True to write.
+
+Per replica: under `tf.distribute` each replica's blocks are kept apart (by
+the ``replica_<k>/`` prefix) and a trigger writes that replica's steps.
+"""
+
+import collections
+import sys
+import threading
+
+__all__ = ["FlightRecorder"]
+
+
+class FlightRecorder:
+    """Keeps the last `keep_steps` steps' values; writes them when `trigger` fires.
+
+    Args:
+      keep_steps: earlier steps whose values are kept (0: only the trigger step).
+      trigger: "nonfinite", or a callable(step_health) -> bool where
+        step_health is a list of (tag, statistics dict).
+      health: whether to write every step's health record.
+      max_bytes: the most bytes of earlier steps' values kept; the oldest
+        steps are dropped first.
+      writer: a ``tf.summary`` writer for every block (else `record()`'s rules).
+
+    Attributes:
+      triggered: one dict per trigger, in order: {"step", "prefix",
+        "written_steps", "lost_steps"}.
+    """
+
+    def __init__(self, keep_steps=3, trigger="nonfinite", health=True, max_bytes=1 << 30, writer=None):
+        if not isinstance(keep_steps, int) or isinstance(keep_steps, bool) or keep_steps < 0:
+            raise ValueError("keep_steps must be a non-negative int, got %r" % (keep_steps,))
+        if trigger != "nonfinite" and not callable(trigger):
+            raise ValueError('trigger must be "nonfinite" or a callable(step_health) -> bool, got %r'
+                             % (trigger,))
+        if not isinstance(max_bytes, int) or isinstance(max_bytes, bool) or max_bytes < 0:
+            raise ValueError("max_bytes must be a non-negative int, got %r" % (max_bytes,))
+        self.keep_steps = keep_steps
+        self.trigger = trigger
+        self.health = bool(health)
+        self.max_bytes = max_bytes
+        self.writer = writer
+        self.triggered = []
+        self._kept = {}  # replica prefix + block prefix -> deque of StepCaptures
+        self._lock = threading.Lock()
+
+    def record(self, prefix="step", ops=None, dtypes=None, max_captures=None, step=None, *, writer=None):
+        """A `record()` block for one training step, kept by this recorder."""
+        from tb_tensorcap import autocapture
+
+        return autocapture.Recording(prefix, ops=ops, dtypes=dtypes, max_captures=max_captures, step=step,
+                                     writer=writer if writer is not None else self.writer, recorder=self)
+
+    def kept_steps(self, prefix=None):
+        """The steps whose values are kept now, oldest first (of every block prefix if None)."""
+        with self._lock:
+            return sorted(c.step for key, kept in self._kept.items() for c in kept
+                          if prefix is None or key.endswith(prefix))
+
+    def _step_done(self, key, captures, write_values):
+        """Called when a block closes: fires the trigger or keeps the step.
+
+        `write_values(items, step)` writes [(tag, tensor, source, description)]
+        as full captures at `step`; the block's writer is flushed after.
+        """
+        fired = self.trigger(captures.stats()) if callable(self.trigger) else captures.nonfinite()
+        with self._lock:
+            kept = self._kept.setdefault(key, collections.deque())
+            if not fired:
+                kept.append(captures)
+                self._evict(kept)
+                return False
+            earlier = list(kept)
+            kept.clear()
+        written, lost = [], []
+        for step_captures in earlier + [captures]:
+            items = _values(step_captures)
+            if items is None:
+                lost.append(step_captures.step)
+                continue
+            write_values(items, step_captures.step)
+            written.append(step_captures.step)
+        self.triggered.append({"step": captures.step, "prefix": key, "written_steps": written, "lost_steps": lost})
+        reason = "its trigger fired" if callable(self.trigger) else "a captured output held NaN or Inf"
+        print("tensorcap: flight recorder: %s at step %d of %r; wrote the full values of step%s %s%s"
+              % (reason, captures.step, key, "s" if len(written) > 1 else "", ", ".join(map(str, written)),
+                 "" if not lost else " (steps %s: values no longer kept on device, a later call of the "
+                 "function overwrote them)" % ", ".join(map(str, lost))), file=sys.stderr, flush=True)
+        return True
+
+    def _evict(self, kept):
+        while len(kept) > self.keep_steps:
+            kept.popleft()
+        while kept and sum(c.nbytes for c in kept) > self.max_bytes:
+            kept.popleft()
+
+
+def _values(captures):
+    """[(tag, tensor, source, description)] of a step: eager values, then ring values; None if lost."""
+    items = list(captures.eager)
+    for store, slot in captures.traced:
+        values = store.slot_values(slot)
+        if values is None:
+            return None
+        items.extend((tag, value, source, None) for (tag, _, _, source), value in zip(store.specs, values))
+    return items

@@ -1,0 +1,183 @@
+"""record(mode="health") and FlightRecorder: real ops, real writers, read back with load()."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import tensorflow as tf
+
+import tb_tensorcap as tensorcap
+from tb_tensorcap import event_files, metadata
+
+pytestmark = pytest.mark.usefixtures("isolated_capture")
+
+X = (np.arange(12, dtype=np.float32).reshape(4, 3) + 1) / 4
+W = np.linspace(0.5, 1.5, 6, dtype=np.float32).reshape(3, 2)
+
+
+def _step(x, w, shift):
+    """A small forward pass whose Log goes NaN when `shift` is large."""
+    with tf.name_scope("dense"):
+        h = tf.nn.relu(tf.matmul(x, w))
+    return tf.math.log(h - shift)
+
+
+def _health_steps(logdir, run="run"):
+    """{record tag: [steps]} of the health records on disk, in file order."""
+    found = {}
+    for path in event_files.list_event_files(os.path.join(logdir, run)):
+        for _, _, data in event_files.scan_records(path, 0):
+            from tensorboard.compat.proto import event_pb2
+
+            event = event_pb2.Event.FromString(data)
+            for value in event.summary.value:
+                content = metadata.parse_plugin_metadata(value.metadata.plugin_data.content) \
+                    if value.metadata.plugin_data.plugin_name == "tensorcap" else {}
+                if "health" in content:
+                    found.setdefault(value.tag, []).append(event.step)
+    return found
+
+
+def test_health_statistics_equal_full_statistics(tmp_path, writer_at):
+    full, health = writer_at(tmp_path / "full"), writer_at(tmp_path / "health")
+    function = tf.function(_step)
+    traced = {}
+    for step in range(3):
+        shift = tf.constant(0.5 * step)
+        for mode, writer in (("full", full), ("health", health)):
+            with tensorcap.record("eager", step=step, writer=writer, mode=mode):
+                _step(tf.constant(X), tf.constant(W), shift)
+            fn = traced.setdefault(mode, tf.function(_step))  # traced in its own mode's block
+            with tensorcap.record("fn", step=step, writer=writer, mode=mode):
+                fn(tf.constant(X), tf.constant(W), shift)
+    del function
+    full.flush(), health.flush()
+    reader = tensorcap.load(str(tmp_path))
+    tags = reader.tags("full")
+    assert tags == reader.tags("health")
+    assert any(t.startswith("fn/_step/") for t in tags) and any("Log" in t for t in tags)
+    for tag in tags:
+        for step in range(3):
+            a, b = reader.info("full", tag, step), reader.info("health", tag, step)
+            assert (a.kind, b.kind) == ("full", "health")
+            assert (a.dtype, a.shape) == (b.dtype, b.shape), tag
+            want, got = reader.stats("full", tag, step), reader.stats("health", tag, step)
+            for field in metadata.HEALTH_FIELDS:
+                if want[field] is None:
+                    assert got[field] is None, (tag, field)
+                else:
+                    assert got[field] == pytest.approx(want[field], rel=1e-6, abs=1e-7), (tag, step, field)
+    # One health record per block, one more per call of the function traced in health mode.
+    assert _health_steps(tmp_path, "health") == {"eager/_health": [0, 1, 2], "fn/_health": [0, 1, 2]}
+
+
+def test_nan_at_step_13_keeps_full_values_of_steps_10_to_13(tmp_path, writer_at, capfd):
+    writer = writer_at(tmp_path / "run")
+    recorder = tensorcap.FlightRecorder(keep_steps=3, writer=writer)
+    outputs = {}
+    for step in range(20):
+        with recorder.record("train", step=step):
+            outputs[step] = _step(tf.constant(X), tf.constant(W) * (1 + step / 10), 100.0 if step == 13 else 0.0)
+    assert "NaN or Inf at step 13 of 'train'; wrote the full values of steps 10, 11, 12, 13" in capfd.readouterr().err
+    assert recorder.triggered == [{"step": 13, "prefix": "train", "written_steps": [10, 11, 12, 13], "lost_steps": []}]
+    writer.flush()
+    reader = tensorcap.load(str(tmp_path))
+    log_tag = next(t for t in reader.tags("run") if t.endswith("_Log"))
+    kinds = {i.step: i.kind for i in reader.tag_infos("run", log_tag)}
+    assert kinds == {s: "full" if 10 <= s <= 13 else "health" for s in range(20)}
+    for step in (10, 13):
+        np.testing.assert_array_equal(reader.value("run", log_tag, step), outputs[step].numpy())
+    assert _health_steps(tmp_path) == {"train/_health": list(range(20))}
+    with pytest.raises(tensorcap.reader.StatisticsOnlyError):
+        reader.value("run", log_tag, 9)
+    assert reader.stats("run", log_tag, 13)["nan"] > 0
+
+
+def test_tf_function_keeps_its_values_in_an_on_device_ring(tmp_path, writer_at, capfd):
+    writer = writer_at(tmp_path / "run")
+    recorder = tensorcap.FlightRecorder(keep_steps=2, writer=writer, health=False)
+    function = tf.function(_step)
+    outputs = {}
+    for step in range(8):
+        with recorder.record("fn", step=step):
+            outputs[step] = function(tf.constant(X), tf.constant(W) * (1 + step), 100.0 if step == 5 else 0.0)
+        if step == 2:
+            function(tf.constant(X), tf.constant(W) * 50, 0.0)  # a call outside any block changes nothing kept
+    assert "wrote the full values of steps 3, 4, 5" in capfd.readouterr().err
+    writer.flush()
+    reader = tensorcap.load(str(tmp_path))
+    log_tag = next(t for t in reader.tags("run") if t.startswith("fn/_step/") and t.endswith("_Log"))
+    assert reader.steps("run", log_tag) == [3, 4, 5]  # health=False: nothing else written
+    for step in (3, 4, 5):
+        np.testing.assert_array_equal(reader.value("run", log_tag, step), outputs[step].numpy())
+    assert _health_steps(tmp_path) == {}
+
+
+def test_custom_trigger_and_later_triggers(tmp_path, writer_at):
+    writer = writer_at(tmp_path / "run")
+    seen = []
+
+    def too_large(step_health):
+        seen.append(step_health)
+        return any(stats["max"] is not None and stats["max"] > 3 for _, stats in step_health)
+
+    recorder = tensorcap.FlightRecorder(keep_steps=1, trigger=too_large, writer=writer)
+    for step in range(10):
+        with recorder.record("train", step=step):
+            tf.constant(X) * (5.0 if step in (4, 8) else 1.0)
+    assert [t["written_steps"] for t in recorder.triggered] == [[3, 4], [7, 8]]
+    assert seen[0] == [("train/0000_Mul", seen[0][0][1])] and seen[0][0][1]["max"] == pytest.approx(X.max())
+    writer.flush()
+    reader = tensorcap.load(str(tmp_path))
+    assert [i.step for i in reader.tag_infos("run", "train/0000_Mul") if i.kind == "full"] == [3, 4, 7, 8]
+
+
+def test_max_bytes_drops_the_oldest_steps_first(tmp_path, writer_at):
+    writer = writer_at(tmp_path / "run")
+    step_bytes = X.nbytes * 3  # three captured outputs of X's size per step: AddV2, Sub, Log
+    recorder = tensorcap.FlightRecorder(keep_steps=5, max_bytes=2 * step_bytes, writer=writer)
+    for step in range(8):
+        with recorder.record("train", step=step):
+            y = tf.constant(X) + 1.0
+            tf.math.log(y - (100.0 if step == 7 else 0.0))
+        if step == 6:
+            assert recorder.kept_steps() == [5, 6]
+    assert recorder.triggered[0]["written_steps"] == [5, 6, 7]
+
+
+def test_arguments_are_checked():
+    with pytest.raises(ValueError, match="keep_steps"):
+        tensorcap.FlightRecorder(keep_steps=-1)
+    with pytest.raises(ValueError, match="trigger"):
+        tensorcap.FlightRecorder(trigger="nan")
+    with pytest.raises(ValueError, match="max_bytes"):
+        tensorcap.FlightRecorder(max_bytes=1.5)
+    with pytest.raises(ValueError, match='"full" or "health"'):
+        tensorcap.record("x", mode="values")
+
+
+def test_kill_right_after_a_trigger_keeps_the_trigger_step(tmp_path):
+    script = textwrap.dedent("""
+        import os, signal, sys
+        import tensorflow as tf
+        import tb_tensorcap as tensorcap
+        writer = tf.summary.create_file_writer(sys.argv[1], flush_millis=10 ** 7)
+        recorder = tensorcap.FlightRecorder(keep_steps=2, writer=writer)
+        for step in range(10):
+            with recorder.record("train", step=step):
+                tf.math.log(tf.constant([1.0, 2.0]) - (5.0 if step == 6 else 0.0))
+            if recorder.triggered:
+                os.kill(os.getpid(), signal.SIGKILL)
+    """)
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path / "run")], capture_output=True, text=True,
+                          env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"), timeout=300)
+    assert done.returncode == -9, done.stderr[-2000:]
+    assert "wrote the full values of steps 4, 5, 6" in done.stderr
+    reader = tensorcap.load(str(tmp_path))
+    infos = {i.step: i for i in reader.tag_infos("run", "train/0001_Log")}
+    assert [s for s, i in infos.items() if i.kind == "full"] == [4, 5, 6]
+    assert np.isnan(reader.value("run", "train/0001_Log", 6)).all()
