@@ -1,0 +1,223 @@
+"""Always-on capture vs TensorFlow's debuggers, on a small CNN training step.
+
+One conv/pool/dense CNN, SGD, batch 32 (28x28x1 inputs), eager and as a
+``tf.function``, timed with:
+
+* ``plain``: nothing on;
+* ``record``: ``tensorcap.record()`` (full values of every op output);
+* ``health``: ``tensorcap.record(mode="health")`` (statistics only);
+* ``flight``: ``tensorcap.FlightRecorder(keep_steps=3)`` (no trigger fires);
+* ``curt_health``, ``concise_health``, ``full_tensor``: TensorFlow's Debugger V2
+  dump (``tf.debugging.experimental.enable_dump_debug_info``) in that mode;
+* ``check_numerics``: ``tf.debugging.enable_check_numerics()``.
+
+Every mode runs in a process of its own (TensorFlow crashes when the debugger
+is enabled twice in one process, and check_numerics cannot be turned off),
+which first times the plain step, then the same step under the mode: each
+ratio is against the plain time measured in the same process, minutes apart
+at most. For ``tf.function`` the mode's function is traced with the mode on
+(a function traced before is not instrumented). Each timing includes the
+final flush to disk; bytes per step are what the mode wrote.
+
+Targets (issue 13): health overhead <= curt_health's and its bytes per step
+<= curt_health's; flight <= 1.5x plain eager and <= 1.2x as tf.function;
+record's overhead <= 0.35x full_tensor's.
+
+    python benchmarks/health_bench.py [--steps 20] [--repeats 3] [--modes health,flight]
+"""
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+MODES = ("record", "health", "flight", "curt_health", "concise_health", "full_tensor", "check_numerics")
+_DEBUGGER_MODES = {"curt_health": "CURT_HEALTH", "concise_health": "CONCISE_HEALTH", "full_tensor": "FULL_TENSOR"}
+
+
+def make_step(batch=32, seed=0):
+    """A CNN training step (forward, loss, GradientTape backward, SGD update) as a Python function."""
+    import numpy as np
+    import tensorflow as tf
+
+    rng = np.random.default_rng(seed)
+
+    def variable(shape, name, scale):
+        return tf.Variable(rng.normal(0, scale, shape).astype(np.float32), name=name)
+
+    conv1 = variable((3, 3, 1, 16), "conv1/kernel", 0.3)
+    conv2 = variable((3, 3, 16, 32), "conv2/kernel", 0.1)
+    dense = variable((7 * 7 * 32, 10), "dense/kernel", 0.03)
+    bias = tf.Variable(np.zeros(10, np.float32), name="dense/bias")
+    weights = [conv1, conv2, dense, bias]
+    x = tf.constant(rng.normal(size=(batch, 28, 28, 1)).astype(np.float32))
+    y = tf.constant(rng.integers(0, 10, batch))
+
+    def step():
+        with tf.GradientTape() as tape:
+            with tf.name_scope("conv1"):
+                h = tf.nn.max_pool2d(tf.nn.relu(tf.nn.conv2d(x, conv1, 1, "SAME")), 2, 2, "VALID")
+            with tf.name_scope("conv2"):
+                h = tf.nn.max_pool2d(tf.nn.relu(tf.nn.conv2d(h, conv2, 1, "SAME")), 2, 2, "VALID")
+            with tf.name_scope("dense"):
+                logits = tf.matmul(tf.reshape(h, (batch, -1)), dense) + bias
+            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(y, logits))
+        grads = tape.gradient(loss, weights)
+        for w, g in zip(weights, grads):
+            w.assign_sub(0.01 * g)
+        return loss
+
+    return step
+
+
+def _du(path):
+    return sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(path) for f in files)
+
+
+def child(mode, graph, steps, repeats, workdir):
+    """Times plain, then `mode`, in this process; prints one JSON line."""
+    import tensorflow as tf
+
+    import tb_tensorcap as tensorcap
+
+    python_step = make_step()
+
+    def fresh():
+        return tf.function(python_step) if graph else python_step
+
+    plain_step = fresh()
+    for _ in range(5):
+        plain_step()
+
+    def best(run):
+        times = []
+        for r in range(repeats):
+            out = os.path.join(workdir, "%s_%d" % (mode, r))
+            start = time.perf_counter()
+            run(out)
+            times.append(time.perf_counter() - start)
+            written = _du(out) if os.path.isdir(out) else 0
+            shutil.rmtree(out, ignore_errors=True)
+        return min(times) / steps, written / steps
+
+    def plain(out):
+        for _ in range(steps):
+            plain_step()
+
+    plain_s, _ = best(plain)
+    mode_step = {}
+
+    def with_tensorcap(out):
+        writer = tf.summary.create_file_writer(out)
+        recorder = tensorcap.FlightRecorder(keep_steps=3, writer=writer) if mode == "flight" else None
+        step_fn = mode_step.setdefault("fn", fresh())  # traced inside the first block
+        for i in range(steps):
+            block = (recorder.record("cnn", step=i) if recorder is not None else
+                     tensorcap.record("cnn", step=i, writer=writer, mode="health" if mode == "health" else "full"))
+            with block:
+                step_fn()
+        writer.flush()
+        if recorder is not None and recorder.triggered:
+            raise AssertionError("the flight recorder fired on a clean step")
+
+    def with_debugger(out):
+        tf.debugging.experimental.enable_dump_debug_info(
+            out, tensor_debug_mode=_DEBUGGER_MODES[mode], circular_buffer_size=-1)
+        step_fn = mode_step.setdefault("fn", fresh())
+        for _ in range(steps):
+            step_fn()
+        tf.debugging.experimental.disable_dump_debug_info()
+
+    def with_check_numerics(out):
+        if "on" not in mode_step:
+            tf.debugging.enable_check_numerics()
+            mode_step["on"] = fresh()
+        for _ in range(steps):
+            mode_step["on"]()
+
+    if mode in _DEBUGGER_MODES:
+        # Enabling the dump twice in one process crashes TensorFlow: one timed run.
+        repeats = 1
+        run = with_debugger
+    else:
+        run = with_check_numerics if mode == "check_numerics" else with_tensorcap
+    run(os.path.join(workdir, "warmup"))  # traces, first writes
+    shutil.rmtree(os.path.join(workdir, "warmup"), ignore_errors=True)
+    mode_s, written = best(run)
+    print(json.dumps({"mode": mode, "graph": graph, "plain_ms": plain_s * 1e3, "mode_ms": mode_s * 1e3,
+                      "bytes_per_step": written}))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--repeats", type=int, default=3, help="best of N (the debugger modes: 1)")
+    parser.add_argument("--modes", default=",".join(MODES))
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--graph", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--workdir", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child, args.graph, args.steps, args.repeats, args.workdir)
+        return
+    modes = [m for m in args.modes.split(",") if m]
+    unknown = set(modes) - set(MODES)
+    if unknown:
+        parser.error("unknown modes: %s (choose from %s)" % (", ".join(sorted(unknown)), ", ".join(MODES)))
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    rows = []
+    for graph in (False, True):
+        for mode in modes:
+            workdir = tempfile.mkdtemp(prefix="health_bench_")
+            try:
+                command = [sys.executable, __file__, "--child", mode, "--steps", str(args.steps),
+                           "--repeats", str(args.repeats), "--workdir", workdir] + (["--graph"] if graph else [])
+                done = subprocess.run(command, env=env, capture_output=True, text=True)
+            finally:
+                shutil.rmtree(workdir, ignore_errors=True)
+            lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+            if done.returncode or not lines:
+                print("%s %s failed (exit %d):\n%s" % ("tf.function" if graph else "eager", mode,
+                                                       done.returncode, done.stderr[-2000:]), file=sys.stderr)
+                continue
+            rows.append(json.loads(lines[-1]))
+            _print_row(rows[-1])
+    _print_targets(rows)
+
+
+def _print_row(row):
+    print("%-11s %-15s plain_ms=%7.2f mode_ms=%8.2f ratio=%6.2f bytes_per_step=%d" % (
+        "tf.function" if row["graph"] else "eager", row["mode"], row["plain_ms"], row["mode_ms"],
+        row["mode_ms"] / row["plain_ms"], row["bytes_per_step"]), flush=True)
+
+
+def _print_targets(rows):
+    ratio = {(r["graph"], r["mode"]): r["mode_ms"] / r["plain_ms"] for r in rows}
+    written = {(r["graph"], r["mode"]): r["bytes_per_step"] for r in rows}
+    for graph in (False, True):
+        kind = "tf.function" if graph else "eager"
+
+        def check(name, ok):
+            print("%s %s: %s" % (kind, name, "met" if ok else "NOT met"))
+
+        if (graph, "health") in ratio and (graph, "curt_health") in ratio:
+            check("health overhead <= curt_health overhead (%.2f vs %.2f)" % (
+                ratio[graph, "health"] - 1, ratio[graph, "curt_health"] - 1),
+                ratio[graph, "health"] <= ratio[graph, "curt_health"])
+            check("health bytes/step <= curt_health's (%d vs %d)" % (
+                written[graph, "health"], written[graph, "curt_health"]),
+                written[graph, "health"] <= written[graph, "curt_health"])
+        if (graph, "flight") in ratio:
+            limit = 1.2 if graph else 1.5
+            check("flight <= %.1fx plain (%.2f)" % (limit, ratio[graph, "flight"]), ratio[graph, "flight"] <= limit)
+        if (graph, "record") in ratio and (graph, "full_tensor") in ratio:
+            share = (ratio[graph, "record"] - 1) / max(ratio[graph, "full_tensor"] - 1, 1e-9)
+            check("record overhead <= 0.35x full_tensor's (%.2f)" % share, share <= 0.35)
+
+
+if __name__ == "__main__":
+    main()
