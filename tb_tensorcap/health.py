@@ -48,11 +48,10 @@ def health_row(tensor):
         if tensor.dtype == tf.string:
             zeros = tf.math.count_nonzero(tf.equal(tf.strings.length(tensor), 0), dtype=tf.int64)
             none = tf.zeros([], tf.int64)
-            counts = [numel, none, none, none, zeros]
-            moments = [tf.constant(float("nan"), tf.float64)] * 4
+            nan = tf.constant(float("nan"), tf.float64)
+            head = tf.stack([tf.cast(v, tf.float64) for v in (numel, none, none, none, zeros)] + [nan] * 4)
         else:
-            counts, moments = _numeric_stats(tensor, numel)
-        head = tf.stack([tf.cast(v, tf.float64) for v in counts + moments])
+            head = _numeric_head(tensor, numel)
         return tf.concat([head, tf.cast(dims, tf.float64)], axis=0)
 
 
@@ -61,29 +60,90 @@ def _on_device(device):
     return tf.device(device) if device else contextlib.nullcontext()
 
 
-def _numeric_stats(tensor, numel):
+def _numeric_head(tensor, numel):
+    """The `HEALTH_FIELDS` of a numeric tensor, float64 [9].
+
+    Compiled with XLA where TensorFlow has it: XLA fuses the reductions into
+    one or two passes over the tensor (about 4x faster than separate
+    kernels on CPU), in a function of its own called from the step's graph.
+    """
+    if _xla_available():
+        return _compiled_head(tensor)
+    return _head_of(tensor, numel)
+
+
+def _head_of(tensor, numel):
+    """`_numeric_head` as plain ops.
+
+    The sum decides the path: it is finite only when every element is (a NaN
+    or an infinity makes it NaN or infinite), so a healthy tensor takes the
+    short path of five reductions; otherwise (or when the sum overflows) the
+    long path masks the non-finite elements out.
+    """
     x = tensor
     if x.dtype.is_complex:
         x = tf.abs(x)  # |z|: NaN when a part is NaN, +Inf when a part is infinite
     work = tf.float32 if x.dtype in _REDUCED_IN_FLOAT32 else tf.float64
     x = tf.reshape(tf.cast(x, work), [-1])
+    total = tf.reduce_sum(x)
+    return tf.cond(tf.math.is_finite(total), lambda: _finite_head(x, numel, total), lambda: _masked_head(x, numel))
+
+
+@tf.function(jit_compile=True, autograph=False, reduce_retracing=True)
+def _compiled_head(tensor):
+    return _head_of(tensor, tf.size(tensor, out_type=tf.int64))
+
+
+_xla = {}
+
+
+def _xla_available():
+    """Whether XLA can compile `_compiled_head` here (checked once, eagerly, on a tiny value)."""
+    if "ok" not in _xla:
+        try:
+            with tf.init_scope():
+                _compiled_head(tf.constant([1.0, float("nan")]))
+            _xla["ok"] = True
+        except (tf.errors.OpError, ValueError, NotImplementedError):
+            _xla["ok"] = False
+    return _xla["ok"]
+
+
+def _finite_head(x, numel, total):
+    count = tf.cast(numel, x.dtype)
+    mean = total / count
+    std = tf.sqrt(tf.reduce_sum(tf.math.squared_difference(x, mean)) / count)
+    zeros = tf.math.count_nonzero(x, dtype=tf.int64)
+    moments = [tf.reduce_min(x), tf.reduce_max(x), mean, std]
+    return _head([numel, _zero(), _zero(), _zero(), numel - zeros], moments, numel > 0)
+
+
+def _masked_head(x, numel):
     finite = tf.math.is_finite(x)
     nan = tf.math.count_nonzero(tf.math.is_nan(x), dtype=tf.int64)
     posinf = tf.math.count_nonzero(tf.equal(x, float("inf")), dtype=tf.int64)
     neginf = tf.math.count_nonzero(tf.equal(x, float("-inf")), dtype=tf.int64)
     zeros = tf.math.count_nonzero(tf.equal(x, 0), dtype=tf.int64)
     count = numel - nan - posinf - neginf
-    count_w = tf.cast(count, work)
+    count_w = tf.cast(count, x.dtype)
     kept = tf.where(finite, x, tf.zeros_like(x))
     mean = tf.reduce_sum(kept) / count_w
     deviation = tf.where(finite, x - mean, tf.zeros_like(x))
     std = tf.sqrt(tf.reduce_sum(deviation * deviation) / count_w)
-    lowest = tf.reduce_min(tf.where(finite, x, tf.fill(tf.shape(x), tf.constant(float("inf"), work))))
-    highest = tf.reduce_max(tf.where(finite, x, tf.fill(tf.shape(x), tf.constant(float("-inf"), work))))
-    has_finite = count > 0
-    nan_w = tf.constant(float("nan"), work)
-    moments = [tf.where(has_finite, v, nan_w) for v in (lowest, highest, mean, std)]
-    return [numel, nan, posinf, neginf, zeros], moments
+    lowest = tf.reduce_min(tf.where(finite, x, tf.fill(tf.shape(x), tf.constant(float("inf"), x.dtype))))
+    highest = tf.reduce_max(tf.where(finite, x, tf.fill(tf.shape(x), tf.constant(float("-inf"), x.dtype))))
+    return _head([numel, nan, posinf, neginf, zeros], [lowest, highest, mean, std], count > 0)
+
+
+def _head(counts, moments, has_finite):
+    """float64 [9]: the counts, then the moments (NaN when no element is finite)."""
+    nan = tf.constant(float("nan"), tf.float64)
+    moments = [tf.where(has_finite, tf.cast(v, tf.float64), nan) for v in moments]
+    return tf.stack([tf.cast(v, tf.float64) for v in counts] + moments)
+
+
+def _zero():
+    return tf.zeros([], tf.int64)
 
 
 def health_rows(tensors):
