@@ -12,7 +12,7 @@ that cannot be compared, a result too large to send); `slicing.SliceError`
 for a bad slice.
 """
 
-from tb_tensorcap import analysis, slicing
+from tb_tensorcap import analysis, health_overview, health_records, slicing
 from tb_tensorcap import root_cause as root_cause_module
 
 MAX_ELEMENTS = 1 << 24  # elements in one value reply, before pooling
@@ -22,6 +22,9 @@ DEFAULT_BINS = 30
 MAX_BINS = 1000
 DEFAULT_RTOL = 1e-5
 DEFAULT_ATOL = 1e-8
+DEFAULT_HEALTH_STEPS = 200  # columns of a health overview
+DEFAULT_HEALTH_TAGS = 400  # rows of a health overview
+MAX_HEALTH_CELLS = 5000  # the most columns (and rows) a health overview may ask for
 
 
 class InvalidQuestion(ValueError):
@@ -32,7 +35,10 @@ class InvalidQuestion(ValueError):
 
 
 def tag_facts(reader, run, tag):
-    """One tag's facts: its steps, repeats, and the last step's dtype, shape, description and source."""
+    """One tag's facts: its steps, repeats, and the last step's dtype, shape, description and source.
+
+    "statistics_only" counts the steps whose (last) capture kept only statistics (health mode).
+    """
     infos = reader.tag_infos(run, tag)
     last = infos[-1]
     return {
@@ -42,6 +48,7 @@ def tag_facts(reader, run, tag):
         "shape": list(last.shape),
         "description": last.description,
         "source": last.source,
+        "statistics_only": sum(1 for i in infos if i.kind == "health"),
     }
 
 
@@ -70,7 +77,8 @@ def stats(reader, run, tag, step=None, progress=None):
     """{"run", "tag", "steps": [one row per step, or only `step`]}.
 
     A row holds `analysis.tensor_stats`' numbers (not the digest) with step,
-    wall_time, dtype and shape; a repeated step gives its last capture's.
+    wall_time, dtype, shape and kind ("health": only statistics were kept);
+    a repeated step gives its last capture's.
     `progress(done, total)` is called before each capture is read, if given.
     """
     infos = [reader.info(run, tag, step)] if step is not None else reader.tag_infos(run, tag)
@@ -80,7 +88,16 @@ def stats(reader, run, tag, step=None, progress=None):
             progress(done, len(infos))
         numbers = dict(reader.stats(run, tag, info.step))
         del numbers["digest"]
-        rows.append(dict(numbers, step=info.step, wall_time=info.wall_time, dtype=info.dtype, shape=list(info.shape)))
+        rows.append(
+            dict(
+                numbers,
+                step=info.step,
+                wall_time=info.wall_time,
+                dtype=info.dtype,
+                shape=list(info.shape),
+                kind=info.kind,
+            )
+        )
     return {"run": run, "tag": tag, "steps": rows}
 
 
@@ -313,6 +330,9 @@ def _compare(reader, a, b, rtol, atol):
     if (a.dtype == "string") != (b.dtype == "string"):
         return dict(outcome, reason="dtype", outside=a.numel)
     stats_a = reader.stats(a.run, a.tag, a.step, a.repeat)
+    if "health" in (a.kind, b.kind):  # no values on one side: compare the statistics
+        stats_b = reader.stats(b.run, b.tag, b.step, b.repeat)
+        return dict(outcome, **health_records.compare_statistics(stats_a, stats_b, rtol, atol))
     if a.dtype == b.dtype and stats_a["digest"] == reader.stats(b.run, b.tag, b.step, b.repeat)["digest"]:
         finite = stats_a["numel"] - stats_a["nan"] - stats_a["posinf"] - stats_a["neginf"]
         return dict(outcome, nonfinite_mismatch=0, max_abs=0.0 if a.dtype != "string" and finite else None)
@@ -322,6 +342,11 @@ def _compare(reader, a, b, rtol, atol):
     return dict(
         outcome, **{key: stats[key] for key in ("reason", "nonfinite_mismatch", "max_abs", "max_rel", "outside")}
     )
+
+
+def health(reader, run, max_steps=DEFAULT_HEALTH_STEPS, max_tags=DEFAULT_HEALTH_TAGS):
+    """The run's health overview, tags x steps, binned (`health_overview`; http_api.md, /health)."""
+    return health_overview.overview(reader, run, max_steps, max_tags)
 
 
 def root_cause(reader, run, step=None, inf=False):

@@ -97,6 +97,7 @@ class TensorCapPlugin(base_plugin.TBPlugin):
             "/divergence": self.divergence_route,
             "/rootcause": self.rootcause_route,
             "/lineage": self.lineage_route,
+            "/health": self.health_route,
             "/static/*": self.static_route,
         }
 
@@ -151,6 +152,10 @@ class TensorCapPlugin(base_plugin.TBPlugin):
     def lineage_impl(self, run, tag, step):
         """One capture's op, origin, inputs and consumers (see http_api.md)."""
         return answers.lineage(self._scanned_reader(), run, tag, step)
+
+    def health_impl(self, run, max_steps=answers.DEFAULT_HEALTH_STEPS, max_tags=answers.DEFAULT_HEALTH_TAGS):
+        """The run's health overview, tags x steps, binned (see http_api.md)."""
+        return answers.health(self._scanned_reader(), run, max_steps, max_tags)
 
     # -- HTTP routes: parameters in, a JSON payload (or a whole response) out --
 
@@ -217,6 +222,15 @@ class TensorCapPlugin(base_plugin.TBPlugin):
         if inf not in ("0", "1"):
             raise errors.InvalidArgumentError("parameter 'inf' must be 0 or 1, got %r" % inf)
         return self.rootcause_impl(args.str("run"), args.int("step", None), inf == "1")
+
+    @_route
+    def health_route(self, request, args):
+        limit = answers.MAX_HEALTH_CELLS
+        return self.health_impl(
+            args.str("run"),
+            args.int("max_steps", answers.DEFAULT_HEALTH_STEPS, low=1, high=limit),
+            args.int("max_tags", answers.DEFAULT_HEALTH_TAGS, low=1, high=limit),
+        )
 
     @_route
     def lineage_route(self, request, args):

@@ -1,0 +1,92 @@
+"""Health captures through the routes: /health (the overview), /index, /stats, /value, /alerts."""
+
+import math
+
+import numpy as np
+import pytest
+
+import tensorflow as tf
+
+import tb_tensorcap as tensorcap
+from tb_tensorcap import health_overview
+from conftest import WsgiTensorBoard
+
+pytestmark = pytest.mark.usefixtures("isolated_capture")
+
+STEPS = 10
+BAD_STEP = 7
+
+
+@pytest.fixture(scope="module")
+def flight_logdir(tmp_path_factory):
+    """A run of 10 steps under a flight recorder: NaN at step 7 (a Log of a negative), values of 5-7 kept."""
+    logdir = tmp_path_factory.mktemp("health_routes")
+    writer = tf.summary.create_file_writer(str(logdir / "train"))
+    recorder = tensorcap.FlightRecorder(keep_steps=2, writer=writer)
+    x = tf.constant(np.linspace(1, 2, 6, dtype=np.float32).reshape(2, 3))
+    for step in range(STEPS):
+        with recorder.record("step", step=step):
+            scaled = x * (10.0 ** step)
+            tf.math.log(scaled - (1e9 if step == BAD_STEP else 0.0))
+    writer.close()
+    return logdir
+
+
+@pytest.fixture(scope="module")
+def app(flight_logdir):
+    app = WsgiTensorBoard(flight_logdir)
+    app.wait_complete()
+    return app
+
+
+def test_overview_has_a_cell_per_tag_and_step(app):
+    reply = app.get_json("/data/plugin/tensorcap/health?run=train")
+    assert reply["tags"] == ["step/0000_Mul", "step/0001_Sub", "step/0002_Log"]
+    assert [c["first"] for c in reply["columns"]] == list(range(STEPS))
+    assert reply["captures"] == 3 * STEPS
+    width = STEPS
+    mul = reply["magnitude"][0:width]
+    # Mul = x * 10**step: its max |x| is 2 * 10**step.
+    assert mul == [pytest.approx(math.log10(2) + s, abs=1e-3) for s in range(STEPS)]
+    log_flags = reply["flags"][2 * width:3 * width]
+    assert log_flags == [1 if s == BAD_STEP else 0 for s in range(STEPS)]
+    assert reply["open"][2 * width + BAD_STEP] == [2, BAD_STEP]
+
+
+def test_overview_is_downsampled_on_the_server(app):
+    reply = app.get_json("/data/plugin/tensorcap/health?run=train&max_steps=3&max_tags=2")
+    assert [(c["first"], c["last"]) for c in reply["columns"]] == [(0, 3), (4, 6), (7, 9)]
+    assert [(r["first"], r["last"]) for r in reply["rows"]] == [("step/0000_Mul", "step/0001_Sub"),
+                                                                ("step/0002_Log", "step/0002_Log")]
+    assert len(reply["magnitude"]) == len(reply["flags"]) == len(reply["open"]) == 6
+    # The second row's last column covers the NaN at step 7: flagged, and a click opens it.
+    assert reply["flags"][5] == 1 and reply["open"][5] == [2, BAD_STEP]
+    # The first row's last column keeps the largest magnitude of steps 7-9 (Mul and Sub at step 9).
+    assert reply["magnitude"][2] == pytest.approx(math.log10(2) + 9, abs=1e-3)
+    assert reply["open"][2][1] == 9
+
+
+def test_statistics_only_captures_through_the_routes(app):
+    index = app.get_json("/data/plugin/tensorcap/index")
+    facts = index["runs"]["train"]["step/0002_Log"]
+    assert facts["steps"] == list(range(STEPS))
+    assert facts["statistics_only"] == STEPS - 3  # steps 5, 6, 7 were written in full
+    stats = app.get_json("/data/plugin/tensorcap/stats?run=train&tag=step/0002_Log")["steps"]
+    assert [s["kind"] for s in stats] == ["full" if 5 <= s["step"] <= 7 else "health" for s in stats]
+    assert stats[BAD_STEP]["nan"] == 6 and stats[3]["max"] == pytest.approx(math.log(2e3), rel=1e-6)
+    reply = app.get_json("/data/plugin/tensorcap/value?run=train&tag=step/0002_Log&step=3", expect=404)
+    assert "health mode: only its statistics" in reply["error"]
+    value = app.get_json("/data/plugin/tensorcap/value?run=train&tag=step/0002_Log&step=6")
+    assert value["shape"] == [2, 3]
+    alerts = app.get_json("/data/plugin/tensorcap/alerts?run=train")["alerts"]
+    assert [(a["tag"], a["step"]) for a in alerts][-1] == ("step/0002_Log", BAD_STEP)
+
+
+def test_bad_requests_get_clear_errors(app):
+    assert "no run" in app.get_json("/data/plugin/tensorcap/health?run=nope", expect=404)["error"]
+    assert "max_steps" in app.get_json("/data/plugin/tensorcap/health?run=train&max_steps=0", expect=400)["error"]
+
+
+def test_empty_bins_are_null():
+    assert health_overview._bins(5, 2).tolist() == [0, 0, 0, 1, 1]
+    assert health_overview._cell_or(np.array([0]), np.array([1]), 2) == [1, None]
