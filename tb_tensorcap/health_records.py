@@ -57,3 +57,34 @@ def decode(tensor_proto, health):
     if offset != values.size:
         raise ValueError("health record holds %d numbers, its rows name %d" % (values.size, offset))
     return rows
+
+
+def compare_statistics(stats_a, stats_b, rtol, atol):
+    """How two captures differ when at least one kept only statistics.
+
+    Their values cannot be compared element by element, so this compares
+    what both have: the NaN / +Inf / -Inf and zero counts, and the finite
+    min, max, mean and std, each within ``atol + rtol * |b|``. Returns the
+    fields of a divergence outcome: "reason" ("nonfinite" when the
+    non-finite counts differ, "statistics" when a statistic is outside the
+    tolerance, else None), "nonfinite_mismatch" (how far the non-finite
+    counts differ: a lower bound on the positions that differ in
+    finiteness), "max_abs" / "max_rel" over the four moments, "outside"
+    (how many statistics are outside the tolerance) and "compared":
+    "statistics".
+    """
+    mismatch = sum(abs(stats_a[k] - stats_b[k]) for k in ("nan", "posinf", "neginf"))
+    outside, max_abs, max_rel = int(stats_a["zeros"] != stats_b["zeros"]), None, None
+    for name in _MOMENTS:
+        a, b = stats_a[name], stats_b[name]
+        if a is None or b is None:
+            outside += int((a is None) != (b is None))
+            continue
+        delta = abs(a - b)
+        max_abs = delta if max_abs is None else max(max_abs, delta)
+        if b:
+            max_rel = max(max_rel or 0.0, delta / abs(b))
+        outside += int(delta > atol + rtol * abs(b))
+    reason = "nonfinite" if mismatch else ("statistics" if outside else None)
+    return {"reason": reason, "nonfinite_mismatch": mismatch, "max_abs": max_abs, "max_rel": max_rel,
+            "outside": outside, "compared": "statistics"}
