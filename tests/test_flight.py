@@ -181,3 +181,23 @@ def test_kill_right_after_a_trigger_keeps_the_trigger_step(tmp_path):
     infos = {i.step: i for i in reader.tag_infos("run", "train/0001_Log")}
     assert [s for s, i in infos.items() if i.kind == "full"] == [4, 5, 6]
     assert np.isnan(reader.value("run", "train/0001_Log", 6)).all()
+
+
+def test_divergence_of_health_runs_compares_statistics(tmp_path, writer_at):
+    for run, bad_step in (("a", None), ("b", 2)):
+        writer = writer_at(tmp_path / run)
+        for step in range(4):
+            with tensorcap.record("train", step=step, writer=writer, mode="health"):
+                y = tf.constant(X) * 2.0
+                tf.nn.relu(y - (0.5 if step == bad_step else 0.0))
+        writer.flush()
+    reader = tensorcap.load(str(tmp_path))
+    from tb_tensorcap import answers
+
+    reply = answers.divergence(reader, "a", "b")
+    assert reply["compared"] == 12  # Mul, Sub and Relu at 4 steps
+    first = reply["first"]
+    assert (first["tag"], first["step"], first["reason"], first["compared"]) == (
+        "train/0001_Sub", 2, "statistics", "statistics")
+    assert first["max_abs"] == pytest.approx(0.5)  # min, max and mean moved by 0.5
+    assert [r["tag"] for r in reply["tags"] if r["steps_outside"]] == ["train/0001_Sub", "train/0002_Relu"]
