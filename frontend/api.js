@@ -134,6 +134,10 @@ export const fetchRootCause = ({ run, step, inf }, signal) =>
 
 export const fetchLineage = ({ run, tag, step }, signal) => json("lineage", { run, tag, step }, signal);
 
+// A run's health overview, binned by the server to at most maxSteps x maxTags cells.
+export const fetchHealth = ({ run, maxSteps, maxTags }, signal) =>
+  json("health", { run, max_steps: maxSteps, max_tags: maxTags }, signal);
+
 // One value (or a slice of it) as a Tensor. Numeric values come as binary;
 // `maxCells` lets the server pool 1-D and 2-D results.
 /** @returns {Promise<Tensor>} */

@@ -18,13 +18,16 @@ import { createStore, decodeState, encodeState, PANELS } from "./state.js";
 import { createAlertsPanel } from "./views/alerts.js";
 import { createCapturePanel } from "./views/capture.js";
 import { createDivergencePanel } from "./views/divergence.js";
+import { createHealthPanel } from "./views/health.js";
 import { createRootCausePanel } from "./views/rootcause.js";
 import { createSidebar } from "./views/sidebar.js";
 
 const REFRESH_MS = 15000;
 const INCOMPLETE_REFRESH_MS = 2000;
 const FAILED_REFRESH_MS = 5000;
-const PANEL_LABELS = { capture: "Capture", alerts: "Alerts", divergence: "Divergence", rootcause: "Root cause" };
+const PANEL_LABELS = {
+  capture: "Capture", alerts: "Alerts", divergence: "Divergence", rootcause: "Root cause", health: "Health",
+};
 
 // Whether a key press belongs to a control (a form field, the tag tree, a
 // heatmap's cell cursor) rather than to the page's step keys.
@@ -86,8 +89,10 @@ export async function render() {
     onRuns: (runs) => store.set(runs),
     onTolerance: (tolerances) => store.set(tolerances),
   });
+  const health = createHealthPanel({ onOpen: openCapture, onRun: (run) => store.set({ run }) });
   const panels = {
     capture: capture.element, alerts: alerts.element, divergence: divergence.element, rootcause: rootcause.element,
+    health: health.element,
   };
   const panelTabs = h("div", { className: "panel-tabs", role: "tablist" });
   const appStatus = h("div", { className: "app-status" });
@@ -133,6 +138,7 @@ export async function render() {
     if (state.panel === "alerts" && !alertsLoaded) loadAlerts();
     if (state.panel === "divergence" && state.index) divergence.update(state);
     if (state.panel === "rootcause" && state.index) rootcause.update(state);
+    if (state.panel === "health" && state.index) health.update(state);
   });
 
   let indexText = "";
@@ -171,6 +177,7 @@ export async function render() {
     refreshIndex();
     if (alertsLoaded) loadAlerts();
     capture.refresh();
+    if (store.get().panel === "health") health.refresh();
   });
 
   // A hash edited by hand (or history navigation) is followed; our own

@@ -16,7 +16,7 @@
 
 export const DEFAULT_RTOL = 1e-5;
 export const DEFAULT_ATOL = 1e-8;
-export const PANELS = ["capture", "alerts", "divergence", "rootcause"];
+export const PANELS = ["capture", "alerts", "divergence", "rootcause", "health"];
 
 /**
  * The capture a diff compares against; null parts are "same as shown".

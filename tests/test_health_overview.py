@@ -43,7 +43,7 @@ def test_overview_has_a_cell_per_tag_and_step(app):
     reply = app.get_json("/data/plugin/tensorcap/health?run=train")
     assert reply["tags"] == ["step/0000_Mul", "step/0001_Sub", "step/0002_Log"]
     assert [c["first"] for c in reply["columns"]] == list(range(STEPS))
-    assert reply["captures"] == 3 * STEPS
+    assert reply["captures"] == 3 * STEPS + 3 * 3  # health at every step, full values of steps 5-7 too
     width = STEPS
     mul = reply["magnitude"][0:width]
     # Mul = x * 10**step: its max |x| is 2 * 10**step.

@@ -1,0 +1,82 @@
+"""The health overview panel in headless Chromium, against a real `tensorboard`.
+
+The run: 10 steps of a small block under a flight recorder (keep_steps=2), a
+Log going NaN at step 7, so steps 5-7 were written in full and the rest kept
+only statistics. The panel must draw a 3 x 10 grid with the NaN cell in
+magenta, name what a cell covers on hover, and open the NaN capture on a
+click; a statistics-only step's card must say that only statistics were kept.
+"""
+
+import numpy as np
+import pytest
+
+from servers import TensorBoardProcess
+from test_tab import ENTRY, NAN, Problems, browser, wait_index_complete  # noqa: F401 (fixtures)
+
+from playwright.sync_api import expect  # noqa: E402
+
+STEPS, BAD_STEP = 10, 7
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    import tensorflow as tf
+
+    import tb_tensorcap as tensorcap
+
+    logdir = tmp_path_factory.mktemp("health_tab")
+    writer = tf.summary.create_file_writer(str(logdir / "train"))
+    recorder = tensorcap.FlightRecorder(keep_steps=2, writer=writer)
+    x = tf.constant(np.linspace(1, 2, 6, dtype=np.float32).reshape(2, 3))
+    for step in range(STEPS):
+        with recorder.record("step", step=step):
+            tf.math.log(x * (10.0 ** step) - (1e9 if step == BAD_STEP else 0.0))
+    writer.close()
+    with TensorBoardProcess(logdir) as process:
+        wait_index_complete(process)
+        yield process
+
+
+@pytest.fixture
+def page(browser, server):  # noqa: F811
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    tab = context.new_page()
+    tab.problems = Problems(tab)
+    yield tab
+    problems = tab.problems
+    context.close()
+    assert not problems.dialogs and not problems.errors, (problems.dialogs, problems.errors)
+
+
+def pixel(page, x, y):
+    return tuple(page.evaluate("""([x, y]) => Array.from(
+        document.querySelector('.health-grid').getContext('2d').getImageData(x, y, 1, 1).data.slice(0, 3))""", [x, y]))
+
+
+def test_overview_marks_the_nan_and_opens_it(page, server):
+    page.goto(server.base + ENTRY + "#p=health&run=train")
+    grid = page.locator(".health-grid")
+    expect(grid).to_be_visible()
+    expect(page.locator(".health-body .summary")).to_contain_text("39 captures, 3 tags in 3 rows × 10 columns")
+    width, height = page.evaluate("() => [document.querySelector('.health-grid').width, "
+                                  "document.querySelector('.health-grid').height]")
+    cell_w, cell_h = width // STEPS, height // 3
+    assert pixel(page, BAD_STEP * cell_w + cell_w // 2, 2 * cell_h + cell_h // 2) == NAN
+    assert pixel(page, 3 * cell_w + cell_w // 2, 2 * cell_h + cell_h // 2) != NAN
+    # Magnitude grows with the step (x * 10**step): the last Mul cell is brighter than the first.
+    first, last = pixel(page, cell_w // 2, cell_h // 2), pixel(page, 9 * cell_w + cell_w // 2, cell_h // 2)
+    assert sum(last) > sum(first)
+    box = grid.bounding_box()
+    x, y = box["x"] + (BAD_STEP + 0.5) * box["width"] / STEPS, box["y"] + 2.5 * box["height"] / 3
+    page.mouse.move(x, y)
+    expect(page.locator(".health-tip")).to_contain_text("tag step/0002_Log · step 7")
+    expect(page.locator(".health-tip")).to_contain_text("NaN")
+    page.mouse.click(x, y)
+    expect(page.locator(".capture-name")).to_have_text("step/0002_Log")
+    page.wait_for_function("() => document.querySelector('.step-label')?.textContent.startsWith('step 7 ')")
+
+
+def test_a_statistics_only_step_says_so(page, server):
+    page.problems.allow_http_errors = True  # /value answers 404 for a statistics-only step
+    page.goto(server.base + ENTRY + "#run=train&tag=step/0002_Log&step=2")
+    expect(page.locator(".capture-panel")).to_contain_text("only its statistics")
