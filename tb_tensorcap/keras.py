@@ -40,6 +40,18 @@ step runs with ``jit_compile=False`` (a warning says so when it was on).
 ``fit``. Under a distribution strategy with several replicas only weights are
 captured (a warning says so). With ``steps_per_execution > 1`` the values
 are those of the last batch of each captured execution.
+
+Health mode and the flight recorder (``mode="health"``, ``keep_steps=K``):
+instead of the stashes, each captured batch runs inside a ``record()`` block
+(``tensorcap.record(mode="health")``, or a block of a
+``tensorcap.FlightRecorder(keep_steps=K)`` opened on every batch), and the
+train function is retraced inside the first one, so every op of the compiled
+train step is instrumented: its statistics are computed on device and written
+as one health record per batch, and under the flight recorder its values
+stay in an on-device ring, written when the trigger fires (see
+`health_mode`, `traced_store`, `flight`). Tags are
+``<prefix or "train">/<function>/.../<NNNN>_<OpType>``; ``layers`` and
+``what`` apply to full mode only. XLA is turned off while attached, as above.
 """
 
 import functools
@@ -49,7 +61,7 @@ import keras as _keras
 import numpy as np
 import tensorflow as tf
 
-from tb_tensorcap import summary, tf_internals
+from tb_tensorcap import autocapture, flight, summary, tf_internals
 from tb_tensorcap.gradients import variable_name
 
 __all__ = ["CaptureCallback"]
@@ -71,10 +83,22 @@ class CaptureCallback(_keras.callbacks.Callback):
       prefix: a name in front of every tag ("" for none).
       writer: a ``tf.summary`` writer to write to; else the `capture` rules
         (the active default writer, else TensorCap's own).
+      mode: "full" (the stashes above) or "health" (statistics of every op
+        of the train step, one record per captured batch).
+      keep_steps: with an int, a `FlightRecorder` keeping that many batches
+        runs on every batch (``every_n_batches`` is ignored).
+      trigger, max_bytes: the flight recorder's (see `FlightRecorder`).
     """
 
-    def __init__(self, layers=None, every_n_batches=1, what=_WHAT, prefix="", writer=None):
+    def __init__(self, layers=None, every_n_batches=1, what=_WHAT, prefix="", writer=None, *,
+                 mode="full", keep_steps=None, trigger="nonfinite", max_bytes=1 << 30):
         super().__init__()
+        if mode not in ("full", "health"):
+            raise ValueError('CaptureCallback(mode=...) takes "full" or "health", not %r' % (mode,))
+        self._mode = mode
+        self._recorder = None if keep_steps is None else flight.FlightRecorder(
+            keep_steps, trigger=trigger, max_bytes=max_bytes, writer=writer)
+        self._block = None
         if isinstance(what, str):
             what = (what,)
         unknown = set(what) - set(_WHAT)
@@ -116,13 +140,19 @@ class CaptureCallback(_keras.callbacks.Callback):
 
     def on_train_batch_begin(self, batch, logs=None):
         self._batch_begin = batch
-        self._capture_now = self._step % self._every == 0
+        self._capture_now = self._recorder is not None or self._step % self._every == 0
+        if self._records_blocks:
+            if self._capture_now:
+                self._open_block(self._step)
+            return
         self._set_flag(self._capture_now)
 
     def on_train_batch_end(self, batch, logs=None):
         step = self._step + max(batch - self._batch_begin, 0)
         self._step = step + 1
-        if self._capture_now:
+        if self._records_blocks:
+            self._close_block()
+        elif self._capture_now:
             self._capture(step)
             if "metrics" in self._what:
                 for name, value in sorted((logs or {}).items()):
@@ -130,14 +160,41 @@ class CaptureCallback(_keras.callbacks.Callback):
                         self._write(np.float32(value), "logs/%s" % name, step)
 
     def on_train_end(self, logs=None):
+        self._close_block()
         self._set_flag(False)
         self._uninstall()
+
+    @property
+    def recorder(self):
+        """The `FlightRecorder` of ``keep_steps`` (None without): its ``triggered`` list."""
+        return self._recorder
+
+    @property
+    def _records_blocks(self):
+        return self._mode == "health" or self._recorder is not None
+
+    def _open_block(self, step):
+        prefix = self._prefix or "train"
+        if self._recorder is not None:
+            self._block = self._recorder.record(prefix, step=step)
+        else:
+            self._block = autocapture.record(prefix, step=step, writer=self._writer, mode="health")
+        self._block.__enter__()
+
+    def _close_block(self):
+        block, self._block = self._block, None
+        if block is not None:
+            block.__exit__(None, None, None)
 
     # -- wrapping ------------------------------------------------------------------
 
     def _install(self, model):
         self._uninstall()
         self._hooked = model
+        if self._records_blocks:
+            self._without_xla(model)
+            model.train_function = None  # retraced inside the first block: its ops get instrumented
+            return
         self._layers = self._select_layers(model)
         strategy = model.distribute_strategy
         replicas = getattr(strategy, "num_replicas_in_sync", 1)
@@ -164,15 +221,15 @@ class CaptureCallback(_keras.callbacks.Callback):
                 self._wrap(model, "_compute_loss", self._wrapped_compute_loss)
             if "gradients" in stash_what and getattr(model, "optimizer", None) is not None:
                 self._wrap(model.optimizer, "apply_gradients", self._wrapped_apply_gradients)
-            if getattr(model, "jit_compile", False):
-                warnings.warn(
-                    "CaptureCallback: running the train step without XLA (jit_compile=False) while attached",
-                    RuntimeWarning,
-                    stacklevel=3,
-                )
-                self._originals.append((model, "jit_compile", model.jit_compile, True))
-                model.jit_compile = False
+            self._without_xla(model)
             model.train_function = None  # retrace with the wrappers
+
+    def _without_xla(self, model):
+        if getattr(model, "jit_compile", False):
+            warnings.warn("CaptureCallback: running the train step without XLA "
+                          "(jit_compile=False) while attached", RuntimeWarning, stacklevel=4)
+            self._originals.append((model, "jit_compile", model.jit_compile, True))
+            model.jit_compile = False
 
     def _wrap(self, obj, name, make_wrapper):
         original = getattr(obj, name)
@@ -193,7 +250,7 @@ class CaptureCallback(_keras.callbacks.Callback):
                     object.__delattr__(obj, name)
                 except AttributeError:
                     pass
-        if model is not None and originals:
+        if model is not None and (originals or self._records_blocks):
             model.train_function = None
 
     def _wrapped_train_step(self, original):

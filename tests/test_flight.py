@@ -201,3 +201,53 @@ def test_divergence_of_health_runs_compares_statistics(tmp_path, writer_at):
         "train/0001_Sub", 2, "statistics", "statistics")
     assert first["max_abs"] == pytest.approx(0.5)  # min, max and mean moved by 0.5
     assert [r["tag"] for r in reply["tags"] if r["steps_outside"]] == ["train/0001_Sub", "train/0002_Relu"]
+
+
+def _keras_model_and_data(nan_row=None):
+    import keras
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(48, 6, 6, 1)).astype(np.float32)
+    y = rng.integers(0, 3, 48)
+    if nan_row is not None:
+        x[nan_row] = np.nan
+    model = keras.Sequential([keras.Input((6, 6, 1)), keras.layers.Conv2D(2, 3, activation="relu"),
+                              keras.layers.Flatten(), keras.layers.Dense(3)])
+    model.compile(optimizer=keras.optimizers.SGD(0.01),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    return model, x, y
+
+
+def test_keras_flight_recorder_keeps_the_batches_before_the_nan(tmp_path, writer_at, capfd):
+    writer = writer_at(tmp_path / "run")
+    model, x, y = _keras_model_and_data(nan_row=4 * 8 + 3)  # batch 4 of 6 (batch size 8)
+    callback = tensorcap.keras.CaptureCallback(keep_steps=2, writer=writer)
+    model.fit(x, y, batch_size=8, epochs=1, shuffle=False, callbacks=[callback], verbose=0)
+    writer.flush()
+    # The NaN poisons the weights: every later batch triggers again, with nothing kept before it.
+    assert [t["written_steps"] for t in callback.recorder.triggered] == [[2, 3, 4], [5]]
+    assert "at step 4 of 'train'; wrote the full values of steps 2, 3, 4" in capfd.readouterr().err
+    reader = tensorcap.load(str(tmp_path))
+    conv = next(t for t in reader.tags("run") if t.endswith("_Conv2D") and "gradient" not in t)
+    assert [(i.step, i.kind) for i in reader.tag_captures("run", conv)] == [
+        (0, "health"), (1, "health"), (2, "health"), (2, "full"), (3, "health"), (3, "full"),
+        (4, "health"), (4, "full"), (5, "health"), (5, "full")]
+    assert reader.stats("run", conv, 3)["nan"] == 0 and reader.stats("run", conv, 4)["nan"] > 0
+    assert np.isnan(reader.value("run", conv, 4)).any()
+    assert model.train_function is None  # detached: the next fit retraces without instrumentation
+
+
+def test_keras_health_mode_writes_statistics_of_every_op(tmp_path, writer_at):
+    writer = writer_at(tmp_path / "run")
+    model, x, y = _keras_model_and_data()
+    callback = tensorcap.keras.CaptureCallback(mode="health", every_n_batches=2, writer=writer, prefix="fit")
+    model.fit(x, y, batch_size=8, epochs=1, shuffle=False, callbacks=[callback], verbose=0)
+    writer.flush()
+    reader = tensorcap.load(str(tmp_path))
+    tags = reader.tags("run")
+    assert len(tags) > 20 and all(t.startswith("fit/") for t in tags)
+    assert any("MatMul" in t for t in tags) and any("gradient" in t for t in tags)
+    for tag in tags:
+        infos = reader.tag_captures("run", tag)
+        assert [i.step for i in infos] == [0, 2, 4] and {i.kind for i in infos} == {"health"}
+    assert _health_steps(tmp_path) == {"fit/_health": [0, 2, 4]}
