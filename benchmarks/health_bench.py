@@ -93,26 +93,30 @@ def child(mode, graph, steps, repeats, workdir):
     for _ in range(5):
         plain_step()
 
+    out = os.path.join(workdir, mode)
+    os.makedirs(out)
+
     def best(run):
-        times = []
-        for r in range(repeats):
-            out = os.path.join(workdir, "%s_%d" % (mode, r))
+        times, written = [], 0
+        for _ in range(repeats):
+            before = _du(out)
             start = time.perf_counter()
-            run(out)
+            run()
             times.append(time.perf_counter() - start)
-            written = _du(out) if os.path.isdir(out) else 0
-            shutil.rmtree(out, ignore_errors=True)
+            written = _du(out) - before
         return min(times) / steps, written / steps
 
-    def plain(out):
+    def plain():
         for _ in range(steps):
             plain_step()
 
     plain_s, _ = best(plain)
     mode_step = {}
 
-    def with_tensorcap(out):
-        writer = tf.summary.create_file_writer(out)
+    # One writer for the process: a function traced in a block keeps the writer it was traced with.
+    writer = tf.summary.create_file_writer(out)
+
+    def with_tensorcap():
         recorder = tensorcap.FlightRecorder(keep_steps=3, writer=writer) if mode == "flight" else None
         step_fn = mode_step.setdefault("fn", fresh())  # traced inside the first block
         for i in range(steps):
@@ -124,15 +128,7 @@ def child(mode, graph, steps, repeats, workdir):
         if recorder is not None and recorder.triggered:
             raise AssertionError("the flight recorder fired on a clean step")
 
-    def with_debugger(out):
-        tf.debugging.experimental.enable_dump_debug_info(
-            out, tensor_debug_mode=_DEBUGGER_MODES[mode], circular_buffer_size=-1)
-        step_fn = mode_step.setdefault("fn", fresh())
-        for _ in range(steps):
-            step_fn()
-        tf.debugging.experimental.disable_dump_debug_info()
-
-    def with_check_numerics(out):
+    def with_check_numerics():
         if "on" not in mode_step:
             tf.debugging.enable_check_numerics()
             mode_step["on"] = fresh()
@@ -140,16 +136,33 @@ def child(mode, graph, steps, repeats, workdir):
             mode_step["on"]()
 
     if mode in _DEBUGGER_MODES:
-        # Enabling the dump twice in one process crashes TensorFlow: one timed run.
-        repeats = 1
-        run = with_debugger
+        mode_s, written = _time_debugger(tf, _DEBUGGER_MODES[mode], fresh, steps, os.path.join(out, "dump"))
     else:
         run = with_check_numerics if mode == "check_numerics" else with_tensorcap
-    run(os.path.join(workdir, "warmup"))  # traces, first writes
-    shutil.rmtree(os.path.join(workdir, "warmup"), ignore_errors=True)
-    mode_s, written = best(run)
+        run()  # traces, first writes
+        mode_s, written = best(run)
     print(json.dumps({"mode": mode, "graph": graph, "plain_ms": plain_s * 1e3, "mode_ms": mode_s * 1e3,
                       "bytes_per_step": written}))
+
+
+def _time_debugger(tf, debug_mode, fresh, steps, out, warmup=5):
+    """(seconds per step, bytes per step) under the Debugger V2 dump.
+
+    Enabling it twice in one process crashes TensorFlow, so warm-up and the
+    timed steps share one enabled session; the timing ends with
+    disable_dump_debug_info() (which flushes). Bytes are the dump's size over
+    every step it saw, warm-up included.
+    """
+    tf.debugging.experimental.enable_dump_debug_info(out, tensor_debug_mode=debug_mode, circular_buffer_size=-1)
+    step_fn = fresh()
+    for _ in range(warmup):
+        step_fn()
+    start = time.perf_counter()
+    for _ in range(steps):
+        step_fn()
+    tf.debugging.experimental.disable_dump_debug_info()
+    elapsed = time.perf_counter() - start
+    return elapsed / steps, _du(out) / (steps + warmup)
 
 
 def main():
