@@ -251,3 +251,43 @@ def test_keras_health_mode_writes_statistics_of_every_op(tmp_path, writer_at):
         infos = reader.tag_captures("run", tag)
         assert [i.step for i in infos] == [0, 2, 4] and {i.kind for i in infos} == {"health"}
     assert _health_steps(tmp_path) == {"fit/_health": [0, 2, 4]}
+
+
+MIRRORED_FLIGHT = textwrap.dedent("""
+    import os, sys
+    import tensorflow as tf
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()])
+    import tb_tensorcap as tensorcap
+
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    writer = tf.summary.create_file_writer(os.path.join(sys.argv[1], "mirrored"))
+    recorder = tensorcap.FlightRecorder(keep_steps=1, writer=writer)
+
+    def step_fn(x, step):
+        replica = tf.get_static_value(tf.distribute.get_replica_context().replica_id_in_sync_group)
+        shift = 10.0 if (replica == 1 and step == 3) else 0.0
+        with recorder.record("train", step=step):
+            tf.math.log(x - shift)
+
+    for step in range(5):
+        strategy.run(step_fn, args=(tf.constant([1.0, 2.0]), step))
+    writer.flush()
+    print(sorted((t["prefix"], t["written_steps"]) for t in recorder.triggered))
+""")
+
+
+def test_flight_recorder_per_replica(tmp_path):
+    done = subprocess.run([sys.executable, "-c", MIRRORED_FLIGHT, str(tmp_path)], capture_output=True, text=True,
+                          env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"), timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().splitlines()[-1] == "[('replica_1/train', [2, 3])]"
+    reader = tensorcap.load(str(tmp_path))
+    assert reader.tags("mirrored") == ["replica_0/train/0000_Sub", "replica_0/train/0001_Log",
+                                       "replica_1/train/0000_Sub", "replica_1/train/0001_Log"]
+    kinds = {(i.tag, i.step): i.kind for i in reader.captures("mirrored")}
+    assert {s for (t, s), k in kinds.items() if k == "full"} == {2, 3}
+    assert all(not t.startswith("replica_0") for (t, s), k in kinds.items() if k == "full")
+    assert reader.stats("mirrored", "replica_1/train/0001_Log", 3)["nan"] == 2
+    assert reader.stats("mirrored", "replica_0/train/0001_Log", 3)["nan"] == 0
