@@ -120,8 +120,11 @@ def child(mode, graph, steps, repeats, workdir):
         recorder = tensorcap.FlightRecorder(keep_steps=3, writer=writer) if mode == "flight" else None
         step_fn = mode_step.setdefault("fn", fresh())  # traced inside the first block
         for i in range(steps):
-            block = (recorder.record("cnn", step=i) if recorder is not None else
-                     tensorcap.record("cnn", step=i, writer=writer, mode="health" if mode == "health" else "full"))
+            block = (
+                recorder.record("cnn", step=i)
+                if recorder is not None
+                else tensorcap.record("cnn", step=i, writer=writer, mode="health" if mode == "health" else "full")
+            )
             with block:
                 step_fn()
         writer.flush()
@@ -141,8 +144,17 @@ def child(mode, graph, steps, repeats, workdir):
         run = with_check_numerics if mode == "check_numerics" else with_tensorcap
         run()  # traces, first writes
         mode_s, written = best(run)
-    print(json.dumps({"mode": mode, "graph": graph, "plain_ms": plain_s * 1e3, "mode_ms": mode_s * 1e3,
-                      "bytes_per_step": written}))
+    print(
+        json.dumps(
+            {
+                "mode": mode,
+                "graph": graph,
+                "plain_ms": plain_s * 1e3,
+                "mode_ms": mode_s * 1e3,
+                "bytes_per_step": written,
+            }
+        )
+    )
 
 
 def _time_debugger(tf, debug_mode, fresh, steps, out, warmup=5):
@@ -187,15 +199,28 @@ def main():
         for mode in modes:
             workdir = tempfile.mkdtemp(prefix="health_bench_")
             try:
-                command = [sys.executable, __file__, "--child", mode, "--steps", str(args.steps),
-                           "--repeats", str(args.repeats), "--workdir", workdir] + (["--graph"] if graph else [])
+                command = [
+                    sys.executable,
+                    __file__,
+                    "--child",
+                    mode,
+                    "--steps",
+                    str(args.steps),
+                    "--repeats",
+                    str(args.repeats),
+                    "--workdir",
+                    workdir,
+                ] + (["--graph"] if graph else [])
                 done = subprocess.run(command, env=env, capture_output=True, text=True)
             finally:
                 shutil.rmtree(workdir, ignore_errors=True)
             lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
             if done.returncode or not lines:
-                print("%s %s failed (exit %d):\n%s" % ("tf.function" if graph else "eager", mode,
-                                                       done.returncode, done.stderr[-2000:]), file=sys.stderr)
+                print(
+                    "%s %s failed (exit %d):\n%s"
+                    % ("tf.function" if graph else "eager", mode, done.returncode, done.stderr[-2000:]),
+                    file=sys.stderr,
+                )
                 continue
             rows.append(json.loads(lines[-1]))
             _print_row(rows[-1])
@@ -203,9 +228,18 @@ def main():
 
 
 def _print_row(row):
-    print("%-11s %-15s plain_ms=%7.2f mode_ms=%8.2f ratio=%6.2f bytes_per_step=%d" % (
-        "tf.function" if row["graph"] else "eager", row["mode"], row["plain_ms"], row["mode_ms"],
-        row["mode_ms"] / row["plain_ms"], row["bytes_per_step"]), flush=True)
+    print(
+        "%-11s %-15s plain_ms=%7.2f mode_ms=%8.2f ratio=%6.2f bytes_per_step=%d"
+        % (
+            "tf.function" if row["graph"] else "eager",
+            row["mode"],
+            row["plain_ms"],
+            row["mode_ms"],
+            row["mode_ms"] / row["plain_ms"],
+            row["bytes_per_step"],
+        ),
+        flush=True,
+    )
 
 
 def _print_targets(rows):
@@ -218,12 +252,16 @@ def _print_targets(rows):
             print("%s %s: %s" % (kind, name, "met" if ok else "NOT met"))
 
         if (graph, "health") in ratio and (graph, "curt_health") in ratio:
-            check("health overhead <= curt_health overhead (%.2f vs %.2f)" % (
-                ratio[graph, "health"] - 1, ratio[graph, "curt_health"] - 1),
-                ratio[graph, "health"] <= ratio[graph, "curt_health"])
-            check("health bytes/step <= curt_health's (%d vs %d)" % (
-                written[graph, "health"], written[graph, "curt_health"]),
-                written[graph, "health"] <= written[graph, "curt_health"])
+            check(
+                "health overhead <= curt_health overhead (%.2f vs %.2f)"
+                % (ratio[graph, "health"] - 1, ratio[graph, "curt_health"] - 1),
+                ratio[graph, "health"] <= ratio[graph, "curt_health"],
+            )
+            check(
+                "health bytes/step <= curt_health's (%d vs %d)"
+                % (written[graph, "health"], written[graph, "curt_health"]),
+                written[graph, "health"] <= written[graph, "curt_health"],
+            )
         if (graph, "flight") in ratio:
             limit = 1.2 if graph else 1.5
             check("flight <= %.1fx plain (%.2f)" % (limit, ratio[graph, "flight"]), ratio[graph, "flight"] <= limit)

@@ -56,8 +56,7 @@ class FlightRecorder:
         if not isinstance(keep_steps, int) or isinstance(keep_steps, bool) or keep_steps < 0:
             raise ValueError("keep_steps must be a non-negative int, got %r" % (keep_steps,))
         if trigger != "nonfinite" and not callable(trigger):
-            raise ValueError('trigger must be "nonfinite" or a callable(step_health) -> bool, got %r'
-                             % (trigger,))
+            raise ValueError('trigger must be "nonfinite" or a callable(step_health) -> bool, got %r' % (trigger,))
         if not isinstance(max_bytes, int) or isinstance(max_bytes, bool) or max_bytes < 0:
             raise ValueError("max_bytes must be a non-negative int, got %r" % (max_bytes,))
         self.keep_steps = keep_steps
@@ -73,14 +72,22 @@ class FlightRecorder:
         """A `record()` block for one training step, kept by this recorder."""
         from tb_tensorcap import autocapture
 
-        return autocapture.Recording(prefix, ops=ops, dtypes=dtypes, max_captures=max_captures, step=step,
-                                     writer=writer if writer is not None else self.writer, recorder=self)
+        return autocapture.Recording(
+            prefix,
+            ops=ops,
+            dtypes=dtypes,
+            max_captures=max_captures,
+            step=step,
+            writer=writer if writer is not None else self.writer,
+            recorder=self,
+        )
 
     def kept_steps(self, prefix=None):
         """The steps whose values are kept now, oldest first (of every block prefix if None)."""
         with self._lock:
-            return sorted(c.step for key, kept in self._kept.items() for c in kept
-                          if prefix is None or key.endswith(prefix))
+            return sorted(
+                c.step for key, kept in self._kept.items() for c in kept if prefix is None or key.endswith(prefix)
+            )
 
     def _step_done(self, key, captures, write_values):
         """Called when a block closes: fires the trigger or keeps the step.
@@ -107,10 +114,22 @@ class FlightRecorder:
             written.append(step_captures.step)
         self.triggered.append({"step": captures.step, "prefix": key, "written_steps": written, "lost_steps": lost})
         reason = "its trigger fired" if callable(self.trigger) else "a captured output held NaN or Inf"
-        print("tensorcap: flight recorder: %s at step %d of %r; wrote the full values of step%s %s%s"
-              % (reason, captures.step, key, "s" if len(written) > 1 else "", ", ".join(map(str, written)),
-                 "" if not lost else " (steps %s: values no longer kept on device, a later call of the "
-                 "function overwrote them)" % ", ".join(map(str, lost))), file=sys.stderr, flush=True)
+        print(
+            "tensorcap: flight recorder: %s at step %d of %r; wrote the full values of step%s %s%s"
+            % (
+                reason,
+                captures.step,
+                key,
+                "s" if len(written) > 1 else "",
+                ", ".join(map(str, written)),
+                ""
+                if not lost
+                else " (steps %s: values no longer kept on device, a later call of the "
+                "function overwrote them)" % ", ".join(map(str, lost)),
+            ),
+            file=sys.stderr,
+            flush=True,
+        )
         return True
 
     def _evict(self, kept):

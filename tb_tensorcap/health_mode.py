@@ -51,10 +51,12 @@ class StepCaptures:
         """[(tag, statistics dict)] of the step's captures, `analysis.tensor_stats` keys."""
         width, offset, found = len(metadata.HEALTH_FIELDS), 0, []
         for tag, _, rank, _ in self.specs:
-            numbers = self.rows[offset:offset + width]
+            numbers = self.rows[offset : offset + width]
             offset += width + rank
-            stats = {f: (int(x) if i < 5 else (None if np.isnan(x) else float(x)))
-                     for i, (f, x) in enumerate(zip(metadata.HEALTH_FIELDS, numbers))}
+            stats = {
+                f: (int(x) if i < 5 else (None if np.isnan(x) else float(x)))
+                for i, (f, x) in enumerate(zip(metadata.HEALTH_FIELDS, numbers))
+            }
             found.append((tag, stats))
         return found
 
@@ -114,8 +116,7 @@ class BlockHealth:
         captures.rows = np.concatenate(pieces) if pieces else np.zeros([0])
         captures.nbytes = sum(_nbytes(t) for t in tensors) + _traced_bytes(captures)
         if self._write and captures.specs:
-            health.write_record(self._record_tag, _specs.metadata(captures.specs), captures.rows,
-                                captures.step, writer)
+            health.write_record(self._record_tag, _specs.metadata(captures.specs), captures.rows, captures.step, writer)
         return captures
 
 

@@ -45,8 +45,9 @@ def overview(reader, run, max_steps=400, max_tags=1000, progress=None):
     for k, info in enumerate(captures):
         stats = reader.stats(info.run, info.tag, info.step, *_repeat(info))
         tags_of[k], steps_of[k] = tag_index[info.tag], info.step
-        flags[k] = (NAN if stats["nan"] else 0) | (POSINF if stats["posinf"] else 0) | (
-            NEGINF if stats["neginf"] else 0)
+        flags[k] = (
+            (NAN if stats["nan"] else 0) | (POSINF if stats["posinf"] else 0) | (NEGINF if stats["neginf"] else 0)
+        )
         if stats["min"] is not None:
             largest = max(abs(stats["min"]), abs(stats["max"]))
             if largest > 0:

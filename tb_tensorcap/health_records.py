@@ -86,5 +86,11 @@ def compare_statistics(stats_a, stats_b, rtol, atol):
             max_rel = max(max_rel or 0.0, delta / abs(b))
         outside += int(delta > atol + rtol * abs(b))
     reason = "nonfinite" if mismatch else ("statistics" if outside else None)
-    return {"reason": reason, "nonfinite_mismatch": mismatch, "max_abs": max_abs, "max_rel": max_rel,
-            "outside": outside, "compared": "statistics"}
+    return {
+        "reason": reason,
+        "nonfinite_mismatch": mismatch,
+        "max_abs": max_abs,
+        "max_rel": max_rel,
+        "outside": outside,
+        "compared": "statistics",
+    }

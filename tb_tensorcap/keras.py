@@ -90,14 +90,28 @@ class CaptureCallback(_keras.callbacks.Callback):
       trigger, max_bytes: the flight recorder's (see `FlightRecorder`).
     """
 
-    def __init__(self, layers=None, every_n_batches=1, what=_WHAT, prefix="", writer=None, *,
-                 mode="full", keep_steps=None, trigger="nonfinite", max_bytes=1 << 30):
+    def __init__(
+        self,
+        layers=None,
+        every_n_batches=1,
+        what=_WHAT,
+        prefix="",
+        writer=None,
+        *,
+        mode="full",
+        keep_steps=None,
+        trigger="nonfinite",
+        max_bytes=1 << 30,
+    ):
         super().__init__()
         if mode not in ("full", "health"):
             raise ValueError('CaptureCallback(mode=...) takes "full" or "health", not %r' % (mode,))
         self._mode = mode
-        self._recorder = None if keep_steps is None else flight.FlightRecorder(
-            keep_steps, trigger=trigger, max_bytes=max_bytes, writer=writer)
+        self._recorder = (
+            None
+            if keep_steps is None
+            else flight.FlightRecorder(keep_steps, trigger=trigger, max_bytes=max_bytes, writer=writer)
+        )
         self._block = None
         if isinstance(what, str):
             what = (what,)
@@ -226,8 +240,11 @@ class CaptureCallback(_keras.callbacks.Callback):
 
     def _without_xla(self, model):
         if getattr(model, "jit_compile", False):
-            warnings.warn("CaptureCallback: running the train step without XLA "
-                          "(jit_compile=False) while attached", RuntimeWarning, stacklevel=4)
+            warnings.warn(
+                "CaptureCallback: running the train step without XLA (jit_compile=False) while attached",
+                RuntimeWarning,
+                stacklevel=4,
+            )
             self._originals.append((model, "jit_compile", model.jit_compile, True))
             model.jit_compile = False
 

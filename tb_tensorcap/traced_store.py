@@ -79,7 +79,7 @@ class TracedStore:
                 self._used = 0
             chunk, offset = len(self._chunks) - 1, self._used
             self._used += length
-            self._chunks[chunk][offset:offset + length].assign(row)
+            self._chunks[chunk][offset : offset + length].assign(row)
             self._layout.append((chunk, offset, length))
             self.specs.append((tag, tensor.dtype.name, tensor.shape.rank, source))
             self._rings.append(self._ring(tensor) if self.keep_steps else None)
@@ -87,8 +87,12 @@ class TracedStore:
 
     def _ring(self, tensor):
         dtype = tensor.dtype
-        ring = [_plain_variable(lambda: tf.zeros([0], dtype), shape=tf.TensorShape(None), dtype=dtype,
-                                name="tensorcap_ring") for _ in range(self.keep_steps)]
+        ring = [
+            _plain_variable(
+                lambda: tf.zeros([0], dtype), shape=tf.TensorShape(None), dtype=dtype, name="tensorcap_ring"
+            )
+            for _ in range(self.keep_steps)
+        ]
         handles = tf.stack([v.handle for v in ring])
         target = tf.gather(handles, self._slot.read_value())
         tf.raw_ops.AssignVariableOp(resource=target, value=tensor)
@@ -110,8 +114,7 @@ class TracedStore:
             if not new_calls:
                 return None
             chunks = [c.numpy() for c in self._chunks]
-            rows = np.concatenate([chunks[c][o:o + n] for c, o, n in self._layout]) if self._layout \
-                else np.zeros([0])
+            rows = np.concatenate([chunks[c][o : o + n] for c, o, n in self._layout]) if self._layout else np.zeros([0])
             slot = None
             if self._slot is not None:
                 index = int(self._slot.numpy())

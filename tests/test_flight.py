@@ -7,7 +7,6 @@ import textwrap
 
 import numpy as np
 import pytest
-
 import tensorflow as tf
 
 import tb_tensorcap as tensorcap
@@ -35,8 +34,11 @@ def _health_steps(logdir, run="run"):
 
             event = event_pb2.Event.FromString(data)
             for value in event.summary.value:
-                content = metadata.parse_plugin_metadata(value.metadata.plugin_data.content) \
-                    if value.metadata.plugin_data.plugin_name == "tensorcap" else {}
+                content = (
+                    metadata.parse_plugin_metadata(value.metadata.plugin_data.content)
+                    if value.metadata.plugin_data.plugin_name == "tensorcap"
+                    else {}
+                )
                 if "health" in content:
                     found.setdefault(value.tag, []).append(event.step)
     return found
@@ -173,8 +175,13 @@ def test_kill_right_after_a_trigger_keeps_the_trigger_step(tmp_path):
             if recorder.triggered:
                 os.kill(os.getpid(), signal.SIGKILL)
     """)
-    done = subprocess.run([sys.executable, "-c", script, str(tmp_path / "run")], capture_output=True, text=True,
-                          env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"), timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "run")],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"),
+        timeout=300,
+    )
     assert done.returncode == -9, done.stderr[-2000:]
     assert "wrote the full values of steps 4, 5, 6" in done.stderr
     reader = tensorcap.load(str(tmp_path))
@@ -198,7 +205,11 @@ def test_divergence_of_health_runs_compares_statistics(tmp_path, writer_at):
     assert reply["compared"] == 12  # Mul, Sub and Relu at 4 steps
     first = reply["first"]
     assert (first["tag"], first["step"], first["reason"], first["compared"]) == (
-        "train/0001_Sub", 2, "statistics", "statistics")
+        "train/0001_Sub",
+        2,
+        "statistics",
+        "statistics",
+    )
     assert first["max_abs"] == pytest.approx(0.5)  # min, max and mean moved by 0.5
     assert [r["tag"] for r in reply["tags"] if r["steps_outside"]] == ["train/0001_Sub", "train/0002_Relu"]
 
@@ -211,10 +222,17 @@ def _keras_model_and_data(nan_row=None):
     y = rng.integers(0, 3, 48)
     if nan_row is not None:
         x[nan_row] = np.nan
-    model = keras.Sequential([keras.Input((6, 6, 1)), keras.layers.Conv2D(2, 3, activation="relu"),
-                              keras.layers.Flatten(), keras.layers.Dense(3)])
-    model.compile(optimizer=keras.optimizers.SGD(0.01),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model = keras.Sequential(
+        [
+            keras.Input((6, 6, 1)),
+            keras.layers.Conv2D(2, 3, activation="relu"),
+            keras.layers.Flatten(),
+            keras.layers.Dense(3),
+        ]
+    )
+    model.compile(
+        optimizer=keras.optimizers.SGD(0.01), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    )
     return model, x, y
 
 
@@ -230,8 +248,17 @@ def test_keras_flight_recorder_keeps_the_batches_before_the_nan(tmp_path, writer
     reader = tensorcap.load(str(tmp_path))
     conv = next(t for t in reader.tags("run") if t.endswith("_Conv2D") and "gradient" not in t)
     assert [(i.step, i.kind) for i in reader.tag_captures("run", conv)] == [
-        (0, "health"), (1, "health"), (2, "health"), (2, "full"), (3, "health"), (3, "full"),
-        (4, "health"), (4, "full"), (5, "health"), (5, "full")]
+        (0, "health"),
+        (1, "health"),
+        (2, "health"),
+        (2, "full"),
+        (3, "health"),
+        (3, "full"),
+        (4, "health"),
+        (4, "full"),
+        (5, "health"),
+        (5, "full"),
+    ]
     assert reader.stats("run", conv, 3)["nan"] == 0 and reader.stats("run", conv, 4)["nan"] > 0
     assert np.isnan(reader.value("run", conv, 4)).any()
     assert model.train_function is None  # detached: the next fit retraces without instrumentation
@@ -279,13 +306,22 @@ MIRRORED_FLIGHT = textwrap.dedent("""
 
 
 def test_flight_recorder_per_replica(tmp_path):
-    done = subprocess.run([sys.executable, "-c", MIRRORED_FLIGHT, str(tmp_path)], capture_output=True, text=True,
-                          env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"), timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", MIRRORED_FLIGHT, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"),
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.strip().splitlines()[-1] == "[('replica_1/train', [2, 3])]"
     reader = tensorcap.load(str(tmp_path))
-    assert reader.tags("mirrored") == ["replica_0/train/0000_Sub", "replica_0/train/0001_Log",
-                                       "replica_1/train/0000_Sub", "replica_1/train/0001_Log"]
+    assert reader.tags("mirrored") == [
+        "replica_0/train/0000_Sub",
+        "replica_0/train/0001_Log",
+        "replica_1/train/0000_Sub",
+        "replica_1/train/0001_Log",
+    ]
     kinds = {(i.tag, i.step): i.kind for i in reader.captures("mirrored")}
     assert {s for (t, s), k in kinds.items() if k == "full"} == {2, 3}
     assert all(not t.startswith("replica_0") for (t, s), k in kinds.items() if k == "full")

@@ -4,12 +4,11 @@ import math
 
 import numpy as np
 import pytest
-
 import tensorflow as tf
+from conftest import WsgiTensorBoard
 
 import tb_tensorcap as tensorcap
 from tb_tensorcap import health_overview
-from conftest import WsgiTensorBoard
 
 pytestmark = pytest.mark.usefixtures("isolated_capture")
 
@@ -26,7 +25,7 @@ def flight_logdir(tmp_path_factory):
     x = tf.constant(np.linspace(1, 2, 6, dtype=np.float32).reshape(2, 3))
     for step in range(STEPS):
         with recorder.record("step", step=step):
-            scaled = x * (10.0 ** step)
+            scaled = x * (10.0**step)
             tf.math.log(scaled - (1e9 if step == BAD_STEP else 0.0))
     writer.close()
     return logdir
@@ -48,7 +47,7 @@ def test_overview_has_a_cell_per_tag_and_step(app):
     mul = reply["magnitude"][0:width]
     # Mul = x * 10**step: its max |x| is 2 * 10**step.
     assert mul == [pytest.approx(math.log10(2) + s, abs=1e-3) for s in range(STEPS)]
-    log_flags = reply["flags"][2 * width:3 * width]
+    log_flags = reply["flags"][2 * width : 3 * width]
     assert log_flags == [1 if s == BAD_STEP else 0 for s in range(STEPS)]
     assert reply["open"][2 * width + BAD_STEP] == [2, BAD_STEP]
 
@@ -56,8 +55,10 @@ def test_overview_has_a_cell_per_tag_and_step(app):
 def test_overview_is_downsampled_on_the_server(app):
     reply = app.get_json("/data/plugin/tensorcap/health?run=train&max_steps=3&max_tags=2")
     assert [(c["first"], c["last"]) for c in reply["columns"]] == [(0, 3), (4, 6), (7, 9)]
-    assert [(r["first"], r["last"]) for r in reply["rows"]] == [("step/0000_Mul", "step/0001_Sub"),
-                                                                ("step/0002_Log", "step/0002_Log")]
+    assert [(r["first"], r["last"]) for r in reply["rows"]] == [
+        ("step/0000_Mul", "step/0001_Sub"),
+        ("step/0002_Log", "step/0002_Log"),
+    ]
     assert len(reply["magnitude"]) == len(reply["flags"]) == len(reply["open"]) == 6
     # The second row's last column covers the NaN at step 7: flagged, and a click opens it.
     assert reply["flags"][5] == 1 and reply["open"][5] == [2, BAD_STEP]

@@ -9,11 +9,9 @@ click; a statistics-only step's card must say that only statistics were kept.
 
 import numpy as np
 import pytest
-
+from playwright.sync_api import expect  # noqa: E402
 from servers import TensorBoardProcess
 from test_tab import ENTRY, NAN, Problems, browser, wait_index_complete  # noqa: F401 (fixtures)
-
-from playwright.sync_api import expect  # noqa: E402
 
 STEPS, BAD_STEP = 10, 7
 
@@ -30,7 +28,7 @@ def server(tmp_path_factory):
     x = tf.constant(np.linspace(1, 2, 6, dtype=np.float32).reshape(2, 3))
     for step in range(STEPS):
         with recorder.record("step", step=step):
-            tf.math.log(x * (10.0 ** step) - (1e9 if step == BAD_STEP else 0.0))
+            tf.math.log(x * (10.0**step) - (1e9 if step == BAD_STEP else 0.0))
     writer.close()
     with TensorBoardProcess(logdir) as process:
         wait_index_complete(process)
@@ -49,8 +47,13 @@ def page(browser, server):  # noqa: F811
 
 
 def pixel(page, x, y):
-    return tuple(page.evaluate("""([x, y]) => Array.from(
-        document.querySelector('.health-grid').getContext('2d').getImageData(x, y, 1, 1).data.slice(0, 3))""", [x, y]))
+    return tuple(
+        page.evaluate(
+            """([x, y]) => Array.from(
+        document.querySelector('.health-grid').getContext('2d').getImageData(x, y, 1, 1).data.slice(0, 3))""",
+            [x, y],
+        )
+    )
 
 
 def test_overview_marks_the_nan_and_opens_it(page, server):
@@ -58,8 +61,9 @@ def test_overview_marks_the_nan_and_opens_it(page, server):
     grid = page.locator(".health-grid")
     expect(grid).to_be_visible()
     expect(page.locator(".health-body .summary")).to_contain_text("39 captures, 3 tags in 3 rows × 10 columns")
-    width, height = page.evaluate("() => [document.querySelector('.health-grid').width, "
-                                  "document.querySelector('.health-grid').height]")
+    width, height = page.evaluate(
+        "() => [document.querySelector('.health-grid').width, document.querySelector('.health-grid').height]"
+    )
     cell_w, cell_h = width // STEPS, height // 3
     assert pixel(page, BAD_STEP * cell_w + cell_w // 2, 2 * cell_h + cell_h // 2) == NAN
     assert pixel(page, 3 * cell_w + cell_w // 2, 2 * cell_h + cell_h // 2) != NAN
