@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from playwright.sync_api import expect  # noqa: E402
 from servers import TensorBoardProcess
-from test_tab import ENTRY, NAN, Problems, browser, wait_index_complete  # noqa: F401 (fixtures)
+from test_tab import ENTRY, NAN, Problems, wait_index_complete
 
 STEPS, BAD_STEP = 10, 7
 
@@ -36,7 +36,7 @@ def server(tmp_path_factory):
 
 
 @pytest.fixture
-def page(browser, server):  # noqa: F811
+def page(browser, server):
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     tab = context.new_page()
     tab.problems = Problems(tab)
