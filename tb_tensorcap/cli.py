@@ -83,7 +83,12 @@ def _stats(args):
         return _print_json(result)
     rows = result["steps"]
     columns = ("step", "dtype", "shape", "numel", "min", "max", "mean", "std", "nan", "posinf", "neginf", "zeros")
-    _print_table(columns, [[_number(r[c]) if c != "shape" else _shape(r[c]) for c in columns] for r in rows])
+    table = [[_number(r[c]) if c != "shape" else _shape(r[c]) for c in columns] for r in rows]
+    if any(r["kind"] == "health" for r in rows):  # health mode: say which steps kept no value
+        columns += ("kept",)
+        for line, row in zip(table, rows):
+            line.append("statistics only" if row["kind"] == "health" else "values")
+    _print_table(columns, table)
     return 0
 
 

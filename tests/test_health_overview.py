@@ -91,3 +91,16 @@ def test_bad_requests_get_clear_errors(app):
 def test_empty_bins_are_null():
     assert health_overview._bins(5, 2).tolist() == [0, 0, 0, 1, 1]
     assert health_overview._cell_or(np.array([0]), np.array([1]), 2) == [1, None]
+
+
+def test_the_command_says_which_steps_kept_only_statistics(flight_logdir, capsys):
+    from tb_tensorcap import cli
+
+    assert cli.main(["stats", str(flight_logdir), "train", "step/0002_Log"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[-1] == "kept"
+    kept = {int(line.split()[0]): line.split("  ")[-1].strip() for line in lines[1:]}
+    assert kept == {s: "values" if 5 <= s <= 7 else "statistics only" for s in range(STEPS)}
+    assert cli.main(["show", str(flight_logdir), "train", "step/0002_Log", "--step", "3"]) == 2
+    assert "health mode: only its statistics" in capsys.readouterr().err
+    assert cli.main(["alerts", str(flight_logdir), "--json"]) == 1
