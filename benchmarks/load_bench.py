@@ -2,7 +2,7 @@
 
 A generated logdir (two runs "a" and "b", 8 steps of a 256x256 float32 tag
 "act" and a 4096-element float64 tag "vec") is served by a real `tensorboard`
-process on loopback (tests/servers.py). Then:
+process on loopback (benchmarks/servers.py). Then:
 
 1. Baseline: one client, one keep-alive connection, for `--baseline-seconds`.
 2. Load: `--clients` threads (default 16), each with its own keep-alive
@@ -34,7 +34,6 @@ import time
 import urllib.parse
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "tests"))
 
 import numpy as np  # noqa: E402
 

@@ -20,7 +20,6 @@ debugger's. Target: record_vs_debugger <= 0.5.
 import argparse
 import os
 import shutil
-import sys
 import tempfile
 import time
 
@@ -29,7 +28,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import tb_tensorcap as tensorcap  # noqa: E402
 
 

@@ -22,13 +22,11 @@ Targets: RSS < 300 MB while browsing 1 GB; index <= 500 ms; slice <= 100 ms.
 import os
 import shutil
 import statistics
-import sys
 import tempfile
 import threading
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "tests"))
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402

@@ -10,8 +10,8 @@ and `record()`, Keras and ``tf.distribute`` are covered. Without it,
 `capture`, `Capturer` and `flush` take numpy, JAX and PyTorch values and write
 the same events through TensorBoard's own writer (`plain_capture.py`,
 `tensorcap.Writer`). Reading (`load`, the TensorBoard plugin, the `tensorcap`
-command) needs only tensorboard and numpy, so this package imports without
-TensorFlow and imports it only on first capture.
+command) needs only tensorboard, numpy, protobuf, ml_dtypes and crc32c, so
+this package imports without TensorFlow and imports it only on first capture.
 """
 
 from tb_tensorcap.event_writer import Writer

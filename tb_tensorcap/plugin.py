@@ -10,7 +10,8 @@ tag, which is all TensorBoard needs to list the tab as active.
 
 Routes are thin `*_route` wrappers (parameters in, HTTP out) over pure
 `*_impl` methods (Python values in, Python values out), as in TensorBoard's
-own plugins. Imports only tensorboard, numpy and protobuf.
+own plugins. Needs only TensorCap's reading dependencies (tensorboard, numpy,
+protobuf, ml_dtypes, crc32c), never TensorFlow.
 """
 
 import functools

@@ -1,8 +1,8 @@
 """The one reader of TensorCap captures: a lazy index over a logdir.
 
 Used by `tensorcap.load()`, the TensorBoard plugin and the `tensorcap` command.
-It imports only tensorboard, numpy and protobuf (TensorBoard runs without
-TensorFlow, and so must this).
+It needs only tensorboard, numpy, protobuf, ml_dtypes (bfloat16) and crc32c
+(record checksums): TensorBoard runs without TensorFlow, and so must this.
 
 Listing never holds tensor values: `refresh()` scans the event files once,
 keeping for each capture its record offsets and a few small facts (step,

@@ -14,8 +14,6 @@ import numpy as np
 
 import tb_tensorcap as tensorcap  # noqa: E402
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
 MIRRORED = textwrap.dedent("""
     import os, sys
     import tensorflow as tf
@@ -81,7 +79,6 @@ def _env(**extra):
     env = dict(
         os.environ,
         TF_CPP_MIN_LOG_LEVEL="2",
-        PYTHONPATH=ROOT,
         no_proxy="127.0.0.1,localhost",
         NO_PROXY="127.0.0.1,localhost",
     )

@@ -13,9 +13,9 @@ import urllib.parse
 
 import numpy as np
 import pytest
-from conftest import SAMPLE_STEPS, WsgiTensorBoard, sample_value
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support import SAMPLE_STEPS, WsgiTensorBoard, sample_value
 
 from tb_tensorcap import answers, plugin
 

@@ -23,21 +23,18 @@ import threading
 import time
 import urllib.parse
 
+import load_bench  # benchmarks/load_bench.py, on pytest's pythonpath
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import WsgiTensorBoard, flip_byte
 from servers import TensorBoardProcess
+from support import WsgiTensorBoard, flip_byte
 
 import tb_tensorcap
 import tb_tensorcap as tensorcap
-from tb_tensorcap import event_files, summary, writers
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "benchmarks"))
-import load_bench  # noqa: E402
+from tb_tensorcap import event_files, writers
 
 P = "/data/plugin/tensorcap"
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 READER_LOGGER = "tb_tensorcap"
 
 
@@ -45,7 +42,7 @@ pytestmark = pytest.mark.usefixtures("isolated_capture")
 
 
 def subprocess_env(**extra):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=REPO, **extra)
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **extra)
     env.pop("TENSORCAP_LOGDIR", None)
     return env
 
@@ -77,14 +74,6 @@ def warnings_of(caplog, *words):
 
 
 # -- the flush policy and kill -9 --------------------------------------------------------
-
-
-def test_flush_policy_is_documented():
-    with open(os.path.join(REPO, "README.md"), encoding="utf-8") as f:
-        readme = f.read()
-    assert "$TENSORCAP_FLUSH_SECS" in readme and "tensorcap.flush()" in readme
-    assert "$TENSORCAP_FLUSH_SECS" in summary.__doc__ and "at interpreter exit" in summary.__doc__
-    assert "Flushes every writer" in tensorcap.flush.__doc__
 
 
 KILL_SCRIPT = textwrap.dedent("""

@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import DIVERGE_STEP, NAN_STEP, SAMPLE_STEPS, WsgiTensorBoard, sample_value
+from support import DIVERGE_STEP, NAN_STEP, SAMPLE_STEPS, WsgiTensorBoard, sample_value
 
 P = "/data/plugin/tensorcap"
 

@@ -18,7 +18,7 @@ import time
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import flip_byte
+from support import flip_byte
 from tensorboard.compat.proto import summary_pb2
 
 import tb_tensorcap

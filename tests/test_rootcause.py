@@ -238,7 +238,7 @@ def test_python_function_prints_the_text_form(logdir):
 
 
 def test_route_rootcause_and_lineage(logdir):
-    from conftest import WsgiTensorBoard
+    from support import WsgiTensorBoard
 
     app = WsgiTensorBoard(logdir)
     app.wait_complete()

@@ -4,7 +4,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import SAMPLE_STEPS
+from support import SAMPLE_STEPS
 
 P = "/data/plugin/tensorcap"
 

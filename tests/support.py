@@ -1,0 +1,86 @@
+"""Helpers that test modules import (`from support import ...`): the sample logdir's facts,
+TensorBoard's real WSGI app in this process, and a bad-disk byte flip.
+
+They live here, not in conftest.py: tests/ and tests/browser/ each have a
+conftest.py, so `from conftest import ...` would find whichever was imported first.
+"""
+
+import time
+
+import numpy as np
+
+# The sample logdir's known facts, asserted by the tests that use it.
+SAMPLE_STEPS = 300
+NAN_STEP = 3
+DIVERGE_STEP = 2
+
+
+def sample_value(run, step):
+    """The 2-D value of tag "layer2/out" in `run` at `step`."""
+    x = np.arange(48, dtype=np.float32).reshape(6, 8) / 10 + step
+    if run == "changed" and step >= DIVERGE_STEP:
+        x[2, 5] += 0.5
+    return x
+
+
+def flip_byte(path, position):
+    """Damages one byte of a file in place (XOR 0x55), as a bad disk would."""
+    with open(path, "r+b") as f:
+        f.seek(position)
+        byte = f.read(1)
+        f.seek(position)
+        f.write(bytes([byte[0] ^ 0x55]))
+
+
+class WsgiTensorBoard:
+    """TensorBoard's real WSGI app and data provider, in this process.
+
+    TensorBoard's own ingestion is loaded once, without its reload thread
+    (which, running inside TensorFlow at interpreter exit, aborts the
+    process); the TensorCap plugin still refreshes on `--reload_interval`.
+    """
+
+    def __init__(self, logdir, extra_argv=()):
+        """`logdir` None: the logdirs come from `--logdir_spec` in `extra_argv`."""
+        from tensorboard import program
+        from tensorboard.backend import application
+        from tensorboard.backend.event_processing import data_ingester
+        from tensorboard.plugins.core import core_plugin
+        from werkzeug import test as werkzeug_test
+
+        from tb_tensorcap import plugin
+
+        self.tensorboard = program.TensorBoard(plugins=[core_plugin.CorePluginLoader, plugin.TensorCapLoader()])
+        logdir_argv = ["--logdir", str(logdir)] if logdir is not None else []
+        self.tensorboard.configure(argv=["tensorboard", *logdir_argv, "--load_fast=false", *extra_argv])
+        self.flags = self.tensorboard.flags
+        ingester = data_ingester.LocalDataIngester(self.flags)
+        multiplexer = ingester.deprecated_multiplexer
+        roots = (
+            {str(logdir): None} if logdir is not None else data_ingester._parse_event_files_spec(self.flags.logdir_spec)
+        )
+        for path, group in roots.items():
+            multiplexer.AddRunsFromDirectory(path, group)
+        multiplexer.Reload()
+        provider = ingester.data_provider
+        app = application.TensorBoardWSGIApp(
+            self.flags, self.tensorboard.plugin_loaders, provider, self.tensorboard.assets_zip_provider, multiplexer
+        )
+        self.client = werkzeug_test.Client(app)
+
+    def get(self, path):
+        return self.client.get(path)
+
+    def get_json(self, path, expect=200):
+        reply = self.client.get(path)
+        assert reply.status_code == expect, (path, reply.status_code, reply.get_data(as_text=True))
+        return reply.get_json()
+
+    def wait_complete(self, timeout=30):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            index = self.get_json("/data/plugin/tensorcap/index")
+            if index["complete"]:
+                return index
+            time.sleep(0.1)
+        raise AssertionError("the TensorCap index did not complete")
