@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import WsgiTensorBoard
+from support import WsgiTensorBoard
 
 import tb_tensorcap as tensorcap
 from tb_tensorcap import health_overview
