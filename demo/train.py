@@ -19,7 +19,7 @@ with the same settings are bit-identical. It writes four runs:
   is the first capture that differs from ``healthy`` (Divergence view).
 * ``record``: three steps whose forward pass runs inside
   ``tensorcap.record("forward")``: every op captured automatically
-  (``forward/conv/0002_Conv2D``, ``forward/dense1/0009_MatMul``, ...).
+  (``forward/conv/Conv2D``, ``forward/dense1/MatMul``, ...).
 
 Only these four run directories under --logdir are replaced.
 """

@@ -3,7 +3,7 @@
     import tb_tensorcap as tensorcap
 
     with tensorcap.record("step"):          # every eager op's outputs, named
-        logits = model(x)                    #   step/dense1/0003_MatMul, ...
+        logits = model(x)                    #   step/dense1/MatMul, ...
         loss = loss_fn(y, logits)
 
 `record()` is the article's hand-made capture context manager made real: it
@@ -15,8 +15,12 @@ instrumented so its internal values are written too (`graph_capture`).
 
 Steps: the explicit ``step``; else TensorFlow's summary step; else the
 number of times a block with this prefix was entered before (step n = the
-n-th execution of the block, from 0). The step is fixed when the block is
-entered: every capture of the block has the same step.
+n-th execution of the block, from 0), counting the steps its `tf.function`
+calls used. The step is fixed when the block is entered: every capture of
+the block has that step, except that the k-th call (from 0) of a
+`tf.function` in the block writes at step + k (`graph_capture`). Keras'
+``model.fit`` in a block thus writes one step per batch, and a warning
+points to `tensorcap.keras.CaptureCallback`, made for it.
 
 Writer: the explicit ``writer``, else the default ``tf.summary`` writer active
 when the block is entered, else TensorCap's own (as for `capture`).
@@ -150,6 +154,8 @@ class Recording(summary.Capturer):
         self._open = False
         self._names = {}  # op type -> display name, or "" when filtered out
         self._op_index = 0
+        self._type_counts = {}  # (scope, display name) -> ops of that type run in that scope
+        self._calls = 0  # the most calls of one tf.function in the block
         self._buffer = []
         self._buffered_bytes = 0
         self._replica = ""
@@ -196,6 +202,8 @@ class Recording(summary.Capturer):
 
     def __exit__(self, *exc_info):
         self._open = False
+        if self._explicit_step is None and self._calls > 1:
+            _continue_block_steps(self._replica + self.prefix, self.step + self._calls)
         stack = op_callback.open_records()
         if self in stack:
             stack.remove(self)
@@ -284,7 +292,6 @@ class Recording(summary.Capturer):
     def _on_eager_op(self, op_type, outputs):
         if self.stopped:
             return
-        index = self._op_index
         self._op_index += 1
         if self._health is not None and op_type.startswith("__inference_"):
             with capture_context.writing():
@@ -294,7 +301,18 @@ class Recording(summary.Capturer):
         name = self._cached_display_name(op_type)
         if not name:
             return
-        base = op_naming.eager_op_base(tf_internals.eager_scope_name(), self._entry_scope, index, name)
+        scope = op_naming.eager_scope(tf_internals.eager_scope_name(), self._entry_scope)
+        count = self._type_counts.get((scope, name), 0)
+        self._type_counts[scope, name] = count + 1
+        step = None
+        if op_naming.is_function_call(op_type):
+            # The k-th call of a tf.function in the block writes at step + k, as its instrumented ops do.
+            base, step = op_naming.op_base(scope, name, 0), self.step + count
+            self._calls = max(self._calls, count + 1)
+            if name in _KERAS_TRAIN_FUNCTIONS:
+                self._warn_fit(name)
+        else:
+            base = op_naming.op_base(scope, name, count)
         source = None
         for k, tensor in enumerate(outputs):
             if tensor is None or not self._wanted(tensor.dtype):
@@ -305,20 +323,20 @@ class Recording(summary.Capturer):
             if source is None:
                 source = capture_context.source_location()
             tag = op_naming.output_tag(base, k)
-            self._add(tag, tensor, source)
+            self._add(tag, tensor, source, step=step)
             if self._keep:
                 self._tensors[tag] = tensor
 
     def _on_graph_op(self, op_type, outputs, op_name, graph):
         if self.stopped or not outputs or not graph_capture.instrumentable(graph):
             return
-        index = graph_capture.next_op_index(graph)
         if op_type in graph_capture.SKIPPED_OP_TYPES:
             return
         name = self._cached_display_name(op_type)
         if not name:
             return
-        base = op_naming.graph_op_base(graph.name, op_name, index, name)
+        scope = op_naming.graph_scope(op_name, tf_internals.graph_names_in_use(graph))
+        base = op_naming.op_base(scope, name, graph_capture.next_type_count(graph, scope, name))
         source = None
         for k, tensor in enumerate(outputs):
             if not self._wanted(tensor.dtype):
@@ -338,6 +356,23 @@ class Recording(summary.Capturer):
         if ok is None:
             ok = _storable_dtypes[dtype] = capture_values.is_storable(dtype)
         return ok and (self._dtypes is None or dtype in self._dtypes)
+
+    def _warn_fit(self, function):
+        """Warns once per prefix that Keras' fit runs in the block (each batch is then a step)."""
+        if ("fit", self.prefix) in _warned:
+            return
+        _warned.add(("fit", self.prefix))
+        source = capture_context.source_location()
+        warnings.warn_explicit(
+            "tensorcap.record(%r) around model.fit (Keras' %s): each batch is written as one step (the "
+            "block's step + the batch's index in the block), and every op Keras runs between batches at the "
+            "block's step. To capture each batch's activations, weights, gradients, loss and metrics at the "
+            "optimizer's step, and nothing else, use model.fit(..., callbacks=[tensorcap.keras.CaptureCallback()]) "
+            "instead. (Warned once per prefix.)" % (self.prefix, function),
+            RuntimeWarning,
+            source["file"],
+            source["line"],
+        )
 
     def _stop(self):
         self.stopped = True
@@ -446,5 +481,13 @@ def _next_block_step(key):
         return count
 
 
+def _continue_block_steps(key, step):
+    """The next block with this prefix starts at `step` or later (its calls used the steps before)."""
+    with _block_lock:
+        _block_counts[key] = max(_block_counts.get(key, 0), step)
+
+
+# The tf.function names of Keras' train step (Keras 3, Keras 2): `model.fit` is running.
+_KERAS_TRAIN_FUNCTIONS = frozenset(["one_step_on_iterator", "multi_step_on_iterator", "train_function"])
 _storable_dtypes = {}
 _warned = set()  # (prefix, max_captures) already warned about

@@ -52,17 +52,30 @@ def innermost_capturer():
 
 
 def _package_dirs(*names):
-    """The directories of installed packages, found without importing them."""
+    """The directories (real paths) of installed packages, found without importing them."""
     dirs = []
     for name in names:
         spec = importlib.util.find_spec(name)
         for location in (spec.submodule_search_locations or []) if spec else []:
-            dirs.append(os.path.abspath(location) + os.sep)
+            dirs.append(os.path.realpath(location) + os.sep)
     return tuple(dirs)
 
 
 # Frames in these directories are library code, not the capture site.
 _LIBRARY_DIRS = _package_dirs("tb_tensorcap", "tensorflow", "keras", "tf_keras")
+_library_files = {}  # a file name as code objects give it -> whether it is library code
+
+
+def _is_library(filename):
+    """Whether `filename` is in TensorCap, TensorFlow or Keras, compared as real paths.
+
+    Code objects keep the path a module was imported through, which may be
+    relative or not normalised (``demo/../tb_tensorcap/autocapture.py``).
+    """
+    known = _library_files.get(filename)
+    if known is None:
+        known = _library_files[filename] = os.path.realpath(filename).startswith(_LIBRARY_DIRS)
+    return known
 
 
 def source_location():
@@ -73,14 +86,14 @@ def source_location():
     """
     if tf.executing_eagerly():
         frame = sys._getframe(2)
-        while frame is not None and frame.f_code.co_filename.startswith(_LIBRARY_DIRS):
+        while frame is not None and _is_library(frame.f_code.co_filename):
             frame = frame.f_back
         if frame is not None:
             code = frame.f_code
             return {"file": code.co_filename, "line": frame.f_lineno, "function": code.co_name}
     else:
         for entry in reversed(tf_internals.traced_stack()):
-            if not entry.filename.startswith(_LIBRARY_DIRS):
+            if not _is_library(entry.filename):
                 return {"file": entry.filename, "line": entry.lineno, "function": entry.name}
     return {"file": "<unknown>", "line": 0, "function": "<unknown>"}
 

@@ -29,6 +29,9 @@ Rules, in order of precedence:
 callback and `capture_gradients` use it too).
 """
 
+import warnings
+
+import numpy as np
 import tensorflow as tf
 
 from tb_tensorcap import (
@@ -187,6 +190,35 @@ def write(value, tag, step, description, writer, source):
             plain_capture.write(value, tag, step, description, plain_writer, source)
 
 
+_warned_frozen = set()  # tags already warned about
+
+
+def _warn_if_frozen(step, tag, source):
+    """Warns, once per tag, that the summary step inside a `tf.function` is a constant of the trace.
+
+    A Python int (or an eager tensor) given to `tf.summary.experimental.set_step`
+    is copied into the graph when the function is traced, so every later call
+    writes at that step. A `tf.Variable` (or a tensor of the graph) is read on
+    each call.
+    """
+    if isinstance(step, tf.Variable) or (tf.is_tensor(step) and not hasattr(step, "numpy")):
+        return
+    if tag in _warned_frozen:
+        return
+    _warned_frozen.add(tag)
+    value = int(np.asarray(step))
+    warnings.warn_explicit(
+        "tensorcap.capture(%r) inside tf.function: the summary step is the Python value %d, frozen into the graph "
+        "when the function was traced, so every call writes at step %d (all are kept, as repeats of that step). "
+        "Use a tf.Variable step (step = tf.Variable(0, dtype=tf.int64); tf.summary.experimental.set_step(step); "
+        "step.assign(i) each iteration), or set no step so that TensorCap counts the calls of this capture. "
+        "(Warned once per capture.)" % (tag, value, value),
+        RuntimeWarning,
+        source["file"],
+        source["line"],
+    )
+
+
 def _validate_and_write(value, tag, step, description, writer, source):
     if not tf.executing_eagerly() and tf_internals.in_xla_context():
         raise ValueError(
@@ -202,6 +234,8 @@ def _validate_and_write(value, tag, step, description, writer, source):
     with tf.control_dependencies(checks), tf_internals.writer_as_default(writer):
         if step is None:
             step = tf.summary.experimental.get_step()
+            if step is not None and not tf.executing_eagerly():
+                _warn_if_frozen(step, tag, source)
         if step is None:
             step = capture_context.step_counters.next_step(tag)
         if plan is None:

@@ -48,6 +48,15 @@ def keep_callbacks_path():
     _execute.execute = _execute.execute_with_callbacks
 
 
+def graph_names_in_use(graph):
+    """The names (lower case) a graph has handed out, as a mapping; checked: TF 2.21.
+
+    `Graph.unique_name` keeps them in ``_names_in_use``; read to undo its
+    scope uniquifiers (`op_naming.requested_scope`). Empty if absent.
+    """
+    return getattr(graph, "_names_in_use", None) or {}
+
+
 def eager_scope_name():
     """The eager context's current name scope ("" or "a/b/"); checked: TF 2.21."""
     return _context.context().scope_name or ""

@@ -108,11 +108,11 @@ def test_mirrored_strategy_records_each_replica(tmp_path):
     assert reader.tags("mirrored") == [
         "outside",
         "replica_0/g",
-        "replica_0/rec/0000_Square",
+        "replica_0/rec/Square",
         "replica_0/total",
         "replica_0/y",
         "replica_1/g",
-        "replica_1/rec/0000_Square",
+        "replica_1/rec/Square",
         "replica_1/total",
         "replica_1/y",
     ]
@@ -121,7 +121,7 @@ def test_mirrored_strategy_records_each_replica(tmp_path):
         for replica in (0, 1):
             y = x * (replica + 1)
             np.testing.assert_array_equal(reader.value("mirrored", "replica_%d/y" % replica, step), y)
-            np.testing.assert_array_equal(reader.value("mirrored", "replica_%d/rec/0000_Square" % replica, step), y * y)
+            np.testing.assert_array_equal(reader.value("mirrored", "replica_%d/rec/Square" % replica, step), y * y)
             np.testing.assert_array_equal(reader.value("mirrored", "replica_%d/total" % replica, step), x * x * 5)
             np.testing.assert_array_equal(reader.value("mirrored", "replica_%d/g" % replica, step), x + 10 * replica)
     assert reader.steps("mirrored", "outside") == [0]
