@@ -155,6 +155,7 @@ class Recording(summary.Capturer):
         self._names = {}  # op type -> display name, or "" when filtered out
         self._op_index = 0
         self._type_counts = {}  # (scope, display name) -> ops of that type run in that scope
+        self._function_calls = {}  # tf.function name -> its calls in the block
         self._calls = 0  # the most calls of one tf.function in the block
         self._buffer = []
         self._buffered_bytes = 0
@@ -298,20 +299,19 @@ class Recording(summary.Capturer):
                 self._health.after_function_call()
         if not outputs:
             return
+        # The k-th call of a tf.function in the block writes at step + k, as its instrumented
+        # ops do: counted even when `ops` filters the call out, as the graph counts it.
+        call = self._count_call(op_type) if op_naming.is_function_call(op_type) else None
         name = self._cached_display_name(op_type)
         if not name:
             return
         scope = op_naming.eager_scope(tf_internals.eager_scope_name(), self._entry_scope)
-        count = self._type_counts.get((scope, name), 0)
-        self._type_counts[scope, name] = count + 1
         step = None
-        if op_naming.is_function_call(op_type):
-            # The k-th call of a tf.function in the block writes at step + k, as its instrumented ops do.
-            base, step = op_naming.op_base(scope, name, 0), self.step + count
-            self._calls = max(self._calls, count + 1)
-            if name in _KERAS_TRAIN_FUNCTIONS:
-                self._warn_fit(name)
+        if call is not None:
+            base, step = op_naming.op_base(scope, name, 0), self.step + call
         else:
+            count = self._type_counts.get((scope, name), 0)
+            self._type_counts[scope, name] = count + 1
             base = op_naming.op_base(scope, name, count)
         source = None
         for k, tensor in enumerate(outputs):
@@ -356,6 +356,16 @@ class Recording(summary.Capturer):
         if ok is None:
             ok = _storable_dtypes[dtype] = capture_values.is_storable(dtype)
         return ok and (self._dtypes is None or dtype in self._dtypes)
+
+    def _count_call(self, op_type):
+        """How many calls of this tf.function the block made before this one."""
+        function = op_naming.display_name(op_type, None)
+        count = self._function_calls.get(function, 0)
+        self._function_calls[function] = count + 1
+        self._calls = max(self._calls, count + 1)
+        if function in _KERAS_TRAIN_FUNCTIONS:
+            self._warn_fit(function)
+        return count
 
     def _warn_fit(self, function):
         """Warns once per prefix that Keras' fit runs in the block (each batch is then a step)."""

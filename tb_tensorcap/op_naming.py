@@ -42,7 +42,7 @@ _FUNCTION_NAME = re.compile(r"^__inference_(.+?)_\d+$")
 
 def is_function_call(op_type):
     """Whether an eager op is the call of a `tf.function` (``__inference_<name>_<n>``)."""
-    return _FUNCTION_NAME.match(op_type) is not None
+    return op_type.startswith("__inference_")
 
 
 def display_name(op_type, ops_regex):

@@ -100,38 +100,51 @@ def test_every_call_of_an_instrumented_function_in_one_block_is_its_own_step(tmp
         return tf.nn.relu(tf.matmul(x, W))
 
     inputs = [np.full((2, 4), call + 1, np.float32) * [[1], [-1]] for call in range(3)]
-    with tensorcap.record("fn", writer=writer) as first:
+    with tensorcap.record("calls", writer=writer) as first:
         for x in inputs:
             train_step(tf.constant(x))
-    with tensorcap.record("fn", writer=writer) as second:  # the next block continues after the calls
+    with tensorcap.record("calls", writer=writer) as second:  # the next block continues after the calls
         train_step(tf.constant(inputs[0]))
     writer.close()
-    assert (first.step, second.step) == (0, 3)
+    start = first.step  # the automatic step: blocks with this prefix entered before in this process
+    assert second.step == start + 3
     reader = tensorcap.load(str(tmp_path))
-    for tag in ("fn/MatMul", "fn/Relu", "fn/train_step"):
-        assert reader.steps("run", tag) == [0, 1, 2, 3] and reader.repeats("run", tag) == 0, tag
+    for tag in ("calls/MatMul", "calls/Relu", "calls/train_step"):
+        assert reader.steps("run", tag) == [start, start + 1, start + 2, start + 3], tag
+        assert reader.repeats("run", tag) == 0, tag
     for call, x in enumerate(inputs):
-        np.testing.assert_allclose(reader.value("run", "fn/MatMul", call), x @ W, rtol=1e-6)
-        np.testing.assert_allclose(reader.value("run", "fn/train_step", call), np.maximum(x @ W, 0), rtol=1e-6)
+        np.testing.assert_allclose(reader.value("run", "calls/MatMul", start + call), x @ W, rtol=1e-6)
+        np.testing.assert_allclose(reader.value("run", "calls/train_step", start + call), np.maximum(x @ W, 0),
+                                   rtol=1e-6)
+
+
+def _dense_model():
+    keras.utils.set_random_seed(1)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="dense")], name="net")
+    model.compile(optimizer="sgd", loss="mse")
+    return model
 
 
 def test_model_fit_inside_record_writes_one_step_per_batch_and_points_to_the_callback(tmp_path):
-    keras.utils.set_random_seed(1)
-    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="dense")])
-    model.compile(optimizer="sgd", loss="mse")
     x = np.linspace(-1, 1, 24, dtype=np.float32).reshape(6, 4)
     y = np.zeros((6, 3), np.float32)
     writer = tf.summary.create_file_writer(str(tmp_path / "fit"))
     with pytest.warns(RuntimeWarning, match="CaptureCallback"):
-        with tensorcap.record("fit", writer=writer, dtypes=tf.float32):
-            model.fit(x, y, batch_size=2, epochs=2, shuffle=False, verbose=0)
+        with tensorcap.record("fitting", writer=writer, dtypes=tf.float32) as rec:
+            _dense_model().fit(x, y, batch_size=2, epochs=2, shuffle=False, verbose=0)
+    with pytest.warns(RuntimeWarning, match="CaptureCallback"):  # also when `ops` leaves Keras' function out
+        with tensorcap.record("fit_matmuls", writer=writer, ops="MatMul") as matmuls_only:
+            _dense_model().fit(x, y, batch_size=2, epochs=1, shuffle=False, verbose=0)
+    with tensorcap.record("fitting", writer=writer) as after:
+        pass
     writer.close()
+    assert after.step == rec.step + 6  # the next block starts after the batches' steps
     reader = tensorcap.load(str(tmp_path))
-    matmuls = [t for t in reader.tags("fit") if t.endswith("dense/MatMul")]
-    assert matmuls, reader.tags("fit")
-    assert reader.steps("fit", matmuls[0]) == list(range(6))
-    assert reader.repeats("fit", matmuls[0]) == 0
-    assert reader.steps("fit", "fit/sequential/dense/BiasAdd") == list(range(6))
+    for tag in ("fitting/net/dense/MatMul", "fitting/net/dense/BiasAdd"):
+        assert reader.steps("fit", tag) == list(range(rec.step, rec.step + 6)), tag
+        assert reader.repeats("fit", tag) == 0, tag
+    assert reader.steps("fit", "fit_matmuls/net/dense/MatMul") == list(
+        range(matmuls_only.step, matmuls_only.step + 3))
 
 
 def _log_softmax(x):
