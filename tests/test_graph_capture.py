@@ -16,10 +16,9 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import WsgiTensorBoard
 
 import tb_tensorcap as tensorcap
-
-from conftest import WsgiTensorBoard
 
 pytestmark = pytest.mark.usefixtures("isolated_capture")
 
@@ -114,8 +113,9 @@ def test_every_call_of_an_instrumented_function_in_one_block_is_its_own_step(tmp
         assert reader.repeats("run", tag) == 0, tag
     for call, x in enumerate(inputs):
         np.testing.assert_allclose(reader.value("run", "calls/MatMul", start + call), x @ W, rtol=1e-6)
-        np.testing.assert_allclose(reader.value("run", "calls/train_step", start + call), np.maximum(x @ W, 0),
-                                   rtol=1e-6)
+        np.testing.assert_allclose(
+            reader.value("run", "calls/train_step", start + call), np.maximum(x @ W, 0), rtol=1e-6
+        )
 
 
 def _dense_model():
@@ -143,8 +143,7 @@ def test_model_fit_inside_record_writes_one_step_per_batch_and_points_to_the_cal
     for tag in ("fitting/net/dense/MatMul", "fitting/net/dense/BiasAdd"):
         assert reader.steps("fit", tag) == list(range(rec.step, rec.step + 6)), tag
         assert reader.repeats("fit", tag) == 0, tag
-    assert reader.steps("fit", "fit_matmuls/net/dense/MatMul") == list(
-        range(matmuls_only.step, matmuls_only.step + 3))
+    assert reader.steps("fit", "fit_matmuls/net/dense/MatMul") == list(range(matmuls_only.step, matmuls_only.step + 3))
 
 
 def _log_softmax(x):
@@ -188,6 +187,11 @@ def test_divergence_shows_where_an_eager_and_a_function_run_part(tmp_path):
     result = app.get_json("/data/plugin/tensorcap/divergence?run=eager&run2=function")
     # Softmax agrees within tolerance (0 against 2e-9); the Log of it is where they part.
     first = result["first"]
-    assert (first["tag"], first["step"], first["reason"], first["nonfinite_mismatch"]) == ("step/Log", 1, "nonfinite", 1)
+    assert (first["tag"], first["step"], first["reason"], first["nonfinite_mismatch"]) == (
+        "step/Log",
+        1,
+        "nonfinite",
+        1,
+    )
     softmax = next(r for r in result["tags"] if r["tag"] == "step/Softmax")
     assert (softmax["steps_compared"], softmax["steps_outside"]) == (2, 0)

@@ -14,10 +14,9 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import WsgiTensorBoard
 
 import tb_tensorcap as tensorcap
-
-from conftest import WsgiTensorBoard
 
 pytestmark = pytest.mark.usefixtures("isolated_capture")
 
@@ -54,7 +53,11 @@ def test_inserted_ops_rename_only_later_ops_of_their_type_and_scope(tmp_path):
         if not fixed:
             assert rec.tags == ["step/layer/MatMul", "step/layer/Relu", "step/layer/MatMul_1", "step/Softmax"]
     assert set(rec.tags) - {"step/layer/Maximum", "step/layer/Minimum"} == {
-        "step/layer/MatMul", "step/layer/Relu", "step/layer/MatMul_1", "step/Softmax"}
+        "step/layer/MatMul",
+        "step/layer/Relu",
+        "step/layer/MatMul_1",
+        "step/Softmax",
+    }
 
     proc = _tensorcap("divergence", logdir, "before", "fixed", "--json")
     result = json.loads(proc.stdout)
@@ -70,14 +73,17 @@ def test_inserted_ops_rename_only_later_ops_of_their_type_and_scope(tmp_path):
 
 def _cnn():
     keras.utils.set_random_seed(0)
-    return keras.Sequential([
-        keras.Input((6, 6, 1)),
-        keras.layers.Conv2D(2, 3, name="conv"),
-        keras.layers.Flatten(),
-        keras.layers.Dense(4, name="dense"),
-        keras.layers.Dense(3, name="dense_1"),
-        keras.layers.Softmax(name="probs"),
-    ], name="cnn")
+    return keras.Sequential(
+        [
+            keras.Input((6, 6, 1)),
+            keras.layers.Conv2D(2, 3, name="conv"),
+            keras.layers.Flatten(),
+            keras.layers.Dense(4, name="dense"),
+            keras.layers.Dense(3, name="dense_1"),
+            keras.layers.Softmax(name="probs"),
+        ],
+        name="cnn",
+    )
 
 
 def test_eager_and_function_runs_get_the_same_tags_and_compare(tmp_path):
@@ -94,8 +100,15 @@ def test_eager_and_function_runs_get_the_same_tags_and_compare(tmp_path):
             tags.setdefault(run, rec.tags)  # (a block lists what it instrumented, not the later writes)
             assert run == "function" or rec.tags == tags[run]  # the same names at every step
         writer.close()
-    internal = ["step/cnn/conv/Conv2D", "step/cnn/conv/BiasAdd", "step/cnn/dense/MatMul", "step/cnn/dense/BiasAdd",
-                "step/cnn/dense_1/MatMul", "step/cnn/dense_1/BiasAdd", "step/cnn/probs/Softmax"]
+    internal = [
+        "step/cnn/conv/Conv2D",
+        "step/cnn/conv/BiasAdd",
+        "step/cnn/dense/MatMul",
+        "step/cnn/dense/BiasAdd",
+        "step/cnn/dense_1/MatMul",
+        "step/cnn/dense_1/BiasAdd",
+        "step/cnn/probs/Softmax",
+    ]
     assert tags["eager"] == internal
     assert [t for t in tags["function"] if t in internal] == internal
 

@@ -312,9 +312,7 @@ def test_tf_function_outputs_every_call_and_internal_ops(tmp_path):
         x = X * (step + 1)
         np.testing.assert_allclose(reader.value("run", "fn/before", step), np.maximum(x @ W1, 0), rtol=1e-6)
         np.testing.assert_allclose(reader.value("run", "fn/before:1", step), x.sum(), rtol=1e-6)
-        np.testing.assert_allclose(
-            reader.value("run", "fn/traced_inside", step), 1 / (1 + np.exp(-x @ W1)), rtol=1e-5
-        )
+        np.testing.assert_allclose(reader.value("run", "fn/traced_inside", step), 1 / (1 + np.exp(-x @ W1)), rtol=1e-5)
         np.testing.assert_allclose(reader.value("run", matmul[0], step), x @ W1, rtol=1e-6)
     assert reader.steps("run", matmul[0]) == [0, 1, 2]
     assert len([i for i in reader.captures("run") if i.tag == matmul[0]]) == 3
@@ -463,7 +461,8 @@ def test_source_lines_when_the_package_is_imported_through_a_non_normalised_path
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     script = tmp_path / "user.py"
-    script.write_text(textwrap.dedent("""\
+    script.write_text(
+        textwrap.dedent("""\
         import sys
         sys.path.insert(0, %r)
         import tensorflow as tf
@@ -473,9 +472,17 @@ def test_source_lines_when_the_package_is_imported_through_a_non_normalised_path
         with tensorcap.record("step", writer=writer):
             tf.square(tf.constant(3.0))  # the user's line
         writer.close()
-        """) % (os.path.join(root, "demo", ".."), str(tmp_path / "logs")))
-    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120,
-                            env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"), cwd=str(tmp_path))
+        """)
+        % (os.path.join(root, "demo", ".."), str(tmp_path / "logs"))
+    )
+    result = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"),
+        cwd=str(tmp_path),
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     source = tensorcap.load(str(tmp_path / "logs")).info(".", "step/Square", 0).source
     assert (source["file"], source["line"]) == (str(script), 8)
