@@ -14,7 +14,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import WsgiTensorBoard
+from support import WsgiTensorBoard
 
 import tb_tensorcap as tensorcap
 
