@@ -7,8 +7,8 @@ here, with the TensorFlow versions it was checked against, so that a
 TensorFlow upgrade is checked in one module. No other module imports
 ``tensorflow.python``.
 
-"Checked" means the test suite (tests/test_record.py, test_capture.py,
-test_distribute.py, test_keras_callback.py) passes on that version.
+"Checked" means the test suite (tests/test_autocapture.py, test_summary.py,
+test_distribute.py, test_keras.py) passes on that version.
 """
 
 import sys

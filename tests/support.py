@@ -1,13 +1,18 @@
 """Helpers that test modules import (`from support import ...`): the sample logdir's facts,
-TensorBoard's real WSGI app in this process, and a bad-disk byte flip.
+TensorBoard's real WSGI app in this process, and event-file surgery (record spans,
+a bad-disk byte flip, the reader's warnings).
 
 They live here, not in conftest.py: tests/ and tests/browser/ each have a
 conftest.py, so `from conftest import ...` would find whichever was imported first.
 """
 
+import logging
+import os
 import time
 
 import numpy as np
+
+READER_LOGGER = "tb_tensorcap"
 
 # The sample logdir's known facts, asserted by the tests that use it.
 SAMPLE_STEPS = 300
@@ -84,3 +89,29 @@ class WsgiTensorBoard:
                 return index
             time.sleep(0.1)
         raise AssertionError("the TensorCap index did not complete")
+
+
+def event_files_of(run_dir):
+    return sorted(os.path.join(run_dir, n) for n in os.listdir(run_dir) if "tfevents" in n)
+
+
+def record_spans(path):
+    """[(start, end)] of each complete record, from the TFRecord framing alone."""
+    with open(path, "rb") as f:
+        data = f.read()
+    spans, pos = [], 0
+    while pos + 12 <= len(data):
+        length = int.from_bytes(data[pos : pos + 8], "little")
+        if pos + 12 + length + 4 > len(data):
+            break
+        spans.append((pos, pos + 12 + length + 4))
+        pos += 12 + length + 4
+    return spans
+
+
+def warnings_of(caplog, *words):
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.levelno >= logging.WARNING and r.name.startswith(READER_LOGGER) and all(w in r.getMessage() for w in words)
+    ]
