@@ -304,3 +304,23 @@ def test_new_steps_appear_after_reload(tmp_path):
         assert time.monotonic() < deadline, "step 1 never appeared"
         time.sleep(0.1)
     assert app.get_json(P + "/value?run=live&tag=growing&step=1")["data"] == [1.0, 1.0, 1.0]
+
+
+def test_stopped_plugin_stops_refreshing(sample_logdir):
+    """`stop()` ends the background refresh thread; its index stays as it was."""
+    import argparse
+    import threading
+
+    from tensorboard.plugins import base_plugin
+
+    from tb_tensorcap import plugin
+
+    before = set(threading.enumerate())
+    context = base_plugin.TBContext(logdir=str(sample_logdir), flags=argparse.Namespace(reload_interval=0.05))
+    tensorcap_plugin = plugin.TensorCapPlugin(context)
+    (refresher,) = [t for t in set(threading.enumerate()) - before if t.name == "tensorcap-refresh"]
+    index = tensorcap_plugin.index_impl()
+    assert index["complete"] is True and sorted(index["runs"]) == ["base", "changed"]
+    tensorcap_plugin.stop()
+    assert not refresher.is_alive()
+    assert sorted(tensorcap_plugin.index_impl()["runs"]) == ["base", "changed"]
