@@ -72,6 +72,58 @@ def tensor_stats(array):
     return stats
 
 
+def batch_stats(values, shape):
+    """`tensor_stats` of many values of one dtype and `shape`, bit for bit, faster.
+
+    `values` holds one value per row (k x numel). Rows with only finite
+    elements are reduced together, with the same float64 operations in the
+    same order as `tensor_stats`; the others (and strings, empty or large
+    values) go through `tensor_stats` itself. A statistics pass over
+    thousands of small captures is then bounded by reading them, not by
+    numpy's per-call overhead.
+    """
+    values = np.asarray(values)
+    count, size = values.shape
+    if values.dtype == object or not size or size > _BLOCK:
+        return [tensor_stats(row.reshape(shape)) for row in values]
+    real = _as_real(values)
+    nonfinite = ~np.isfinite(real)
+    plain = ~nonfinite.any(axis=1)
+    results = [None] * count
+    finite = real[plain]
+    block_mean = finite.mean(axis=1)
+    block_m2 = np.square(finite - block_mean[:, None]).sum(axis=1)
+    # tensor_stats' merge of one block into (count 0, mean 0.0, M2 0.0):
+    mean = 0.0 + block_mean * size / size
+    m2 = 0.0 + (block_m2 + block_mean * block_mean * 0 * size / size)
+    std = np.sqrt(m2 / size)
+    zeros = np.count_nonzero(finite == 0, axis=1)
+    columns = zip(
+        np.flatnonzero(plain).tolist(),
+        finite.min(axis=1).tolist(),
+        finite.max(axis=1).tolist(),
+        mean.tolist(),
+        std.tolist(),
+        zeros.tolist(),
+    )
+    for row, lo, hi, row_mean, row_std, row_zeros in columns:
+        results[row] = {
+            "numel": size,
+            "min": lo,
+            "max": hi,
+            "mean": row_mean,
+            "std": row_std,
+            "nan": 0,
+            "posinf": 0,
+            "neginf": 0,
+            "zeros": row_zeros,
+            "digest": _digest(values[row].reshape(shape)),
+        }
+    for row in np.flatnonzero(~plain).tolist():
+        results[row] = tensor_stats(values[row].reshape(shape))
+    return results
+
+
 def has_nonfinite(stats):
     return bool(stats["nan"] or stats["posinf"] or stats["neginf"])
 

@@ -14,6 +14,7 @@ for a bad slice.
 
 from tb_tensorcap import analysis, health_overview, health_records, slicing
 from tb_tensorcap import root_cause as root_cause_module
+from tb_tensorcap.reader import NotFoundError
 
 MAX_ELEMENTS = 1 << 24  # elements in one value reply, before pooling
 MAX_POOLED_ELEMENTS = 1 << 28  # elements a pooled reply may start from
@@ -53,20 +54,35 @@ def tag_facts(reader, run, tag):
 
 
 def index(reader):
-    """{run: {tag: facts}}: `tag_facts` plus "alerts" for every tag of every run.
+    """{run: {tag: facts}}: `tag_facts` plus "alerts", "checked" and "captures" for every tag of every run.
 
     "alerts" counts the tag's captures (repeats included) known to hold NaN or
-    Inf among those whose statistics are already computed: it reads no values
-    (the plugin computes statistics in the background).
+    Inf among the "checked" ones (of its "captures") whose statistics are
+    already computed: it reads no values (the plugin computes statistics in
+    the background). Built from the reader's columns, without a `CaptureInfo`
+    per capture.
     """
     runs = {}
-    for run, tags in reader.snapshot().items():
-        runs[run] = {}
-        for tag, infos in tags.items():
-            facts = tag_facts(reader, run, tag)
-            every = reader.tag_captures(run, tag) if facts["repeats"] else infos
-            alerts = sum(1 for i in every if i.stats is not None and analysis.has_nonfinite(i.stats))
-            runs[run][tag] = dict(facts, alerts=alerts)
+    for run in reader.runs():
+        try:
+            summaries = reader.tag_summaries(run)
+        except NotFoundError:  # gone since listed (its files were replaced)
+            continue
+        runs[run] = {
+            tag: {
+                "steps": facts["steps"],
+                "repeats": facts["repeats"],
+                "dtype": facts["last"].dtype,
+                "shape": list(facts["last"].shape),
+                "description": facts["last"].description,
+                "source": facts["last"].source,
+                "statistics_only": facts["statistics_only"],
+                "alerts": facts["alerts"],
+                "checked": facts["stats_known"],
+                "captures": facts["captures"],
+            }
+            for tag, facts in summaries.items()
+        }
     return runs
 
 
@@ -184,26 +200,24 @@ def diff(reader, a, b, slice_text="", rtol=DEFAULT_RTOL, atol=DEFAULT_ATOL, max_
     return {"a": _side(info_a), "b": _side(info_b), "slice": canonical, "stats": numbers, "diff": difference}
 
 
-def alerts(reader, run=None, progress=None):
+def alerts(reader, run=None, progress=None, timeout=None):
     """Every capture holding NaN or Inf, in capture order, runs by name.
 
     Every capture on disk counts, repeats of a (tag, step) included: each
     alert names its `repeat` (see `reader.Reader.repeats`) and its source.
 
-    Reads each value whose statistics are not cached yet, calling
-    `progress(done, total)` after each capture if given. The earliest alert
-    of each run has "first": True.
+    Computes the statistics not known yet (`Reader.compute_stats`, which saves
+    them for the next process), calling `progress(done, total)` as it goes.
+    With `timeout` (seconds), answers from the statistics known when it is
+    spent (`reader.progress()` says how many captures were checked) and
+    leaves unreadable captures unchecked instead of raising. The earliest
+    alert of each run has "first": True.
     """
-    captures = [
-        info
-        for run_name in ([run] if run is not None else reader.runs())
-        for info in reader.captures(run_name)
-        if info.dtype != "string"
-    ]
-    found, runs_alerted = [], set()
-    for done, info in enumerate(captures, 1):
-        stats = reader.stats(info.run, info.tag, info.step, info.repeat)
-        if analysis.has_nonfinite(stats):
+    reader.compute_stats(run, progress, strict=timeout is None, timeout=timeout)
+    found = []
+    for run_name in [run] if run is not None else reader.runs():
+        for position, info in enumerate(reader.nonfinite(run_name)):
+            stats = info.stats
             found.append(
                 {
                     "run": info.run,
@@ -215,19 +229,15 @@ def alerts(reader, run=None, progress=None):
                     "nan": stats["nan"],
                     "posinf": stats["posinf"],
                     "neginf": stats["neginf"],
-                    "first": info.run not in runs_alerted,
+                    "first": position == 0,
                 }
             )
-            runs_alerted.add(info.run)
-        if progress:
-            progress(done, len(captures))
     return found
 
 
 def numeric_capture_count(reader, run=None):
     """How many captures `alerts` checks (every non-string capture, repeats included)."""
-    runs = [run] if run is not None else reader.runs()
-    return sum(1 for run_name in runs for info in reader.captures(run_name) if info.dtype != "string")
+    return reader.count(run, numeric=True)
 
 
 def divergence(reader, run, run2, rtol=DEFAULT_RTOL, atol=DEFAULT_ATOL, progress=None):

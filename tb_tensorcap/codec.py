@@ -10,6 +10,7 @@ all; `encode_summary_value` is its counterpart for writing (`record()`).
 bfloat16 needs ``ml_dtypes`` (installed with TensorFlow and with tb_tensorcap).
 """
 
+import math
 import sys
 
 import numpy as np
@@ -125,7 +126,7 @@ def to_ndarray(tensor_proto):
     """
     name = dtype_name(tensor_proto.dtype)
     shape = proto_shape(tensor_proto)
-    numel = int(np.prod(shape, dtype=np.int64))
+    numel = math.prod(shape)
     if name == "string":
         values = list(tensor_proto.string_val)
         flat = np.empty(numel, dtype=object)

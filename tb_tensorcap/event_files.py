@@ -142,26 +142,72 @@ def scan_records(path, offset):
     Stops silently before a truncated last record (a writer still writing or
     killed), so a later scan from the returned offsets picks it up once it is
     complete. A record whose length fails its CRC raises `Corruption`: nothing after it can
-    be located.
+    be located. The file is read in blocks of `_SCAN_BLOCK` bytes (or one
+    record, if larger), not record by record.
     """
     with open_file(path) as f:
         f.seek(offset)
+        buffer, position = b"", 0  # buffer[position] is the byte at `offset`
         while True:
-            header = f.read(_HEADER.size)
-            if len(header) < _HEADER.size:
+            available = len(buffer) - position
+            if available >= _HEADER.size:
+                length, length_crc = _HEADER.unpack_from(buffer, position)
+                needed = _HEADER.size + length + _FOOTER.size
+                if available >= needed:
+                    if masked_crc32c(buffer[position : position + 8]) != length_crc:
+                        raise Corruption("%s: corrupt record length at byte %d" % (path, offset))
+                    start = position + _HEADER.size
+                    data = buffer[start : start + length]
+                    if masked_crc32c(data) != _FOOTER.unpack_from(buffer, start + length)[0]:
+                        data = None
+                    yield offset, offset + needed, data
+                    position += needed
+                    offset += needed
+                    continue
+                if masked_crc32c(buffer[position : position + 8]) != length_crc:
+                    raise Corruption("%s: corrupt record length at byte %d" % (path, offset))
+                if needed > _SCAN_BLOCK:  # a big value: read into place, copied once
+                    record = _read_big_record(f, buffer[position:], needed)
+                    if record is None:
+                        return
+                    with memoryview(record) as view:
+                        intact = (
+                            masked_crc32c(view[_HEADER.size : -_FOOTER.size])
+                            == _FOOTER.unpack_from(record, _HEADER.size + length)[0]
+                        )
+                    del record[-_FOOTER.size :], record[: _HEADER.size]  # in place: no copy
+                    yield offset, offset + needed, record if intact else None
+                    buffer, position, offset = b"", 0, offset + needed
+                    continue
+                wanted = _SCAN_BLOCK
+            else:
+                wanted = _SCAN_BLOCK
+            more = f.read(wanted)
+            if not more:
                 return
-            length, length_crc = _HEADER.unpack(header)
-            if masked_crc32c(header[:8]) != length_crc:
-                raise Corruption("%s: corrupt record length at byte %d" % (path, offset))
-            data = f.read(length)
-            footer = f.read(_FOOTER.size)
-            if len(data) < length or len(footer) < _FOOTER.size:
-                return
-            record_offset = offset
-            offset += _HEADER.size + length + _FOOTER.size
-            if masked_crc32c(data) != _FOOTER.unpack(footer)[0]:
-                data = None
-            yield record_offset, offset, data
+            buffer, position = buffer[position:] + more, 0
+
+
+_SCAN_BLOCK = 1 << 22
+
+
+def _read_big_record(f, start, size):
+    """The `size` bytes of a record beginning with `start`, or None if the file ends first."""
+    record = bytearray(size)
+    record[: len(start)] = start
+    filled = len(start)
+    with memoryview(record) as view:
+        while filled < size:
+            if hasattr(f, "readinto"):
+                count = f.readinto(view[filled:])
+            else:  # a remote file: no readinto
+                piece = f.read(min(size - filled, _SCAN_BLOCK))
+                count = len(piece)
+                view[filled : filled + count] = piece
+            if not count:
+                return None
+            filled += count
+    return record
 
 
 def read_record(path, offset):
@@ -175,16 +221,26 @@ def read_record(path, offset):
     Raises:
       Corruption: the record is damaged or incomplete.
     """
+    if is_local(path):
+        return record_at(map_file(path), path, offset)
     with open_file(path) as f:
-        if is_local(path):
-            size = os.fstat(f.fileno()).st_size
-            buffer = memoryview(mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)) if size else b""
-            start = offset
-        else:
-            f.seek(offset)
-            buffer, start = f.read(_HEADER.size), 0
-            if len(buffer) == _HEADER.size:
-                buffer += f.read(_HEADER.unpack(buffer)[0] + _FOOTER.size)
+        f.seek(offset)
+        buffer = f.read(_HEADER.size)
+        if len(buffer) == _HEADER.size:
+            buffer += f.read(_HEADER.unpack(buffer)[0] + _FOOTER.size)
+    return record_at(buffer, path, 0, offset)
+
+
+def map_file(path):
+    """A read-only memoryview of a whole local file, memory-mapped (for `record_at`)."""
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        return memoryview(mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)) if size else memoryview(b"")
+
+
+def record_at(buffer, path, start, offset=None):
+    """The CRC-checked data of the record at `start` of `buffer` (`offset` in `path`, for messages)."""
+    offset = start if offset is None else offset
     end_of_header = start + _HEADER.size
     if len(buffer) < end_of_header:
         raise Corruption("%s: no record at byte %d" % (path, offset))
@@ -218,6 +274,18 @@ def size(path):
         return os.path.getsize(path) if is_local(path) else tb_tf.io.gfile.stat(path).length
     except Exception:  # gone since it was listed; gfile raises its own errors
         return 0
+
+
+def stat(path):
+    """(size in bytes, modification time in ns) of a file; OSError if it cannot be read."""
+    if is_local(path):
+        result = os.stat(path)
+        return result.st_size, result.st_mtime_ns
+    try:
+        result = tb_tf.io.gfile.stat(path)
+    except Exception as e:  # gfile raises its own errors
+        raise OSError("cannot stat %s: %s" % (path, e)) from None
+    return result.length, getattr(result, "mtime_nsec", 0)
 
 
 def list_run_dirs(logdir):

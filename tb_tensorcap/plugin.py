@@ -41,6 +41,7 @@ _FRONTEND_DIR = os.path.dirname(os.path.abspath(frontend.__file__))
 
 INDEX_WAIT_SECONDS = 2.0  # /index answers "complete": false after this, and is polled
 FIRST_SCAN_WAIT_SECONDS = 120.0  # other routes wait for the first scan of the logdir
+ALERTS_WAIT_SECONDS = 5.0  # /alerts answers "complete": false after this, and is polled
 
 
 def _route(method):
@@ -120,11 +121,16 @@ class TensorCapPlugin(base_plugin.TBPlugin):
     # -- pure implementations: the answers layer, once the logdir is scanned --
 
     def index_impl(self):
-        """{"complete": bool, "runs": {run: {tag: facts}}, "errors": [str]} (see http_api.md)."""
+        """{"complete": bool, "progress": {...}, "runs": {run: {tag: facts}}, "errors": [str]} (see http_api.md)."""
         # Give a small logdir the chance to answer complete on the first request.
         complete = self._refresher.wait_first_scan(INDEX_WAIT_SECONDS)
         runs = answers.index(self._reader)
-        return {"complete": complete, "runs": runs, "errors": sorted(self._reader.listing_errors().values())}
+        return {
+            "complete": complete,
+            "progress": self._reader.progress(),
+            "runs": runs,
+            "errors": sorted(self._reader.listing_errors().values()),
+        }
 
     def stats_impl(self, run, tag, step=None):
         return answers.stats(self._scanned_reader(), run, tag, step)
@@ -141,7 +147,14 @@ class TensorCapPlugin(base_plugin.TBPlugin):
         return answers.diff(self._scanned_reader(), a, b, slice_text, rtol, atol, max_cells)
 
     def alerts_impl(self, run=None):
-        return {"alerts": answers.alerts(self._scanned_reader(), run)}
+        """{"alerts", "complete", "progress"}: what the statistics known within ALERTS_WAIT_SECONDS say."""
+        reader = self._scanned_reader()
+        if run is not None:
+            reader.tags(run)  # NotFoundError for an unknown run
+        found = answers.alerts(reader, run, timeout=ALERTS_WAIT_SECONDS)
+        progress = reader.progress()
+        statistics = progress["statistics"]
+        return {"alerts": found, "complete": statistics["done"] == statistics["total"], "progress": progress}
 
     def divergence_impl(self, run, run2, rtol=answers.DEFAULT_RTOL, atol=answers.DEFAULT_ATOL):
         return answers.divergence(self._scanned_reader(), run, run2, rtol, atol)
@@ -308,15 +321,7 @@ class _Refresher:
                 return
 
     def _warm_stats(self):
-        for run in self._reader.runs():
-            for info in self._reader.captures(run):
-                if self._stopping.is_set():
-                    return
-                if info.stats is None:
-                    try:
-                        self._reader.stats(info.run, info.tag, info.step, info.repeat)
-                    except (OSError, NotFoundError, ValueError) as e:
-                        logger.warning("TensorCap: cannot read %r: %s", info, e)
+        self._reader.compute_stats(stop=self._stopping)
 
 
 class _Args:

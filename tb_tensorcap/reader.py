@@ -6,15 +6,15 @@ It needs only tensorboard, numpy, protobuf, ml_dtypes (bfloat16) and crc32c
 
 Listing never holds tensor values: `refresh()` scans the event files once,
 keeping for each capture its record offsets and a few small facts (step,
-dtype, shape, source, order), and values are read from disk when asked for.
-Each refresh reads only the bytes appended since the last one, so it follows a
-run that is still training; a truncated last record is left for the next
-refresh. Statistics are computed once per capture and cached.
+dtype, shape, source, order) in numpy columns (`capture_table`: about 60
+bytes a capture, 150 with statistics), and values are read from disk when
+asked for. Each refresh reads only the bytes appended since the last one, so
+it follows a run that is still training; a truncated last record is left for
+the next refresh. Statistics are computed once per capture.
 
-Health captures (``kind == "health"``, from health mode and the flight
-recorder) come from health records, one per step holding many captures'
-statistics (`health_records`): they are listed like any capture, their
-`stats()` are the recorded ones, and `value()` raises `StatisticsOnlyError`.
+The index and the statistics are saved in a cache directory outside the
+logdir (`index_cache`), so a new process reopens an unchanged logdir without
+rescanning it, and never computes a capture's statistics twice.
 
 Repeats: several captures may share one (run, tag, step) (a step frozen in a
 `tf.function`, a function called twice in one `record()` block). Every one is
@@ -23,24 +23,37 @@ TensorBoard shows the last value written at a step, and the k-th (from 0)
 with ``repeat=k``; `captures()` lists every capture in capture order, and
 `repeats()` says how many captures of a tag repeat an earlier one's step.
 
-Thread-safe: the index is swapped under a lock that is never held while
-reading values from disk.
+Health captures (``kind == "health"``, from health mode and the flight
+recorder) come from health records, one per step holding many captures'
+statistics (`health_records`): they are listed like any capture, their
+`stats()` are the recorded ones, and `value()` raises `StatisticsOnlyError`.
+
+Thread-safe: the index changes under a lock that is never held while reading
+values from disk.
 """
 
-import collections
 import collections.abc
+import functools
+import itertools
 import logging
+import math
 import os
 import threading
+import time
 
 import numpy as np
-from tensorboard.compat.proto import event_pb2
 
-from tb_tensorcap import analysis, codec, event_files, health_records, metadata, notebook
+from tb_tensorcap import analysis, codec, event_files, health_records, index_cache, notebook, stats_pass, value_cache
+from tb_tensorcap.run_index import RunIndex, Vocabulary
 
 __all__ = ["CaptureInfo", "NotFoundError", "Reader", "StatisticsOnlyError", "load"]
 
 logger = logging.getLogger(__name__)
+
+SAVE_INTERVAL_SECONDS = 30.0  # a changing run's index is saved at most this often
+_STATS_SLICE = 1 << 16  # captures whose CaptureInfo a statistics pass holds at once
+_DEFAULT = object()
+_generations = itertools.count()  # tells values of a rebuilt run from the old ones
 
 
 class NotFoundError(LookupError):
@@ -52,7 +65,7 @@ class StatisticsOnlyError(NotFoundError):
 
 
 class CaptureInfo:
-    """The small facts of one capture: one step of one tag in one run.
+    """The small facts of one capture, built from the index's columns when asked for.
 
     Attributes:
       run, tag, step, wall_time: where and when it was captured.
@@ -71,6 +84,8 @@ class CaptureInfo:
         (lineage unknown).
       origin: for the capture of a tensor from outside a ``record()`` block,
         {"kind", "name"}; else None.
+      stats: its `analysis.tensor_stats` when known (also when computed after
+        this object was made), else None.
     """
 
     __slots__ = (
@@ -84,27 +99,61 @@ class CaptureInfo:
         "source",
         "order",
         "locations",
-        "stats",
         "kind",
         "op",
         "origin",
         "repeat",
+        "_stats",
+        "_table",
     )
 
     def __init__(
-        self, run, tag, step, wall_time, dtype, shape, description, source, order, locations, op=None, origin=None
+        self,
+        run,
+        tag,
+        step,
+        wall_time,
+        dtype,
+        shape,
+        description,
+        source,
+        order,
+        locations,
+        op=None,
+        origin=None,
+        repeat=0,
+        kind="full",
+        table=None,
     ):
         self.run, self.tag, self.step, self.wall_time = run, tag, step, wall_time
         self.dtype, self.shape, self.description = dtype, shape, description
         self.source, self.order, self.locations = source, order, locations
-        self.op, self.origin = op, origin
-        self.repeat = 0
-        self.stats = None
-        self.kind = "full"
+        self.op, self.origin, self.repeat, self.kind = op, origin, repeat, kind
+        self._stats, self._table = None, table
+
+    def _identity(self):
+        return (self.run, self.order, self.tag, self.step, self.locations)
+
+    def __eq__(self, other):
+        """The same capture (CaptureInfo objects are made on demand: compare, don't test identity)."""
+        return isinstance(other, CaptureInfo) and self._identity() == other._identity()
+
+    def __hash__(self):
+        return hash(self._identity())
+
+    @property
+    def stats(self):
+        if self._stats is None and self._table is not None and self.order < len(self._table):
+            self._stats = self._table.stats_of(self.order)
+        return self._stats
+
+    @stats.setter
+    def stats(self, stats):
+        self._stats = stats
 
     @property
     def numel(self):
-        return int(np.prod(self.shape, dtype=np.int64))
+        return math.prod(self.shape)
 
     @property
     def nbytes(self):
@@ -144,31 +193,14 @@ def source_text(source):
     return "%s:%s" % (source.get("file", "?"), source.get("line", "?"))
 
 
-class _RunIndex:
-    """What one run directory holds: tag -> step -> CaptureInfo."""
-
-    def __init__(self, name, path):
-        self.name = name
-        self.path = path
-        self.file_offsets = {}  # event file path -> offset scanned up to
-        self.broken_files = set()
-        self.problems = collections.Counter()  # event file path -> bad records seen
-        self.reported = set()  # (event file path, problem) already logged
-        self.tags = {}  # tag -> {step: CaptureInfo}: the last capture at each step
-        self.earlier = {}  # (tag, step) -> [CaptureInfo]: the captures a later one repeated
-        self.repeats = collections.Counter()  # tag -> captures that repeat an earlier one's step
-        self.pending_chunks = {}  # (tag, step, count) -> {index: (path, offset)}
-        self.next_order = 0
-
-
-def load(logdir):
+def load(logdir, cache_dir=_DEFAULT):
     """Indexes the captures under `logdir` and returns a `Reader`.
 
     Each directory under `logdir` holding event files is a run, named by its
     path relative to `logdir` ("." for `logdir` itself), as in TensorBoard.
     `logdir` may also be a {directory: group name} mapping (see `Reader`).
     """
-    reader = Reader(logdir)
+    reader = Reader(logdir, cache_dir=cache_dir)
     reader.refresh()
     return reader
 
@@ -178,10 +210,12 @@ class Reader:
 
     `logdir` is a directory, or a mapping {directory: group name or None} as
     TensorBoard's `--logdir_spec` gives: runs are then named "group/run" (the
-    group alone for the directory itself), as in TensorBoard.
+    group alone for the directory itself), as in TensorBoard. `cache_dir` is
+    where indexes are saved (default: `index_cache.default_directory()`;
+    None: nowhere).
     """
 
-    def __init__(self, logdir, value_cache_bytes=64 << 20):
+    def __init__(self, logdir, value_cache_bytes=64 << 20, cache_dir=_DEFAULT):
         # os.fspath: a pathlib.Path logdir must not silently list nothing.
         if isinstance(logdir, collections.abc.Mapping):
             self.logdir, self._roots = logdir, {os.fspath(d): g for d, g in logdir.items()}
@@ -189,15 +223,21 @@ class Reader:
             self.logdir = os.fspath(logdir)
             self._roots = {self.logdir: None}
         self._runs = {}
-        self._index_lock = threading.Lock()
-        self._refresh_lock = threading.Lock()
-        self._cache = _ValueCache(value_cache_bytes)
         # Runs holding no captures (yet): kept so that their files are not
         # re-read from the start, nor their damage re-reported, on each refresh.
         self._runs_without_captures = {}
-        self._facts_by_content = {}  # metadata content -> parsed facts (shared)
+        self._index_lock = threading.Lock()
+        self._refresh_lock = threading.Lock()
+        self._values = value_cache.ValueCache(value_cache_bytes)
+        self._vocab = Vocabulary()
+        directory = index_cache.default_directory() if cache_dir is _DEFAULT else cache_dir
+        self._index_cache = index_cache.IndexCache(directory) if directory else None
+        self._saved_at = {}  # run name -> time.monotonic() of its last save
+        self._scan_progress = (0, 0, False)  # bytes done, bytes in all, scan under way
+        self._stats_running = False
         self._listing_errors = {}  # root -> why the last refresh could not list it
-        self._consumers = {}  # run -> (its next_order when built, {(tag, step): [consumer]})
+        self._stats_lock = threading.Lock()  # one statistics pass at a time
+        self._consumers = {}  # run -> (its row count when built, {(tag, step): [consumer]})
 
     def __repr__(self):
         """One line: the logdir and how many runs, tags and captures it holds."""
@@ -221,22 +261,30 @@ class Reader:
         with self._refresh_lock:
             added = 0
             runs = [(run, run_dir, event_files.list_event_files(run_dir)) for run, run_dir in self._run_dirs()]
-            sizes = {path: event_files.size(path) for _, _, paths in runs for path in paths} if progress else {}
+            sizes = {path: event_files.size(path) for _, _, paths in runs for path in paths}
             total, done = sum(sizes.values()), 0
-            for run, run_dir, paths in runs:
-                with self._index_lock:
-                    run_index = self._runs.get(run) or self._runs_without_captures.get(run) or _RunIndex(run, run_dir)
-                for path in paths:
-                    added += self._scan_file(run_index, path)
-                    if progress:
+            self._scan_progress = (0, total, True)
+            try:
+                for run, run_dir, paths in runs:
+                    run_index = self._runs.get(run) or self._runs_without_captures.get(run)
+                    if run_index is None or any(sizes[p] < s.end for p, s in run_index.files.items() if p in sizes):
+                        run_index = self._open_run(run, run_dir, paths)  # new, or a file shrank: start over
+                    for path in paths:
+                        added += run_index.scan_file(path, self._vocab, functools.partial(self._publish, run_index))
                         done += sizes[path]
-                        progress(done, total)
-                if run_index.tags:
+                        self._scan_progress = (done, total, True)
+                        if progress:
+                            progress(done, total)
                     with self._index_lock:
-                        self._runs[run] = run_index
-                    self._runs_without_captures.pop(run, None)
-                else:
-                    self._runs_without_captures[run] = run_index
+                        if len(run_index.table):
+                            self._runs[run] = run_index
+                            self._runs_without_captures.pop(run, None)
+                        else:
+                            self._runs.pop(run, None)
+                            self._runs_without_captures[run] = run_index
+                    self._save(run_index)
+            finally:
+                self._scan_progress = (total, total, False)
             return added
 
     def _run_dirs(self):
@@ -259,108 +307,66 @@ class Reader:
                 found.append((relative, run_dir))
         return sorted(found)
 
-    def _scan_file(self, run_index, path):
-        if path in run_index.broken_files:
-            return 0
-        offset = run_index.file_offsets.get(path, 0)
-        added = 0
+    def _open_run(self, run, run_dir, paths):
+        """The saved index of a run directory when it still matches its files, else an empty one."""
+        run_index = None
+        if self._index_cache is not None:
+            saved = self._index_cache.load(_cache_key(run_dir))
+            if saved is not None:
+                try:
+                    run_index = RunIndex.from_cache(run, run_dir, paths, *saved, self._vocab)
+                except ValueError as e:
+                    logger.warning("TensorCap: the saved index of %s is damaged (%s): ignored, rescanning", run_dir, e)
+                if run_index is None:
+                    logger.info("TensorCap: event files of %s changed since its index was saved: rescanning", run_dir)
+        run_index = run_index or RunIndex(run, run_dir)
+        run_index.generation = next(_generations)
+        self._saved_at.pop(run, None)
+        return run_index
+
+    def _publish(self, run_index, rows):
+        with self._index_lock:
+            run_index.table.extend(rows)
+
+    def _save(self, run_index, force=False):
+        """Saves a changed run's index, at most every SAVE_INTERVAL_SECONDS unless `force`."""
+        if self._index_cache is None or not run_index.changed:
+            return
+        last = self._saved_at.get(run_index.name)
+        if not force and last is not None and time.monotonic() - last < SAVE_INTERVAL_SECONDS:
+            return
         try:
-            for offset, end, data in event_files.scan_records(path, offset):  # noqa: B020 - resumes at the last offset
-                if data is None:
-                    _report(run_index, path, "record at byte %d fails its CRC; skipped" % offset)
-                else:
-                    added += self._index_record(run_index, path, offset, data)
-                run_index.file_offsets[path] = end
-        except event_files.Corruption as e:
-            logger.warning("%s; the rest of this file is skipped", e)
-            run_index.broken_files.add(path)
-        except OSError as e:
-            _report_once(run_index, path, "cannot read %s: %s" % (path, e))
-        else:
-            _check_tail(run_index, path)
-        return added
+            with self._index_lock:
+                run_index.changed = False
+                header, arrays = run_index.to_cache(self._vocab)
+        except OSError as e:  # an event file vanished under us: the next refresh sees it
+            logger.warning("TensorCap: cannot save the index of %s: %s", run_index.path, e)
+            return
+        self._index_cache.save(_cache_key(run_index.path), header, arrays)
+        self._saved_at[run_index.name] = time.monotonic()
 
-    def _index_record(self, run_index, path, offset, data):
-        """Adds the TensorCap values of one event record; returns how many."""
-        if _PLUGIN_NAME_BYTES not in data:
-            return 0  # another plugin's record (an image, a scalar...): no need to parse it
-        try:
-            event = event_pb2.Event.FromString(data)
-        except Exception:  # protobuf's DecodeError; the CRC matched, so rare
-            _report(run_index, path, "record at byte %d is not an Event; skipped" % offset)
-            return 0
-        if not event.HasField("summary"):
-            return 0
-        added = 0
-        for value in event.summary.value:
-            plugin_data = value.metadata.plugin_data
-            if plugin_data.plugin_name != metadata.PLUGIN_NAME or not value.HasField("tensor"):
-                continue
-            try:
-                facts = self._parse_facts(plugin_data.content)
-                if "health" in facts:
-                    infos = _health_infos(run_index, event, value, facts["health"], (path, offset))
-                else:
-                    infos = [self._capture_info(run_index, event, value, facts, (path, offset))]
-            except ValueError as e:
-                _report(run_index, path, "capture %r at byte %d skipped: %s" % (value.tag, offset, e))
-                continue
-            for info in infos:
-                if info is None:
-                    continue
-                with self._index_lock:
-                    _add_capture(run_index, info)
-                self._cache.discard(info.run, info.tag, info.step, info.repeat)
-                added += 1
-        return added
+    def save(self):
+        """Saves every run's index and statistics changed since last saved."""
+        with self._index_lock:
+            runs = list(self._runs.values()) + list(self._runs_without_captures.values())
+        for run_index in runs:
+            self._save(run_index, force=True)
 
-    def _parse_facts(self, content):
-        """`metadata.parse_plugin_metadata`, once per distinct content.
+    def progress(self):
+        """How far the index scan and the statistics are: see http_api.md ("progress")."""
+        done, total, running = self._scan_progress
+        with self._index_lock:
+            captures = sum(len(r.table) for r in self._runs.values())
+            known = sum(int(np.count_nonzero(r.table.stats_known())) for r in self._runs.values())
+        return {
+            "index": {"done": done, "total": total, "unit": "bytes", "running": running},
+            "statistics": {"done": known, "total": captures, "unit": "captures", "running": self._stats_running},
+        }
 
-        Captures repeat their call sites, so most events carry the same
-        metadata: sharing one parsed dict saves the JSON parse and keeps the
-        index small (a few hundred bytes less per capture).
-        """
-        facts = self._facts_by_content.get(content)
-        if facts is None:
-            facts = metadata.parse_plugin_metadata(content)
-            if len(self._facts_by_content) >= _MAX_DISTINCT_FACTS:
-                self._facts_by_content.clear()
-            self._facts_by_content[content] = facts
-        return facts
-
-    def _capture_info(self, run_index, event, value, facts, location):
-        """The CaptureInfo of a complete capture, or None while chunks are missing."""
-        chunk = facts.get("chunk")
-        if chunk is None:
-            dtype = codec.dtype_name(value.tensor.dtype)
-            shape = codec.proto_shape(value.tensor)
-            locations = (location,)
-        else:
-            key = (value.tag, event.step, chunk["count"])
-            pieces = run_index.pending_chunks.setdefault(key, {})
-            pieces[chunk["index"]] = location
-            if len(pieces) < chunk["count"]:
-                return None
-            del run_index.pending_chunks[key]
-            dtype, shape = chunk["dtype"], tuple(chunk["shape"])
-            locations = tuple(pieces[i] for i in range(chunk["count"]))
-        order = run_index.next_order
-        run_index.next_order += 1
-        return CaptureInfo(
-            run_index.name,
-            value.tag,
-            event.step,
-            event.wall_time,
-            dtype,
-            tuple(shape),
-            value.metadata.summary_description,
-            facts.get("source"),
-            order,
-            locations,
-            facts.get("op"),
-            facts.get("origin"),
-        )
+    def nbytes(self):
+        """Bytes held by the index's columns (Python's own overhead aside)."""
+        with self._index_lock:
+            return sum(r.table.nbytes() for r in self._runs.values())
 
     # -- listing ----------------------------------------------------------
 
@@ -377,63 +383,98 @@ class Reader:
     def tags(self, run):
         """Tags captured in `run`, sorted."""
         with self._index_lock:
-            return sorted(self._run(run).tags)
+            names = self._vocab.tags.values
+            return sorted(names[t] for t in self._run(run).table.tag_steps().bounds)
 
     def steps(self, run, tag):
         """Steps captured for `tag` in `run`, ascending."""
         with self._index_lock:
-            return sorted(self._tag(run, tag))
+            lookup, tag_id = self._tag(run, tag)
+            start, end = lookup.bounds[tag_id]
+            return lookup.steps[start:end][lookup.last[start:end]].tolist()
 
     def info(self, run, tag, step, repeat=None):
         """The `CaptureInfo` of one capture: the last at `step`, or its `repeat`-th (from 0)."""
         with self._index_lock:
-            steps = self._tag(run, tag)
-            try:
-                last = steps[step]
-            except (KeyError, TypeError):
-                raise NotFoundError("no step %r for tag %r in run %r" % (step, tag, run)) from None
-            if repeat is None or repeat == last.repeat:
-                return last
-            earlier = self._run(run).earlier.get((tag, step), ())
-            if type(repeat) is not int or not 0 <= repeat < len(earlier):
+            run_index, rows = self._step_rows(run, tag, step)
+            if repeat is None:
+                return self._infos(run_index, rows[-1:])[0]
+            if type(repeat) is not int or not 0 <= repeat < len(rows):
                 raise NotFoundError(
                     "no repeat %r of step %d of tag %r in run %r (it has %d: 0..%d)"
-                    % (repeat, step, tag, run, last.repeat + 1, last.repeat)
+                    % (repeat, step, tag, run, len(rows), len(rows) - 1)
                 )
-            return earlier[repeat]
+            return self._infos(run_index, rows[repeat : repeat + 1])[0]
 
     def step_captures(self, run, tag, step):
         """Every capture of `tag` at `step`, in capture order (the last is `info()`'s)."""
-        last = self.info(run, tag, step)
         with self._index_lock:
-            return [*self._run(run).earlier.get((tag, step), ()), last]
+            return self._infos(*self._step_rows(run, tag, step))
 
     def repeats(self, run, tag):
         """How many captures of `tag` repeat the step of an earlier one (0: one per step)."""
         with self._index_lock:
-            self._tag(run, tag)
-            return self._run(run).repeats[tag]
+            lookup, tag_id = self._tag(run, tag)
+            return lookup.repeats(tag_id)
 
     def tag_infos(self, run, tag):
-        """The `CaptureInfo` of every step of `tag`, by ascending step."""
+        """The `CaptureInfo` of every step of `tag` (the last capture at each), by ascending step."""
         with self._index_lock:
-            steps = self._tag(run, tag)
-            return [steps[s] for s in sorted(steps)]
+            lookup, tag_id = self._tag(run, tag)
+            return self._infos(self._runs[run], lookup.last_rows(tag_id))
 
     def tag_captures(self, run, tag):
         """Every capture of `tag`, repeats included, by step then capture order."""
         with self._index_lock:
-            steps = self._tag(run, tag)
-            earlier = self._run(run).earlier
-            return [i for s in sorted(steps) for i in (*earlier.get((tag, s), ()), steps[s])]
+            lookup, tag_id = self._tag(run, tag)
+            start, end = lookup.bounds[tag_id]
+            return self._infos(self._runs[run], lookup.rows[start:end])
 
     def captures(self, run):
         """Every capture of `run` in capture order, repeats included."""
         with self._index_lock:
             run_index = self._run(run)
-            infos = [i for steps in run_index.tags.values() for i in steps.values()]
-            infos.extend(i for repeated in run_index.earlier.values() for i in repeated)
-        return sorted(infos, key=lambda i: i.order)
+            return self._infos(run_index, np.arange(len(run_index.table)))
+
+    def count(self, run=None, numeric=False):
+        """How many captures `run` (or every run) holds; with `numeric`, not counting strings."""
+        with self._index_lock:
+            tables = [self._run(run).table] if run is not None else [r.table for r in self._runs.values()]
+            string = self._vocab.dtypes.get("string")
+            if not numeric or string is None:
+                return sum(len(t) for t in tables)
+            return sum(int(np.count_nonzero(t.columns["dtype"] != string)) for t in tables)
+
+    def tag_summaries(self, run):
+        """{tag: facts} of `run` without a `CaptureInfo` per capture (for big indexes).
+
+        Facts: "steps" (ascending), "captures" (repeats included), "repeats",
+        "last" (`CaptureInfo` of the last capture at the last step),
+        "stats_known" (captures whose statistics are known), "alerts"
+        (those of them holding NaN or Inf) and "statistics_only" (steps whose
+        last capture kept only statistics: health mode).
+        """
+        with self._index_lock:
+            run_index = self._run(run)
+            table, lookup, names = run_index.table, run_index.table.tag_steps(), self._vocab.tags.values
+            known = table.stats_known()
+            alerting = np.zeros(len(table), bool)
+            alerting[table.nonfinite_rows()] = True
+            health_facts = [i for i, (facts, _) in enumerate(self._vocab.facts) if facts.get("kind") == "health"]
+            health = np.isin(table.columns["facts"], health_facts)
+            summaries = {}
+            for tag_id, (start, end) in lookup.bounds.items():
+                rows, last = lookup.rows[start:end], lookup.last[start:end]
+                summaries[names[tag_id]] = {
+                    "steps": lookup.steps[start:end][last].tolist(),
+                    "captures": end - start,
+                    "repeats": lookup.repeats(tag_id),
+                    "last": self._infos(run_index, rows[-1:])[0],
+                    "stats_known": int(np.count_nonzero(known[rows])),
+                    "alerts": int(np.count_nonzero(alerting[rows])),
+                    "statistics_only": int(np.count_nonzero(health[rows[last]])),
+                }
+            return summaries
 
     def inputs(self, run, tag, step):
         """Where each input of a captured op output came from, in input order.
@@ -450,11 +491,13 @@ class Reader:
         if info.op is None:
             return None
         with self._index_lock:
-            tags = self._run(run).tags
-            return [
-                dict(entry, index=i, step=step, captured="tag" in entry and step in tags.get(entry["tag"], ()))
-                for i, entry in enumerate(info.op["inputs"])
-            ]
+            lookup, tag_ids = self._run(run).table.tag_steps(), self._vocab.tags
+            entries = []
+            for i, entry in enumerate(info.op["inputs"]):
+                tag_id = tag_ids.get(entry["tag"]) if "tag" in entry else None
+                captured = tag_id in lookup.bounds and _nonempty(lookup.step_range(tag_id, step))
+                entries.append(dict(entry, index=i, step=step, captured=captured))
+            return entries
 
     def consumers(self, run, tag, step):
         """The captured op outputs of `step` that took this capture as an input.
@@ -468,17 +511,41 @@ class Reader:
         with self._index_lock:
             run_index = self._run(run)
             cached = self._consumers.get(run)
-            if cached is None or cached[0] != run_index.next_order:
-                cached = self._consumers[run] = (run_index.next_order, _consumer_map(run_index))
+            if cached is None or cached[0] != (run_index.generation, len(run_index.table)):
+                cached = self._consumers[run] = (
+                    (run_index.generation, len(run_index.table)),
+                    self._consumer_map(run_index),
+                )
             return [dict(c) for c in cached[1].get((tag, step), ())]
+
+    def _consumer_map(self, run_index):
+        """{(tag, step): [{"tag", "step", "repeat", "index"}, ...]}: lineage read backwards, in capture order."""
+        facts, names, table = self._vocab.facts, self._vocab.tags.values, run_index.table
+        with_inputs = [i for i, (f, _) in enumerate(facts) if (f.get("op") or {}).get("inputs")]
+        rows = np.flatnonzero(np.isin(table.columns["facts"], with_inputs))
+        columns = [
+            table.columns["facts"][rows],
+            table.columns["tag"][rows],
+            table.columns["step"][rows],
+            table.tag_steps().repeat[rows],
+        ]
+        consumers = {}
+        for facts_id, tag_id, step, repeat in zip(*(c.tolist() for c in columns)):
+            for index, entry in enumerate(facts[facts_id][0]["op"]["inputs"]):
+                if "tag" in entry:
+                    consumers.setdefault((entry["tag"], step), []).append(
+                        {"tag": names[tag_id], "step": step, "repeat": repeat, "index": index}
+                    )
+        return consumers
 
     def snapshot(self):
         """{run: {tag: [CaptureInfo by step]}}: the whole index at one instant."""
         with self._index_lock:
-            return {
-                run: {tag: [steps[s] for s in sorted(steps)] for tag, steps in r.tags.items()}
-                for run, r in self._runs.items()
-            }
+            snapshot = {}
+            for run, run_index in self._runs.items():
+                lookup, names = run_index.table.tag_steps(), self._vocab.tags.values
+                snapshot[run] = {names[t]: self._infos(run_index, lookup.last_rows(t)) for t in lookup.bounds}
+            return snapshot
 
     def _run(self, run):
         try:
@@ -487,10 +554,56 @@ class Reader:
             raise NotFoundError("no run %r in %s" % (run, self.logdir)) from None
 
     def _tag(self, run, tag):
-        try:
-            return self._run(run).tags[tag]
-        except (KeyError, TypeError):
-            raise NotFoundError("no tag %r in run %r" % (tag, run)) from None
+        """(TagSteps of the run, tag id); NotFoundError for an unknown run or tag."""
+        lookup = self._run(run).table.tag_steps()
+        tag_id = self._vocab.tags.get(tag) if isinstance(tag, str) else None
+        if tag_id not in lookup.bounds:
+            raise NotFoundError("no tag %r in run %r" % (tag, run))
+        return lookup, tag_id
+
+    def _step_rows(self, run, tag, step):
+        """(RunIndex, rows of the captures of `tag` at `step` in capture order); NotFoundError if none."""
+        lookup, tag_id = self._tag(run, tag)
+        start, end = lookup.step_range(tag_id, step) if _is_int(step) else (0, 0)
+        if start == end:
+            raise NotFoundError("no step %r for tag %r in run %r" % (step, tag, run))
+        return self._runs[run], lookup.rows[start:end]
+
+    def _infos(self, run_index, rows):
+        """CaptureInfo of each row (under the index lock)."""
+        table, vocab = run_index.table, self._vocab
+        rows = np.asarray(rows, np.int64)
+        columns = [
+            table.columns[name][rows].tolist()
+            for name in ("tag", "step", "wall_time", "dtype", "shape", "facts", "file", "offset")
+        ]
+        repeats = table.tag_steps().repeat[rows].tolist()
+        files, infos = vocab.files.values, []
+        for i, (row, tag, step, wall_time, dtype, shape, facts_id, file, offset) in enumerate(
+            zip(rows.tolist(), *columns)
+        ):
+            facts, description = vocab.facts[facts_id]
+            chunks = table.chunk_locations.get(row)
+            locations = tuple((files[f], o) for f, o in chunks) if chunks else ((files[file], offset),)
+            info = CaptureInfo(
+                run_index.name,
+                vocab.tags.values[tag],
+                step,
+                wall_time,
+                vocab.dtypes.values[dtype],
+                vocab.shapes.values[shape],
+                description,
+                facts.get("source"),
+                row,
+                locations,
+                facts.get("op"),
+                facts.get("origin"),
+                repeat=repeats[i],
+                kind=facts.get("kind", "full"),
+                table=table,
+            )
+            infos.append(info)
+        return infos
 
     # -- values -----------------------------------------------------------
 
@@ -505,14 +618,16 @@ class Reader:
           StatisticsOnlyError: the capture was made in health mode.
           OSError: the event file can no longer be read.
         """
-        info = self.info(run, tag, step, repeat)
+        return self._value(self.info(run, tag, step, repeat))
+
+    def _value(self, info):
         if info.kind == "health":
-            raise StatisticsOnlyError(health_records.statistics_only_message(run, tag, step))
-        key = (run, tag, step, info.repeat)
-        cached = self._cache.get(*key)
+            raise StatisticsOnlyError(health_records.statistics_only_message(info.run, info.tag, info.step))
+        key = (self._runs[info.run].generation, info.order)
+        cached = self._values.get(key)
         if cached is not None:
             return cached
-        pieces = [self._read_tensor(path, offset, tag) for path, offset in info.locations]
+        pieces = [_read_tensor(path, offset, info.tag) for path, offset in info.locations]
         if len(pieces) == 1:
             # reshape: a capture split into one chunk (a single element over
             # CHUNK_BYTES) is stored 1-D.
@@ -521,7 +636,7 @@ class Reader:
             array = np.concatenate([p.reshape(-1) for p in pieces]).reshape(info.shape)
         array.flags.writeable = False
         if not event_files.is_local(info.locations[0][0]):
-            self._cache.put(key, array)
+            self._values.put(key, array)
         return array
 
     def values(self, run, tag):
@@ -529,11 +644,71 @@ class Reader:
         return {step: self.value(run, tag, step) for step in self.steps(run, tag)}
 
     def stats(self, run, tag, step, repeat=None):
-        """`analysis.tensor_stats` of one capture (as `value`), computed once and cached."""
+        """`analysis.tensor_stats` of one capture (as `value`), computed once and saved."""
         info = self.info(run, tag, step, repeat)
         if info.stats is None:
-            info.stats = analysis.tensor_stats(self.value(run, tag, step, info.repeat))
+            self._store_stats(info, analysis.tensor_stats(self._value(info)))
         return info.stats
+
+    def _store_stats(self, info, stats):
+        with self._index_lock:
+            run_index = self._runs.get(info.run)
+            if run_index is not None and info.order < len(run_index.table):
+                run_index.table.set_stats(info.order, stats)
+                run_index.changed = True
+        info.stats = stats
+
+    def compute_stats(self, run=None, progress=None, strict=False, timeout=None, stop=None):
+        """Computes the statistics not known yet, of `run` or of every run, and saves them.
+
+        One pass runs at a time: a second caller waits for the first. With a
+        `timeout` (seconds), the call returns when it is spent, leaving the
+        rest unknown (see `progress()`); so does setting the `stop` event.
+        `progress(done, total)` is called as
+        captures are done, counting those known before (as `progress()`). A capture that cannot be read raises with
+        `strict`, else is logged and left unknown. Returns how many
+        statistics this call computed.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        if not self._stats_lock.acquire(timeout=-1 if timeout is None else max(0.0, timeout)):
+            return 0
+        computed = 0
+        try:
+            self._stats_running = True
+            runs = [run] if run is not None else self.runs()
+            with self._index_lock:
+                tables = [self._run(r).table for r in runs]
+                todo = [(r, np.flatnonzero(~t.stats_known())) for r, t in zip(runs, tables)]
+                total = sum(len(t) for t in tables)
+            done = total - sum(len(rows) for _, rows in todo)
+            if progress:
+                progress(done, total)
+            for run_name, rows in todo:
+                run_index = self._runs.get(run_name)
+                for start in range(0, len(rows) if run_index is not None else 0, _STATS_SLICE):
+                    with self._index_lock:
+                        infos = self._infos(run_index, rows[start : start + _STATS_SLICE])
+                    for batch in stats_pass.batches(infos):
+                        for info, stats in stats_pass.compute(batch, self._value):
+                            if not isinstance(stats, Exception):
+                                self._store_stats(info, stats)
+                            elif strict:
+                                raise stats
+                            else:
+                                logger.warning("TensorCap: cannot read %r: %s", info, stats)
+                        done += len(batch)
+                        computed += len(batch)
+                        if progress:
+                            progress(done, total)
+                        self._save(run_index)
+                        if (deadline is not None and time.monotonic() > deadline) or (stop and stop.is_set()):
+                            return computed
+                if run_index is not None:
+                    self._save(run_index, force=True)
+        finally:
+            self._stats_running = False
+            self._stats_lock.release()
+        return computed
 
     def stats_frame(self, run=None, tags=None):
         """A pandas DataFrame with one row of statistics per capture (needs pandas).
@@ -555,144 +730,32 @@ class Reader:
 
         return frames.stats_frame(self, run, tags)
 
-    def _read_tensor(self, path, offset, tag):
-        try:
-            array = codec.tensor_in_event(event_files.read_record(path, offset), tag)
-        except event_files.Corruption as e:
-            raise OSError(str(e)) from None
-        except (ValueError, IndexError) as e:
-            raise OSError("%s: record at byte %d cannot be decoded: %s" % (path, offset, e)) from None
-        if array is None:
-            raise OSError("%s: record at byte %d no longer holds tag %r" % (path, offset, tag))
-        return array
+    def nonfinite(self, run):
+        """`CaptureInfo` of the captures of `run` whose known statistics count NaN or Inf, in capture order."""
+        with self._index_lock:
+            run_index = self._run(run)
+            return self._infos(run_index, run_index.table.nonfinite_rows())
 
 
-def _health_infos(run_index, event, value, health, location):
-    """A CaptureInfo per row of a health record, its statistics filled in."""
-    infos = []
-    for tag, dtype, shape, stats, source, op in health_records.decode(value.tensor, health):
-        info = CaptureInfo(
-            run_index.name,
-            tag,
-            event.step,
-            event.wall_time,
-            dtype,
-            shape,
-            "",
-            source,
-            run_index.next_order,
-            (location,),
-            op,
-        )
-        run_index.next_order += 1
-        info.stats, info.kind = stats, "health"
-        infos.append(info)
-    return infos
+def _read_tensor(path, offset, tag):
+    try:
+        array = codec.tensor_in_event(event_files.read_record(path, offset), tag)
+    except event_files.Corruption as e:
+        raise OSError(str(e)) from None
+    except (ValueError, IndexError) as e:
+        raise OSError("%s: record at byte %d cannot be decoded: %s" % (path, offset, e)) from None
+    if array is None:
+        raise OSError("%s: record at byte %d no longer holds tag %r" % (path, offset, tag))
+    return array
 
 
-def _consumer_map(run_index):
-    """{(tag, step): [{"tag", "step", "repeat", "index"}, ...]}: lineage read backwards, in capture order."""
-    consumers = {}
-    infos = [i for steps in run_index.tags.values() for i in steps.values() if i.op is not None]
-    infos.extend(i for repeated in run_index.earlier.values() for i in repeated if i.op is not None)
-    for info in sorted(infos, key=lambda i: i.order):
-        for index, entry in enumerate(info.op["inputs"]):
-            if "tag" in entry:
-                consumers.setdefault((entry["tag"], info.step), []).append(
-                    {"tag": info.tag, "step": info.step, "repeat": info.repeat, "index": index}
-                )
-    return consumers
+def _cache_key(run_dir):
+    return os.path.abspath(run_dir) if event_files.is_local(run_dir) else run_dir
 
 
-def _add_capture(run_index, info):
-    """Indexes `info`; a capture already at its (tag, step) is kept as an earlier repeat."""
-    steps = run_index.tags.setdefault(info.tag, {})
-    previous = steps.get(info.step)
-    if previous is not None:
-        run_index.earlier.setdefault((info.tag, info.step), []).append(previous)
-        run_index.repeats[info.tag] += 1
-        info.repeat = previous.repeat + 1
-    steps[info.step] = info
+def _is_int(step):
+    return isinstance(step, (int, np.integer)) and not isinstance(step, bool)
 
 
-_REPORTS_PER_FILE = 3
-# Every TensorCap value names the plugin in its metadata.
-_PLUGIN_NAME_BYTES = metadata.PLUGIN_NAME.encode("ascii")
-_MAX_DISTINCT_FACTS = 100_000  # parsed metadata kept for sharing
-
-
-def _report_once(run_index, path, message):
-    """Logs `message` about `path` the first time only (each refresh meets it again)."""
-    if (path, message) not in run_index.reported:
-        run_index.reported.add((path, message))
-        logger.warning("%s", message)
-
-
-def _check_tail(run_index, path):
-    """Reports, once per position, a local file that ends in an incomplete record.
-
-    The record is left for a later refresh, as its writer may still be writing
-    it; a writer that was killed never completes it.
-    """
-    if path in run_index.broken_files or not event_files.is_local(path):
-        return
-    end = run_index.file_offsets.get(path, 0)
-    size = event_files.size(path)
-    if size > end:
-        _report_once(
-            run_index,
-            path,
-            "%s: incomplete record at byte %d: still being written, or its "
-            "writer stopped; skipped until it is complete" % (path, end),
-        )
-
-
-def _report(run_index, path, problem):
-    """Logs a bad record, once, and at most a few per file (a damaged file can hold thousands)."""
-    run_index.problems[path] += 1
-    count = run_index.problems[path]
-    if count <= _REPORTS_PER_FILE:
-        logger.warning("%s: %s", path, problem)
-    if count == _REPORTS_PER_FILE:
-        logger.warning("%s: further bad records in this file are skipped without a report", path)
-
-
-class _ValueCache:
-    """A small LRU of values read from remote storage, bounded in bytes.
-
-    Browsing asks for the same capture several times in a row (value, then
-    histogram, then a slice); this keeps those from re-reading gs:// or s3://.
-    Local values need no cache: they are views of memory-mapped files.
-    """
-
-    def __init__(self, max_bytes):
-        self._max_bytes = max_bytes
-        self._bytes = 0
-        self._entries = collections.OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, *key):
-        with self._lock:
-            array = self._entries.get(key)
-            if array is not None:
-                self._entries.move_to_end(key)
-            return array
-
-    def put(self, key, array):
-        size = array.nbytes
-        if size > self._max_bytes // 2:
-            return
-        with self._lock:
-            if key in self._entries:
-                return
-            self._entries[key] = array
-            self._bytes += size
-            while self._bytes > self._max_bytes:
-                _, evicted = self._entries.popitem(last=False)
-                self._bytes -= evicted.nbytes
-
-    def discard(self, *key):
-        with self._lock:
-            array = self._entries.pop(key, None)
-            if array is not None:
-                self._bytes -= array.nbytes
+def _nonempty(span):
+    return span[0] < span[1]

@@ -1,11 +1,16 @@
 """Shared fixtures: generated logdirs, TensorBoard's real WSGI app, real processes."""
 
 import os
+import shutil
+import tempfile
 
 import numpy as np
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Saved indexes go to a directory of this test session (inherited by the
+# `tensorcap` and `tensorboard` processes tests start), never to ~/.cache.
+os.environ["TENSORCAP_CACHE_DIR"] = tempfile.mkdtemp(prefix="tensorcap-test-cache-")
 
 from servers import TensorBoardProcess  # noqa: E402  (benchmarks/servers.py, on pytest's pythonpath)
 from support import NAN_STEP, SAMPLE_STEPS, WsgiTensorBoard, sample_value  # noqa: E402
@@ -107,3 +112,7 @@ def tensorboard_server():
     yield start
     for server in started:
         server.stop()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    shutil.rmtree(os.environ["TENSORCAP_CACHE_DIR"], ignore_errors=True)

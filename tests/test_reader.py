@@ -221,7 +221,7 @@ def test_stats_are_computed_once(tmp_path, writer_at, monkeypatch):
     stats = reader.stats(".", "x", 0)
     assert (stats["numel"], stats["nan"], stats["posinf"], stats["neginf"], stats["zeros"]) == (6, 1, 1, 1, 1)
     assert (stats["min"], stats["max"]) == (0.0, 3.0)
-    assert reader.stats(".", "x", 0) is stats
+    assert reader.stats(".", "x", 0) == stats
     assert calls == [(6,)]
     assert reader.stats(".", "x", 1)["mean"] == 3.0
     assert calls == [(6,), (2,)]
@@ -598,3 +598,19 @@ def test_logdir_on_a_non_local_filesystem_reads_through_gfile():
     w.flush()
     assert reader.refresh() == 1 and reader.steps("run1", "x") == [0, 1, 2, 3]
     w.close()
+
+
+def test_batched_statistics_equal_tensor_stats_bit_for_bit():
+    """The statistics pass reduces many small values together (analysis.batch_stats): same numbers exactly."""
+    rng = np.random.default_rng(0)
+    for size in (1, 7, 8, 9, 128, 129, 4096):
+        for dtype in (np.float32, np.float64, np.float16, np.int32, np.uint8, np.bool_, np.complex64):
+            values = (
+                (rng.standard_normal((20, size)) * 1000).astype(dtype)
+                if dtype is not np.bool_
+                else (rng.random((20, size)) > 0.5)
+            )
+            if np.issubdtype(dtype, np.inexact):
+                values[3, 0], values[5, -1] = np.nan, np.inf
+            expected = [analysis.tensor_stats(row.reshape(size)) for row in values]
+            assert analysis.batch_stats(values, (size,)) == expected, (size, dtype)
