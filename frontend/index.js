@@ -15,6 +15,7 @@ import { fetchAlerts, fetchIndex, isAbort } from "./api.js";
 import { h, message, show } from "./dom.js";
 import { followReload, followTheme, hostWindow, mirrorUrl } from "./host.js";
 import { createStore, decodeState, encodeState, PANELS } from "./state.js";
+import { createProgress } from "./views/progress.js";
 import { createAlertsPanel } from "./views/alerts.js";
 import { createCapturePanel } from "./views/capture.js";
 import { createDivergencePanel } from "./views/divergence.js";
@@ -96,19 +97,24 @@ export async function render() {
   };
   const panelTabs = h("div", { className: "panel-tabs", role: "tablist" });
   const appStatus = h("div", { className: "app-status" });
+  const workProgress = createProgress();
   document.body.replaceChildren(h("div", { className: "app" },
     sidebar.element,
     h("main", null, h("header", { className: "topbar" }, h("span", { className: "brand", text: "TensorCap" }), panelTabs),
-      appStatus, Object.values(panels))));
+      appStatus, workProgress.element, Object.values(panels))));
 
   let alertCounts = new Map();
   let alertsLoaded = false;
+  let alertsTimer = null;
 
   function loadAlerts() {
     alertsLoaded = true;
     alerts.loading();
     fetchAlerts().then((reply) => {
       alerts.show(reply);
+      // A first statistics pass is under way: what was found so far, then again.
+      clearTimeout(alertsTimer);
+      if (reply.complete === false) alertsTimer = setTimeout(loadAlerts, INCOMPLETE_REFRESH_MS);
       alertCounts = new Map();
       for (const a of reply.alerts) {
         const key = `${a.run}\u0000${a.tag}`;
@@ -157,6 +163,7 @@ export async function render() {
       show(appStatus, (reply.errors ?? []).map((text) => message(text, "error")));
       if (store.get().indexError) store.set({ indexError: null });
       if (reply.complete === false) delay = INCOMPLETE_REFRESH_MS;
+      if (workProgress.update(reply.progress)) delay = INCOMPLETE_REFRESH_MS;
       if (text !== indexText) {
         indexText = text;
         store.set({ index: { runs: reply.runs } });

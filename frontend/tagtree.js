@@ -5,7 +5,7 @@
 // Pure (no DOM). Building and flattening are linear in the number of tags;
 // a keystroke in the filter costs one flatten, never a DOM rebuild of every tag.
 
-// Tags of the visible runs: Map tag -> {runs, steps, alerts}, `steps` the most
+// Tags of the visible runs: Map tag -> {runs, steps, alerts[, partial]}, `steps` the most
 // steps any run has, `alerts` the alert steps summed over runs. `alertCounts`
 // (Map "run\u0000tag" -> count, from /alerts) raises the index's counts,
 // which may still be incomplete.
@@ -18,6 +18,8 @@ export function visibleTags(index, hidden, alertCounts = new Map()) {
       entry.runs.push(run);
       entry.steps = Math.max(entry.steps, facts.steps.length);
       entry.alerts += Math.max(facts.alerts ?? 0, alertCounts.get(`${run}\u0000${tag}`) ?? 0);
+      // Statistics of some captures not checked yet: the count is a lower bound.
+      if (facts.checked !== undefined && facts.checked < facts.captures) entry.partial = true;
       tags.set(tag, entry);
     }
   }
@@ -49,30 +51,34 @@ export function filterRegex(text) {
   return text.trim() ? new RegExp(text.trim(), "i") : null;
 }
 
-// Rows to draw: {kind: "group", path, name, depth, count, alerts, open} and
-// {kind: "tag", tag, name, depth, steps, alerts}. `isOpen(path)` says
+// Rows to draw: {kind: "group", path, name, depth, count, alerts, partial, open}
+// and {kind: "tag", tag, name, depth, steps, alerts, partial} (partial: some
+// statistics not checked yet, `alerts` is a lower bound). `isOpen(path)` says
 // whether a group is open; with a filter, groups holding matches open.
 export function flatten(root, regex, isOpen) {
   function visit(node, depth) {
     const rows = [];
     let count = 0;
     let alerts = 0;
+    let partial = false;
     for (const group of [...node.groups.values()].sort((a, b) => (a.name < b.name ? -1 : 1))) {
       const inner = visit(group, depth + 1);
       if (!inner.count) continue;
       const open = regex ? true : isOpen(group.path);
-      rows.push({ kind: "group", path: group.path, name: group.name, depth, count: inner.count, alerts: inner.alerts, open });
+      rows.push({ kind: "group", path: group.path, name: group.name, depth, count: inner.count, alerts: inner.alerts, partial: inner.partial, open });
       if (open) for (const row of inner.rows) rows.push(row);
       count += inner.count;
       alerts += inner.alerts;
+      partial ||= inner.partial;
     }
     for (const leaf of node.tags) {
       if (regex && !regex.test(leaf.tag)) continue;
-      rows.push({ kind: "tag", tag: leaf.tag, name: leaf.name, depth, steps: leaf.steps, alerts: leaf.alerts });
+      rows.push({ kind: "tag", tag: leaf.tag, name: leaf.name, depth, steps: leaf.steps, alerts: leaf.alerts, partial: Boolean(leaf.partial) });
       count++;
       alerts += leaf.alerts;
+      partial ||= Boolean(leaf.partial);
     }
-    return { rows, count, alerts };
+    return { rows, count, alerts, partial };
   }
   return visit(root, 0);
 }

@@ -324,3 +324,49 @@ def test_stopped_plugin_stops_refreshing(sample_logdir):
     tensorcap_plugin.stop()
     assert not refresher.is_alive()
     assert sorted(tensorcap_plugin.index_impl()["runs"]) == ["base", "changed"]
+
+
+def test_alerts_and_index_say_how_far_a_statistics_pass_is(tmp_path, writer_at, monkeypatch):
+    """/alerts answers with what is known when its time is spent, and says so; polling completes it."""
+    import tb_tensorcap as tensorcap
+    from tb_tensorcap import plugin, stats_pass
+
+    writer = writer_at(tmp_path / "run")
+    for step in range(6):
+        value = np.full((4,), float(step), np.float32)
+        if step in (1, 4):
+            value[2] = np.nan
+        tensorcap.capture(value, "x", step=step, writer=writer)
+    writer.flush()
+    monkeypatch.setattr(plugin, "ALERTS_WAIT_SECONDS", 0.0)
+    monkeypatch.setattr(stats_pass, "BATCH_CAPTURES", 2)
+    monkeypatch.setattr(plugin._Refresher, "_warm_stats", lambda self: None)  # no background statistics pass
+    app = WsgiTensorBoard(tmp_path)
+    app.wait_complete()
+    index = app.get_json(P + "/index")
+    assert index["progress"]["index"]["done"] == index["progress"]["index"]["total"] > 0
+    assert index["progress"]["statistics"] == {"done": 0, "total": 6, "unit": "captures", "running": False}
+    assert (index["runs"]["run"]["x"]["checked"], index["runs"]["run"]["x"]["captures"]) == (0, 6)
+
+    first = app.get_json(P + "/alerts")
+    assert first["complete"] is False and first["progress"]["statistics"]["done"] == 2
+    assert [a["step"] for a in first["alerts"]] == [1]  # steps 0 and 1 checked so far
+    assert app.get_json(P + "/index")["runs"]["run"]["x"]["checked"] == 2
+    replies = [first]
+    while not replies[-1]["complete"]:
+        replies.append(app.get_json(P + "/alerts"))
+        assert len(replies) < 10
+    assert [a["step"] for a in replies[-1]["alerts"]] == [1, 4]
+    assert [a["first"] for a in replies[-1]["alerts"]] == [True, False]
+    assert replies[-1]["progress"]["statistics"]["done"] == 6
+    assert app.get_json(P + "/index")["runs"]["run"]["x"] | {"steps": None, "source": None} == {
+        "steps": None,
+        "source": None,
+        "repeats": 0,
+        "dtype": "float32",
+        "shape": [4],
+        "description": "",
+        "alerts": 2,
+        "checked": 6,
+        "captures": 6,
+    }

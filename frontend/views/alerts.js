@@ -52,6 +52,10 @@ export function createAlertsPanel({ onOpen, onRefresh, onRootCause }) {
     show(reply) {
       alerts = reply.alerts;
       render();
+      const statistics = reply.progress?.statistics;
+      if (reply.complete === false && statistics) {
+        body.prepend(message(`Still checking: ${formatCount(statistics.done)} of ${formatCount(statistics.total)} captures so far; this list grows as the rest are checked.`));
+      }
     },
   };
 }

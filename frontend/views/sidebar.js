@@ -18,8 +18,14 @@ const OPEN_LIMIT = 200;
 const OVERSCAN = 8;
 const FILTER_DELAY_MS = 60;
 
-function badge(alerts) {
+function badge(alerts, partial) {
   if (!alerts) return null;
+  if (partial) {
+    return h("span", {
+      className: "badge partial", title: `${alerts} captures hold NaN or Inf so far; the rest are still being checked`,
+      text: `NaN/Inf ${formatCount(alerts)}+`,
+    });
+  }
   return h("span", { className: "badge", title: `${alerts} captured steps hold NaN or Inf`, text: `NaN/Inf ${formatCount(alerts)}` });
 }
 
@@ -73,12 +79,12 @@ export function createSidebar({ onPickTag, onHiddenRuns }) {
         h("span", { className: "twisty", text: row.open ? "▾" : "▸" }),
         h("span", { className: "name", text: row.name }),
         h("span", { className: "count", text: formatCount(row.count) }),
-        badge(row.alerts));
+        badge(row.alerts, row.partial));
     }
     return h("div", { ...common, title: row.tag, "aria-selected": String(row.tag === selected) },
       h("span", { className: "name", text: row.name }),
       h("span", { className: "count", title: "steps", text: formatCount(row.steps) }),
-      badge(row.alerts));
+      badge(row.alerts, row.partial));
   }
 
   // Draws the rows in the scrolled window; keeps the focus on the active row

@@ -57,3 +57,16 @@ test("10,000 tags flatten in a few milliseconds", () => {
   assert.equal(result.count, 111);
   assert.ok(elapsed < 100, `${elapsed} ms`);
 });
+
+test("a tag whose statistics are not all checked has a partial count, up to its groups", () => {
+  const partialIndex = {
+    runs: {
+      a: { "block1/z": { ...facts(3, 1), checked: 2, captures: 3 }, loss: { ...facts(2), checked: 2, captures: 2 } },
+    },
+  };
+  const tags = visibleTags(partialIndex, []);
+  assert.equal(tags.get("block1/z").partial, true);
+  assert.equal(tags.get("loss").partial, undefined);
+  const rows = flatten(buildTree(tags), null, () => true).rows;
+  assert.deepEqual(rows.map((r) => [r.name, r.partial]), [["block1", true], ["z", true], ["loss", false]]);
+});
