@@ -50,7 +50,10 @@ def rss():
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 import numpy, tensorboard.compat.proto.event_pb2
 import tb_tensorcap
-from tb_tensorcap import queries
+try:
+    from tb_tensorcap import answers as queries
+except ImportError:  # the previous release: queries.py
+    from tb_tensorcap import queries
 before = rss()
 began, cpu = time.perf_counter(), time.process_time()
 reader = tb_tensorcap.load(sys.argv[1])
