@@ -25,16 +25,13 @@ import json
 import os
 import shutil
 import struct
-import sys
 import tempfile
 import time
 
 import numpy as np
 from tensorboard.compat.proto import event_pb2, tensor_shape_pb2, types_pb2
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "tests"))
-
-from tb_tensorcap import event_files, metadata  # noqa: E402
+from tb_tensorcap import event_files, metadata
 
 P = "/data/plugin/tensorcap"
 MB = 1 << 20

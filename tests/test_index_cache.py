@@ -6,7 +6,7 @@ import shutil
 
 import numpy as np
 import pytest
-from conftest import flip_byte
+from support import flip_byte
 
 import tb_tensorcap
 from tb_tensorcap import capture_table, event_files, index_cache, metadata
