@@ -40,7 +40,7 @@ def app(flight_logdir):
 
 def test_overview_has_a_cell_per_tag_and_step(app):
     reply = app.get_json("/data/plugin/tensorcap/health?run=train")
-    assert reply["tags"] == ["step/0000_Mul", "step/0001_Sub", "step/0002_Log"]
+    assert reply["tags"] == ["step/Mul", "step/Sub", "step/Log"]
     assert [c["first"] for c in reply["columns"]] == list(range(STEPS))
     assert reply["captures"] == 3 * STEPS + 3 * 3  # health at every step, full values of steps 5-7 too
     width = STEPS
@@ -56,8 +56,8 @@ def test_overview_is_downsampled_on_the_server(app):
     reply = app.get_json("/data/plugin/tensorcap/health?run=train&max_steps=3&max_tags=2")
     assert [(c["first"], c["last"]) for c in reply["columns"]] == [(0, 3), (4, 6), (7, 9)]
     assert [(r["first"], r["last"]) for r in reply["rows"]] == [
-        ("step/0000_Mul", "step/0001_Sub"),
-        ("step/0002_Log", "step/0002_Log"),
+        ("step/Mul", "step/Sub"),
+        ("step/Log", "step/Log"),
     ]
     assert len(reply["magnitude"]) == len(reply["flags"]) == len(reply["open"]) == 6
     # The second row's last column covers the NaN at step 7: flagged, and a click opens it.
@@ -69,18 +69,18 @@ def test_overview_is_downsampled_on_the_server(app):
 
 def test_statistics_only_captures_through_the_routes(app):
     index = app.get_json("/data/plugin/tensorcap/index")
-    facts = index["runs"]["train"]["step/0002_Log"]
+    facts = index["runs"]["train"]["step/Log"]
     assert facts["steps"] == list(range(STEPS))
     assert facts["statistics_only"] == STEPS - 3  # steps 5, 6, 7 were written in full
-    stats = app.get_json("/data/plugin/tensorcap/stats?run=train&tag=step/0002_Log")["steps"]
+    stats = app.get_json("/data/plugin/tensorcap/stats?run=train&tag=step/Log")["steps"]
     assert [s["kind"] for s in stats] == ["full" if 5 <= s["step"] <= 7 else "health" for s in stats]
     assert stats[BAD_STEP]["nan"] == 6 and stats[3]["max"] == pytest.approx(math.log(2e3), rel=1e-6)
-    reply = app.get_json("/data/plugin/tensorcap/value?run=train&tag=step/0002_Log&step=3", expect=404)
+    reply = app.get_json("/data/plugin/tensorcap/value?run=train&tag=step/Log&step=3", expect=404)
     assert "health mode: only its statistics" in reply["error"]
-    value = app.get_json("/data/plugin/tensorcap/value?run=train&tag=step/0002_Log&step=6")
+    value = app.get_json("/data/plugin/tensorcap/value?run=train&tag=step/Log&step=6")
     assert value["shape"] == [2, 3]
     alerts = app.get_json("/data/plugin/tensorcap/alerts?run=train")["alerts"]
-    assert [(a["tag"], a["step"]) for a in alerts][-1] == ("step/0002_Log", BAD_STEP)
+    assert [(a["tag"], a["step"]) for a in alerts][-1] == ("step/Log", BAD_STEP)
 
 
 def test_bad_requests_get_clear_errors(app):
@@ -96,11 +96,11 @@ def test_empty_bins_are_null():
 def test_the_command_says_which_steps_kept_only_statistics(flight_logdir, capsys):
     from tb_tensorcap import cli
 
-    assert cli.main(["stats", str(flight_logdir), "train", "step/0002_Log"]) == 0
+    assert cli.main(["stats", str(flight_logdir), "train", "step/Log"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split()[-1] == "kept"
     kept = {int(line.split()[0]): line.split("  ")[-1].strip() for line in lines[1:]}
     assert kept == {s: "values" if 5 <= s <= 7 else "statistics only" for s in range(STEPS)}
-    assert cli.main(["show", str(flight_logdir), "train", "step/0002_Log", "--step", "3"]) == 2
+    assert cli.main(["show", str(flight_logdir), "train", "step/Log", "--step", "3"]) == 2
     assert "health mode: only its statistics" in capsys.readouterr().err
     assert cli.main(["alerts", str(flight_logdir), "--json"]) == 1

@@ -73,14 +73,14 @@ def test_overview_marks_the_nan_and_opens_it(page, server):
     box = grid.bounding_box()
     x, y = box["x"] + (BAD_STEP + 0.5) * box["width"] / STEPS, box["y"] + 2.5 * box["height"] / 3
     page.mouse.move(x, y)
-    expect(page.locator(".health-tip")).to_contain_text("tag step/0002_Log · step 7")
+    expect(page.locator(".health-tip")).to_contain_text("tag step/Log · step 7")
     expect(page.locator(".health-tip")).to_contain_text("NaN")
     page.mouse.click(x, y)
-    expect(page.locator(".capture-name")).to_have_text("step/0002_Log")
+    expect(page.locator(".capture-name")).to_have_text("step/Log")
     page.wait_for_function("() => document.querySelector('.step-label')?.textContent.startsWith('step 7 ')")
 
 
 def test_a_statistics_only_step_says_so(page, server):
     page.problems.allow_http_errors = True  # /value answers 404 for a statistics-only step
-    page.goto(server.base + ENTRY + "#run=train&tag=step/0002_Log&step=2")
+    page.goto(server.base + ENTRY + "#run=train&tag=step/Log&step=2")
     expect(page.locator(".capture-panel")).to_contain_text("only its statistics")
