@@ -142,9 +142,18 @@ def _export(args):
         raise CommandError(
             "%s:%s has %d steps: choose one with --step, or write an .npz" % (args.run, args.tag, len(infos))
         )
-    arrays = {
-        "step_%d" % i.step: codec.npy_exact(reader.value(i.run, i.tag, i.step)) for i in _progress(infos, "reading")
-    }
+    # A step captured several times: the last is step_N, as everywhere; an .npz also holds the
+    # earlier ones, as step_N_repeat_K (K from 0), so that nothing on disk is left out.
+    every = infos if single else [c for i in infos for c in reader.step_captures(i.run, i.tag, i.step)]
+    last = {i.step: i for i in infos}
+    arrays = {}
+    for info in _progress(every, "reading"):
+        key = (
+            "step_%d" % info.step
+            if info.repeat == last[info.step].repeat
+            else "step_%d_repeat_%d" % (info.step, info.repeat)
+        )
+        arrays[key] = codec.npy_exact(reader.value(info.run, info.tag, info.step, info.repeat))
     try:
         if single:
             np.save(args.output, arrays["step_%d" % steps[0]])
@@ -157,12 +166,24 @@ def _export(args):
         "run": args.run,
         "tag": args.tag,
         "steps": steps,
+        "arrays": sorted(arrays),
         "dtype": infos[-1].dtype,
         "saved_dtypes": sorted({str(a.dtype) for a in arrays.values()}),
     }
     if args.json:
         return _print_json(saved)
     print("wrote %s: %d step(s) of %s:%s (%s)" % (args.output, len(steps), args.run, args.tag, infos[-1].dtype))
+    repeats = len(arrays) - len(steps) if not single else len(reader.step_captures(args.run, args.tag, steps[0])) - 1
+    if repeats:
+        print(
+            "%d capture(s) repeat a step: %s"
+            % (
+                repeats,
+                "the .npz holds them as step_N_repeat_K"
+                if not single
+                else "the last is written; an .npz holds them all",
+            )
+        )
     if infos[-1].dtype == "bfloat16":
         print("bfloat16 is stored as its raw uint16 bits: np.load(...).view(ml_dtypes.bfloat16)")
     return 0

@@ -117,6 +117,14 @@ def test_command_lists_and_alerts_every_repeat(logdir):
     text = _tensorcap("alerts", logdir, "--run", "frozen").stdout
     assert "test_repeated_captures.py:%d" % _line_of("tensorcap.capture(tf.math.log") in text
 
+    out = logdir.parent / "logp.npz"
+    export = _tensorcap("export", logdir, "frozen", "logp", "-o", out)
+    assert "%d capture(s) repeat a step" % (CALLS - 1) in export.stdout
+    with np.load(out) as saved:
+        assert sorted(saved.files) == ["step_0"] + ["step_0_repeat_%d" % k for k in range(CALLS - 1)]
+        assert saved["step_0_repeat_%d" % INF_CALL][3] == -np.inf
+        np.testing.assert_array_equal(saved["step_0"], np.log(_call_value(CALLS - 1)))
+
     show = _tensorcap("show", logdir, "frozen", "logp", "--step", "0", "--repeat", INF_CALL, "--json")
     assert json.loads(show.stdout)["data"][3] == "-Infinity"
     assert (
