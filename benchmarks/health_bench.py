@@ -12,12 +12,15 @@ One conv/pool/dense CNN, SGD, batch 32 (28x28x1 inputs), eager and as a
 * ``check_numerics``: ``tf.debugging.enable_check_numerics()``.
 
 Every mode runs in a process of its own (TensorFlow crashes when the debugger
-is enabled twice in one process, and check_numerics cannot be turned off),
-which first times the plain step, then the same step under the mode: each
-ratio is against the plain time measured in the same process, minutes apart
-at most. For ``tf.function`` the mode's function is traced with the mode on
-(a function traced before is not instrumented). Each timing includes the
-final flush to disk; bytes per step are what the mode wrote.
+is enabled twice in one process, and check_numerics cannot be turned off)
+that times the plain step too: TensorCap's modes alternate plain and mode
+runs (``--repeats`` pairs; the ratio is the median of the pairs' ratios, so
+load drifting on a shared machine hits both alike); the debugger modes and
+check_numerics, which cannot be turned off in between, time plain first.
+For ``tf.function`` the mode's function is traced with the mode on (a
+function traced before is not instrumented). Each timing includes the final
+flush to disk; bytes per step are what the mode wrote (the debugger: its
+dump over every step it saw, warm-up included).
 
 Targets (issue 13): health overhead <= curt_health's and its bytes per step
 <= curt_health's; flight <= 1.5x plain eager and <= 1.2x as tf.function;
@@ -30,6 +33,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -96,21 +100,15 @@ def child(mode, graph, steps, repeats, workdir):
     out = os.path.join(workdir, mode)
     os.makedirs(out)
 
-    def best(run):
-        times, written = [], 0
-        for _ in range(repeats):
-            before = _du(out)
-            start = time.perf_counter()
-            run()
-            times.append(time.perf_counter() - start)
-            written = _du(out) - before
-        return min(times) / steps, written / steps
+    def timed(run):
+        start = time.perf_counter()
+        run()
+        return (time.perf_counter() - start) / steps
 
     def plain():
         for _ in range(steps):
             plain_step()
 
-    plain_s, _ = best(plain)
     mode_step = {}
 
     # One writer for the process: a function traced in a block keeps the writer it was traced with.
@@ -138,23 +136,36 @@ def child(mode, graph, steps, repeats, workdir):
         for _ in range(steps):
             mode_step["on"]()
 
-    if mode in _DEBUGGER_MODES:
-        mode_s, written = _time_debugger(tf, _DEBUGGER_MODES[mode], fresh, steps, os.path.join(out, "dump"))
+    if mode in _DEBUGGER_MODES or mode == "check_numerics":
+        # Neither can be turned off for a plain timing in between: plain first, then the mode.
+        plain_times = [timed(plain) for _ in range(repeats)]
+        if mode == "check_numerics":
+            with_check_numerics()  # enables, traces
+            mode_times = [timed(with_check_numerics) for _ in range(repeats)]
+            written = 0
+        else:
+            mode_s, written = _time_debugger(tf, _DEBUGGER_MODES[mode], fresh, steps, os.path.join(out, "dump"))
+            mode_times = [mode_s]
+        ratios = [statistics.median(mode_times) / statistics.median(plain_times)]
     else:
-        run = with_check_numerics if mode == "check_numerics" else with_tensorcap
-        run()  # traces, first writes
-        mode_s, written = best(run)
-    print(
-        json.dumps(
-            {
-                "mode": mode,
-                "graph": graph,
-                "plain_ms": plain_s * 1e3,
-                "mode_ms": mode_s * 1e3,
-                "bytes_per_step": written,
-            }
-        )
-    )
+        # Plain and the mode alternate, so that the machine's load drifts into both alike.
+        with_tensorcap()  # traces, first writes
+        plain_times, mode_times, ratios = [], [], []
+        before = _du(out)
+        for _ in range(repeats):
+            plain_times.append(timed(plain))
+            mode_times.append(timed(with_tensorcap))
+            ratios.append(mode_times[-1] / plain_times[-1])
+        written = (_du(out) - before) / (steps * repeats)
+    row = {
+        "mode": mode,
+        "graph": graph,
+        "plain_ms": statistics.median(plain_times) * 1e3,
+        "mode_ms": statistics.median(mode_times) * 1e3,
+        "ratio": statistics.median(ratios),
+        "bytes_per_step": written,
+    }
+    print(json.dumps(row))
 
 
 def _time_debugger(tf, debug_mode, fresh, steps, out, warmup=5):
@@ -180,7 +191,7 @@ def _time_debugger(tf, debug_mode, fresh, steps, out, warmup=5):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=20)
-    parser.add_argument("--repeats", type=int, default=3, help="best of N (the debugger modes: 1)")
+    parser.add_argument("--repeats", type=int, default=3, help="plain/mode pairs (the debugger modes: one timed run)")
     parser.add_argument("--modes", default=",".join(MODES))
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--graph", action="store_true", help=argparse.SUPPRESS)
@@ -235,7 +246,7 @@ def _print_row(row):
             row["mode"],
             row["plain_ms"],
             row["mode_ms"],
-            row["mode_ms"] / row["plain_ms"],
+            row["ratio"],
             row["bytes_per_step"],
         ),
         flush=True,
@@ -243,7 +254,7 @@ def _print_row(row):
 
 
 def _print_targets(rows):
-    ratio = {(r["graph"], r["mode"]): r["mode_ms"] / r["plain_ms"] for r in rows}
+    ratio = {(r["graph"], r["mode"]): r["ratio"] for r in rows}
     written = {(r["graph"], r["mode"]): r["bytes_per_step"] for r in rows}
     for graph in (False, True):
         kind = "tf.function" if graph else "eager"

@@ -140,11 +140,15 @@ class FlightRecorder:
 
 
 def _values(captures):
-    """[(tag, tensor, source, description)] of a step: eager values, then ring values; None if lost."""
-    items = list(captures.eager)
-    for store, slot in captures.traced:
-        values = store.slot_values(slot)
-        if values is None:
+    """[(tag, tensor, source, description)] of a step in capture order; None if a ring slot was overwritten."""
+    items = []
+    for value in captures.values:
+        if value[0] == "eager":
+            items.append(value[1])
+            continue
+        _, store, slot = value
+        kept = store.slot_values(slot)
+        if kept is None:
             return None
-        items.extend((tag, value, source, None) for (tag, _, _, source), value in zip(store.specs, values))
+        items.extend((tag, tensor, source, None) for (tag, _, _, source), tensor in zip(store.specs, kept))
     return items

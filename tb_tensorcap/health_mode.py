@@ -22,7 +22,6 @@ _specs = health.RecordSpecs()
 # Each traced graph's store, created when a health or flight block traces it.
 _stores = weakref.WeakKeyDictionary()
 _stores_lock = threading.Lock()
-_COUNT_COLUMNS = [metadata.HEALTH_FIELDS.index(f) for f in ("nan", "posinf", "neginf")]
 
 
 class StepCaptures:
@@ -32,14 +31,15 @@ class StepCaptures:
       step, prefix: the block's.
       specs: [(tag, dtype, rank, source)] in capture order.
       rows: float64 vector of their health rows (`health` layout).
-      eager: [(tag, tensor, source, description)] eager values (references).
-      traced: [(store, slot)]: values kept in a traced function's ring.
+      values: in capture order, ("eager", (tag, tensor, source, description))
+        for an eager value (a reference) and ("traced", store, slot) for the
+        values a traced function's call kept in its ring.
       nbytes: the bytes of the values kept in memory (eager and ring).
     """
 
     def __init__(self, step, prefix):
         self.step, self.prefix = step, prefix
-        self.specs, self.eager, self.traced = [], [], []
+        self.specs, self.values = [], []
         self.rows = np.zeros([0])
         self.nbytes = 0
 
@@ -49,16 +49,7 @@ class StepCaptures:
 
     def stats(self):
         """[(tag, statistics dict)] of the step's captures, `analysis.tensor_stats` keys."""
-        width, offset, found = len(metadata.HEALTH_FIELDS), 0, []
-        for tag, _, rank, _ in self.specs:
-            numbers = self.rows[offset : offset + width]
-            offset += width + rank
-            stats = {
-                f: (int(x) if i < 5 else (None if np.isnan(x) else float(x)))
-                for i, (f, x) in enumerate(zip(metadata.HEALTH_FIELDS, numbers))
-            }
-            found.append((tag, stats))
-        return found
+        return [(spec[0], stats) for spec, stats in zip(self.specs, _row_stats(self.specs, self.rows))]
 
 
 class BlockHealth:
@@ -78,11 +69,13 @@ class BlockHealth:
         self._write = write
         self._ring_slots = ring_slots
         self.captures = StepCaptures(step, prefix)
-        self._traced_rows = []
+        self._eager = []  # (tag, tensor, source, description)
+        self._parts = []  # in capture order: ("eager", index into _eager) or ("traced", store, rows, slot)
 
     def add(self, tag, tensor, source, description=None):
         """An eager value captured by the block (kept by reference until the block closes)."""
-        self.captures.eager.append((tag, tensor, source, description))
+        self._parts.append(("eager", len(self._eager)))
+        self._eager.append((tag, tensor, source, description))
 
     def instrument(self, graph, tag, tensor, source):
         """Makes the function being traced keep `tensor`'s statistics (and value) on device."""
@@ -93,31 +86,56 @@ class BlockHealth:
         return store.instrument(tag, tensor, source)
 
     def after_function_call(self):
-        """Collects what the traced functions kept during the call that just ran."""
+        """Collects what the traced functions kept during the call that just ran (before its outputs)."""
         with _stores_lock:
             stores = list(_stores.values())
         for store in stores:
             polled = store.poll()
             if polled is not None:
                 _, rows, slot = polled
-                self._traced_rows.append((store, rows, slot))
+                self._parts.append(("traced", store, rows, slot))
 
     def finish(self, writer):
         """Computes the eager statistics and writes the block's health record; returns the captures."""
         captures = self.captures
-        tensors = [tensor for _, tensor, _, _ in captures.eager]
-        pieces = [_stats.rows(tensors)] if tensors else []
-        captures.specs = [(tag, t.dtype.name, t.shape.rank, source) for tag, t, source, _ in captures.eager]
-        for store, rows, slot in self._traced_rows:
-            captures.specs.extend(store.specs)
-            pieces.append(rows)
-            if slot is not None:
-                captures.traced.append((store, slot))
+        tensors = [tensor for _, tensor, _, _ in self._eager]
+        eager_rows = _stats.rows(tensors) if tensors else np.zeros([0])
+        ends = np.cumsum([health.row_length(t.shape.rank) for t in tensors], dtype=np.int64)
+        pieces = []
+        for part in self._parts:
+            if part[0] == "eager":
+                item = self._eager[part[1]]
+                tag, tensor, source, _ = item
+                captures.specs.append((tag, tensor.dtype.name, tensor.shape.rank, source))
+                pieces.append(eager_rows[(ends[part[1] - 1] if part[1] else 0) : ends[part[1]]])
+                captures.values.append(("eager", item))
+                captures.nbytes += _nbytes(tensor)
+            else:
+                _, store, rows, slot = part
+                captures.specs.extend(store.specs)
+                pieces.append(rows)
+                if slot is not None:
+                    captures.values.append(("traced", store, slot))
+                    captures.nbytes += _ring_bytes(store.specs, rows)
         captures.rows = np.concatenate(pieces) if pieces else np.zeros([0])
-        captures.nbytes = sum(_nbytes(t) for t in tensors) + _traced_bytes(captures)
         if self._write and captures.specs:
             health.write_record(self._record_tag, _specs.metadata(captures.specs), captures.rows, captures.step, writer)
         return captures
+
+
+def _row_stats(specs, rows):
+    """The statistics dict of each row of `rows` (`health` layout), in `specs` order."""
+    width, offset, found = len(metadata.HEALTH_FIELDS), 0, []
+    for spec in specs:
+        numbers = rows[offset : offset + width]
+        offset += width + spec[2]
+        found.append(
+            {
+                f: (int(x) if i < 5 else (None if np.isnan(x) else float(x)))
+                for i, (f, x) in enumerate(zip(metadata.HEALTH_FIELDS, numbers))
+            }
+        )
+    return found
 
 
 def _nbytes(tensor):
@@ -125,12 +143,11 @@ def _nbytes(tensor):
     return numel * (tensor.dtype.size if tensor.dtype.name != "string" else 64)
 
 
-def _traced_bytes(captures):
-    """Bytes of the ring values of the traced captures, from their element counts."""
-    if not captures.traced:
-        return 0
-    eager_rows, total = len(captures.eager), 0
-    for (_, dtype, _, _), (_, stats) in zip(captures.specs[eager_rows:], captures.stats()[eager_rows:]):
+def _ring_bytes(specs, rows):
+    """Bytes of the values a traced call kept in its ring, from their element counts."""
+    total = 0
+    for spec, stats in zip(specs, _row_stats(specs, rows)):
+        dtype = spec[1]
         total += stats["numel"] * (64 if dtype == "string" else np.dtype(_numpy_name(dtype)).itemsize)
     return total
 
