@@ -55,7 +55,7 @@ order followed by the capture's dimensions; the content names the rows::
 
       {"version": 2,
        "health": {"fields": ["numel", "nan", ...],
-                  "rows": [["block/0003_MatMul", "float32", 2, 0, 1], ...],
+                  "rows": [["block/MatMul", "float32", 2, 0, 1], ...],
                   "sources": [{"file": ..., "line": ..., "function": ...}],
                   "ops": [{"type": "MatMul", "inputs": [...]}]}}
 
