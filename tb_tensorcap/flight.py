@@ -82,12 +82,10 @@ class FlightRecorder:
             recorder=self,
         )
 
-    def kept_steps(self, prefix=None):
-        """The steps whose values are kept now, oldest first (of every block prefix if None)."""
+    def kept_steps(self):
+        """{replica prefix + block prefix: [steps whose values are kept now, oldest first]}."""
         with self._lock:
-            return sorted(
-                c.step for key, kept in self._kept.items() for c in kept if prefix is None or key.endswith(prefix)
-            )
+            return {key: [c.step for c in kept] for key, kept in self._kept.items() if kept}
 
     def _step_done(self, key, captures, write_values):
         """Called when a block closes: fires the trigger or keeps the step.

@@ -147,7 +147,7 @@ def test_max_bytes_drops_the_oldest_steps_first(tmp_path, writer_at):
             y = tf.constant(X) + 1.0
             tf.math.log(y - (100.0 if step == 7 else 0.0))
         if step == 6:
-            assert recorder.kept_steps() == [5, 6]
+            assert recorder.kept_steps() == {"train": [5, 6]}
     assert recorder.triggered[0]["written_steps"] == [5, 6, 7]
 
 
