@@ -50,10 +50,10 @@ def rss():
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 import numpy, tensorboard.compat.proto.event_pb2
 import tb_tensorcap
-try:
-    from tb_tensorcap import answers as queries
-except ImportError:  # the previous release: queries.py
+try:  # the previous release's alerts lived in queries.py
     from tb_tensorcap import queries
+except ImportError:
+    from tb_tensorcap import answers as queries
 before = rss()
 began, cpu = time.perf_counter(), time.process_time()
 reader = tb_tensorcap.load(sys.argv[1])
@@ -193,11 +193,19 @@ def main(argv=None):
         )
         here = [os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir)]
         cold = _measure(logdir, cache, here)
+        print(
+            "cold load %.2f s (CPU %.2f s), %.0f bytes per capture"
+            % (cold["seconds"], cold["cpu_seconds"], cold["rss_bytes"] / total),
+            flush=True,
+        )
         reopen = _measure(logdir, cache, here)
+        print("reopen %.2f s (CPU %.2f s)" % (reopen["seconds"], reopen["cpu_seconds"]), flush=True)
         assert cold["captures"] == reopen["captures"] == total, (cold, reopen)
         shutil.rmtree(cache)
         alerts_cold, alerts_cold_cpu, found = _cli_alerts(logdir, cache)
+        print("alerts cold %.2f s (CPU %.2f s)" % (alerts_cold, alerts_cold_cpu), flush=True)
         alerts_warm, alerts_warm_cpu, found_again = _cli_alerts(logdir, cache)
+        print("alerts warm %.2f s (CPU %.2f s)" % (alerts_warm, alerts_warm_cpu), flush=True)
         assert found == found_again == 1, (found, found_again)
         figures = {
             "cold load s": (cold["seconds"], cold["cpu_seconds"]),
