@@ -12,6 +12,12 @@ sees every op through TensorFlow's op-callback hook (`op_callback`, the hook
 deterministically (`op_naming`), and persists it as TensorCap captures in
 TensorBoard summary events. A `tf.function` traced inside a block is
 instrumented so its internal values are written too (`graph_capture`).
+With each op output it stores the op's lineage, where each input came from
+(`lineage`); tensors from outside the block that can hold NaN/Inf (data,
+Python numbers, a function's arguments and constants) are captured too,
+once per block, as ``<prefix>/input/<name>`` (``<prefix>/<fn>/argument/<name>``,
+``<prefix>/<fn>/constant/<name>`` inside a function). Health mode keeps no
+lineage yet.
 
 Steps: the explicit ``step``; else TensorFlow's summary step; else the
 number of times a block with this prefix was entered before (step n = the
@@ -58,6 +64,7 @@ from tb_tensorcap import (
     codec,
     graph_capture,
     health_mode,
+    lineage,
     metadata,
     op_callback,
     op_naming,
@@ -86,7 +93,8 @@ def record(prefix="step", ops=None, dtypes=None, max_captures=None, step=None, *
         ``"float32"``, ``np.float32``) to capture; None: every dtype TensorCap
         stores (resource and variant handles are never captured).
       max_captures: the most values the block captures (each output of an op
-        is one); when reached the block stops capturing and a RuntimeWarning
+        is one, and so is each tensor from outside the block captured for
+        its lineage); when reached the block stops capturing and a RuntimeWarning
         says so, once per (prefix, max_captures) in the process
         (``Recording.stopped`` tells for every block). None: no limit.
       step: the step of every capture of the block (see the module docstring
@@ -163,6 +171,7 @@ class Recording(summary.Capturer):
         self._entry_scope = ""
         self._gate_previous = None
         self._failed = False
+        self._lineage = lineage.EagerLineage()
 
     # -- entering and leaving -------------------------------------------------
 
@@ -237,7 +246,7 @@ class Recording(summary.Capturer):
                 if nbytes > _DIRECT_BYTES:  # chunked if needed; `write` adds this thread's replica prefix again
                     summary.write(tensor, tag[len(self._replica) :], step, description, self._writer, source)
                     continue
-                _encode(pieces, tag, tensor, source, description)
+                _encode(pieces, tag, tensor, capture_context.serialized_metadata(source, description))
                 pending += nbytes
                 if pending >= _FLUSH_BYTES:
                     tf.summary.experimental.write_raw_pb(b"".join(pieces), step=step)
@@ -290,7 +299,7 @@ class Recording(summary.Capturer):
             name = self._names[op_type] = op_naming.display_name(op_type, self._ops_regex)
         return name
 
-    def _on_eager_op(self, op_type, outputs):
+    def _on_eager_op(self, op_type, inputs, outputs):
         if self.stopped:
             return
         self._op_index += 1
@@ -304,6 +313,7 @@ class Recording(summary.Capturer):
         call = self._count_call(op_type) if op_naming.is_function_call(op_type) else None
         name = self._cached_display_name(op_type)
         if not name:
+            self._lineage.not_captured(outputs, op_type)
             return
         scope = op_naming.eager_scope(tf_internals.eager_scope_name(), self._entry_scope)
         step = None
@@ -313,43 +323,69 @@ class Recording(summary.Capturer):
             count = self._type_counts.get((scope, name), 0)
             self._type_counts[scope, name] = count + 1
             base = op_naming.op_base(scope, name, count)
-        source = None
+        source = found = None
         for k, tensor in enumerate(outputs):
             if tensor is None or not self._wanted(tensor.dtype):
+                self._lineage.not_captured([tensor], name)
                 continue
+            if source is None:
+                source = capture_context.source_location()
+                found = self._lineage.op(name, op_type, inputs, base, self._capture_external)
             if self._limit is not None and self.count >= self._limit:
                 self._stop()
                 return
-            if source is None:
-                source = capture_context.source_location()
             tag = op_naming.output_tag(base, k)
-            self._add(tag, tensor, source, step=step)
+            self._add(tag, tensor, source, step=step, lineage_facts=found)
+            self._lineage.produced(tensor, self._replica + self._tag(tag))
             if self._keep:
                 self._tensors[tag] = tensor
 
-    def _on_graph_op(self, op_type, outputs, op_name, graph):
+    def _on_graph_op(self, op_type, inputs, outputs, op_name, graph):
         if self.stopped or not outputs or not graph_capture.instrumentable(graph):
             return
-        if op_type in graph_capture.SKIPPED_OP_TYPES:
+        if op_type in ("Placeholder", "Const"):
+            lineage.graph_external(op_type, outputs[0], op_name, graph, self._instrument_external)
             return
-        name = self._cached_display_name(op_type)
+        if op_type == "Identity":
+            lineage.graph_passes_through(inputs, outputs, graph)
+            return
+        name = self._cached_display_name(op_type) if op_type not in graph_capture.SKIPPED_OP_TYPES else ""
         if not name:
+            lineage.graph_not_captured(graph, outputs, op_type)
             return
         scope = op_naming.graph_scope(op_name, tf_internals.graph_names_in_use(graph))
         base = op_naming.op_base(scope, name, graph_capture.next_type_count(graph, scope, name))
-        source = None
+        source = found = None
         for k, tensor in enumerate(outputs):
-            if not self._wanted(tensor.dtype):
-                continue
             numel = tensor.shape.num_elements()
-            if numel is not None and numel * tensor.dtype.size > metadata.CHUNK_BYTES:
-                continue  # cannot be split inside a graph; too large for one event
+            if not self._wanted(tensor.dtype) or (
+                numel is not None and numel * tensor.dtype.size > metadata.CHUNK_BYTES
+            ):
+                lineage.graph_not_captured(graph, [tensor], name)  # too large: cannot be split inside a graph
+                continue
             if self._limit is not None and self.count >= self._limit:
                 self._stop()
                 return
             if source is None:
                 source = capture_context.source_location()
-            self._instrument(op_naming.output_tag(base, k), tensor, source)
+                found = lineage.graph_op(name, op_type, inputs, graph, self._instrument_external)
+            tag = op_naming.output_tag(base, k)
+            self._instrument(tag, tensor, source, found)
+            lineage.graph_produced(graph, tensor, self._replica + self._tag(tag))
+
+    def _capture_external(self, name, tensor, origin):
+        """Captures an eager tensor from outside the block; its full tag, or None if filtered out."""
+        if not self._wanted(tensor.dtype) or (self._limit is not None and self.count >= self._limit):
+            return None
+        self._add(name, tensor, capture_context.source_location(), lineage_facts={"origin": origin})
+        return self._replica + self._tag(name)
+
+    def _instrument_external(self, name, tensor, origin):
+        """Instruments a function's argument or constant; its full tag, or None if filtered out."""
+        if not self._wanted(tensor.dtype) or (self._limit is not None and self.count >= self._limit):
+            return None
+        self._instrument(name, tensor, capture_context.source_location(), {"origin": origin})
+        return self._replica + self._tag(name)
 
     def _wanted(self, dtype):
         ok = _storable_dtypes.get(dtype)
@@ -417,8 +453,11 @@ class Recording(summary.Capturer):
     def _tag(self, name):
         return "%s/%s" % (self.prefix, name) if self.prefix else name
 
-    def _add(self, name, tensor, source, description=None, step=None):
-        """Counts one capture and buffers (or writes) it."""
+    def _add(self, name, tensor, source, description=None, step=None, lineage_facts=None):
+        """Counts one capture and buffers (or writes) it, with its lineage ({"op": ...}, {"origin": ...}).
+
+        Health mode keeps no lineage yet: its rows carry statistics only.
+        """
         tag = self._tag(name)
         self.count += 1
         self.tags.append(tag)
@@ -428,9 +467,11 @@ class Recording(summary.Capturer):
         nbytes = _nbytes(tensor)
         if nbytes > _DIRECT_BYTES or (step is not None and step != self.step):
             self._flush()
-            summary.write(tensor, tag, self.step if step is None else step, description, self._writer, source)
+            summary.write(
+                tensor, tag, self.step if step is None else step, description, self._writer, source, lineage_facts
+            )
             return
-        self._buffer.append((tag, tensor, source, description))
+        self._buffer.append((tag, tensor, lineage.serialized_metadata(source, description, lineage_facts)))
         self._buffered_bytes += nbytes
         if self._buffered_bytes >= _FLUSH_BYTES:
             self._flush()
@@ -441,13 +482,13 @@ class Recording(summary.Capturer):
             return
         items, self._buffer, self._buffered_bytes = self._buffer, [], 0
         pieces = []
-        for tag, tensor, source, description in items:
-            _encode(pieces, self._replica + tag, tensor, source, description)
+        for tag, tensor, metadata_bytes in items:
+            _encode(pieces, self._replica + tag, tensor, metadata_bytes)
         with capture_context.writing(), tf_internals.writer_as_default(self._writer):
             tf.summary.experimental.write_raw_pb(b"".join(pieces), step=self.step)
 
-    def _instrument(self, name, tensor, source):
-        """Adds a gated summary write of a symbolic `tensor` to its graph.
+    def _instrument(self, name, tensor, source, lineage_facts=None):
+        """Adds a gated summary write of a symbolic `tensor` to its graph, with its lineage.
 
         In health mode, the ops keeping its statistics (and, under a flight
         recorder, its value) on device instead.
@@ -462,7 +503,7 @@ class Recording(summary.Capturer):
         self.count += 1
         self.tags.append(tag)
         graph_capture.add_gated_write(
-            self._replica + tag, tensor, self._writer, capture_context.serialized_metadata(source, None)
+            self._replica + tag, tensor, self._writer, lineage.serialized_metadata(source, None, lineage_facts)
         )
 
 
@@ -471,13 +512,11 @@ def _nbytes(tensor):
     return numel * (tensor.dtype.size if tensor.dtype != tf.string else 64)
 
 
-def _encode(pieces, tag, tensor, source, description):
+def _encode(pieces, tag, tensor, metadata_bytes):
     """Appends one eager value's serialized summary value to `pieces` (`codec.encode_summary_value`)."""
     # `_numpy()` shares the tensor's buffer (no copy); the caller holds the tensors until written.
     array = np.asarray(tensor._numpy() if hasattr(tensor, "_numpy") else tensor)
-    codec.encode_summary_value(
-        pieces, tag, array, tensor.dtype.as_datatype_enum, capture_context.serialized_metadata(source, description)
-    )
+    codec.encode_summary_value(pieces, tag, array, tensor.dtype.as_datatype_enum, metadata_bytes)
 
 
 _block_lock = threading.Lock()

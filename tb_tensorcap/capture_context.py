@@ -78,6 +78,13 @@ def _is_library(filename):
     return known
 
 
+def user_frame(frame):
+    """The innermost frame from `frame` outwards that is user code, not a library's, or None."""
+    while frame is not None and frame.f_code.co_filename.startswith(_LIBRARY_DIRS):
+        frame = frame.f_back
+    return frame
+
+
 def source_location():
     """File, line and function of the innermost frame in user code.
 

@@ -31,9 +31,9 @@ def _op_callback(op_type, inputs, attrs, outputs, op_name=None, graph=None):
         op_type = op_type.decode("utf-8", "replace")
     try:
         if graph is None:
-            recording._on_eager_op(op_type, outputs)
+            recording._on_eager_op(op_type, inputs, outputs)
         else:
-            recording._on_graph_op(op_type, outputs, op_name, graph)
+            recording._on_graph_op(op_type, inputs, outputs, op_name, graph)
     except Exception as e:  # noqa: BLE001 - never break the user's op
         recording._fail(e)
     return None

@@ -158,7 +158,7 @@ class Capturer:
         return value
 
 
-def write(value, tag, step, description, writer, source):
+def write(value, tag, step, description, writer, source, lineage_facts=None):
     """Validates `value`, then writes it (in chunks if large) under `tag`.
 
     The one write path of every capture. Under `tf.distribute` the replica's
@@ -173,6 +173,7 @@ def write(value, tag, step, description, writer, source):
       writer: a `tf.summary` writer or a `tensorcap.Writer`, or None for the
         module's writer rules.
       source: the capture site, as from `capture_context.source_location()`.
+      lineage_facts: `record()`'s {"op": ...} / {"origin": ...} (metadata.py, "Lineage").
     """
     tag = capture_context.replica_prefix() + tag
     plain_writer = writer if isinstance(writer, event_writer.Writer) else None
@@ -180,7 +181,7 @@ def write(value, tag, step, description, writer, source):
         plain_writer, _ = event_writer.active()
     with capture_context.writing():
         if plain_writer is None:
-            _validate_and_write(value, tag, step, description, writer, source)
+            _validate_and_write(value, tag, step, description, writer, source, lineage_facts or {})
         elif not tf.executing_eagerly():
             raise TypeError(
                 "cannot capture %r inside tf.function with a tensorcap.Writer (it writes from Python, "
@@ -219,7 +220,7 @@ def _warn_if_frozen(step, tag, source):
     )
 
 
-def _validate_and_write(value, tag, step, description, writer, source):
+def _validate_and_write(value, tag, step, description, writer, source, lineage_facts):
     if not tf.executing_eagerly() and tf_internals.in_xla_context():
         raise ValueError(
             "cannot capture %r inside an XLA-compiled function (jit_compile=True): XLA has no "
@@ -239,12 +240,15 @@ def _validate_and_write(value, tag, step, description, writer, source):
         if step is None:
             step = capture_context.step_counters.next_step(tag)
         if plan is None:
-            metadata_bytes = capture_context.serialized_metadata(source, description)
+            if lineage_facts:
+                metadata_bytes = metadata.create_summary_metadata(source, description, **lineage_facts)
+            else:
+                metadata_bytes = capture_context.serialized_metadata(source, description)
             tf.summary.write(tag, tensor, step=step, metadata=metadata_bytes)
             return
         flat = tf.reshape(tensor, [-1])
         dtype, shape = tensor.dtype.name, tensor.shape.as_list()
         for index, (start, stop) in enumerate(plan):
             chunk = {"index": index, "count": len(plan), "dtype": dtype, "shape": shape}
-            md = metadata.create_summary_metadata(source, description, chunk)
+            md = metadata.create_summary_metadata(source, description, chunk, **lineage_facts)
             tf.summary.write(tag, flat[start:stop], step=step, metadata=md)

@@ -104,6 +104,30 @@ class writer_as_default:
         return False
 
 
+# -- the variable an op reads (checked: TF 2.21, Keras 3.12) ------------------
+
+
+def variable_being_read(frame, max_frames):
+    """The variable TensorFlow is reading (or capturing into a function) on this stack, or None.
+
+    Found among the `max_frames` frames from `frame` outwards as the ``self``
+    of a ``BaseResourceVariable`` method; a Keras variable wrapping it, a few
+    frames further out, is preferred, as it has the user's ``path``.
+    """
+    found = None
+    for _ in range(max_frames):
+        if frame is None:
+            break
+        owner = frame.f_locals.get("self") if "self" in frame.f_code.co_varnames else None
+        if isinstance(owner, _resource_variable_ops.BaseResourceVariable):
+            if found is None:  # never `found or owner`: a variable's truth value reads it
+                found = owner
+        elif found is not None and isinstance(getattr(owner, "path", None), str) and hasattr(owner, "assign"):
+            return owner
+        frame = frame.f_back
+    return found
+
+
 # -- source lines inside traced functions (checked: TF 2.21) ------------------
 
 

@@ -109,10 +109,12 @@ def test_mirrored_strategy_records_each_replica(tmp_path):
         "outside",
         "replica_0/g",
         "replica_0/rec/Square",
+        "replica_0/rec/input/y",  # the block's input, captured for its lineage
         "replica_0/total",
         "replica_0/y",
         "replica_1/g",
         "replica_1/rec/Square",
+        "replica_1/rec/input/y",
         "replica_1/total",
         "replica_1/y",
     ]

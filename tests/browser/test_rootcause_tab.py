@@ -4,9 +4,11 @@ The logdir holds a classifier step whose Softmax underflows to an exact 0 at
 step 2 (Log makes -inf, the loss goes NaN): the panel must name Log at step 2
 with its source line, show Softmax's exact zero beside Log's -inf, link every
 capture, draw the graph around Log, and the capture card must link inputs
-and consumers.
+and consumers. Runs "eager" and "function" hold the planted log(softmax) bug
+captured by a real `record()` (planted_bugs.py).
 """
 
+import planted_bugs
 import pytest
 from lineage_logdir import softmax_log_step, write_run
 from playwright.sync_api import expect  # noqa: E402
@@ -19,6 +21,8 @@ def server(tmp_path_factory):
     logdir = tmp_path_factory.mktemp("rootcause_tab")
     write_run(logdir / "underflow", {step: softmax_log_step(nan=step >= 2) for step in range(4)})
     write_run(logdir / "clean", {0: softmax_log_step(nan=False)})
+    for mode in ("eager", "function"):
+        planted_bugs.log_softmax_underflow(logdir, mode, mode)
     with TensorBoardProcess(logdir) as process:
         wait_index_complete(process)
         yield process
@@ -41,6 +45,7 @@ def open_tab(page, server, fragment):
 
 def test_from_the_alert_to_the_root_cause_and_back(page, server):
     open_tab(page, server, "p=alerts")
+    page.locator(".alerts-panel select").select_option("underflow")
     page.locator(".root-cause").click()
     headline = page.locator(".rootcause-headline")
     expect(headline).to_contain_text("Log op at step 2")
@@ -82,6 +87,19 @@ def test_a_clean_run_and_an_external_input(page, server):
     expect(page.locator(".rootcause-body .message")).to_have_text("No NaN reaches an output in clean.")
     open_tab(page, server, "run=underflow&tag=step/input/x&step=0")
     expect(page.locator(".lineage")).to_contain_text("from outside the block: input x · consumers: step/dense/MatMul")
+
+
+@pytest.mark.parametrize("run", ["eager", "function"])
+def test_the_planted_log_softmax_bug_captured_by_record(page, server, run):
+    open_tab(page, server, "p=rootcause&run=" + run)
+    headline = page.locator(".rootcause-headline")
+    expect(headline).to_contain_text("Log op at step %d" % planted_bugs.UNDERFLOW_STEP)
+    assert "%s:%d (loss_fn)" % (planted_bugs.__file__, planted_bugs.line("log")) in headline.text_content()
+    assert "exact zero" in page.locator(".rootcause-reasons li").first.text_content()
+    assert "Softmax" in page.locator(".rootcause-sides thead th").nth(1).text_content()
+    expect(page.locator(".flow-node.culprit")).to_have_count(1)
+    page.locator(".flow-node.culprit").click()
+    expect(page.locator(".lineage")).to_contain_text("op Log")
 
 
 def test_screenshot_of_the_panel(page, server):

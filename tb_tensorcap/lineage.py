@@ -1,0 +1,241 @@
+"""Lineage for `record()`: where each input of a captured op came from.
+
+With every op output it captures, `record()` stores the op's type and, per
+input, the tag of the capture that produced it, or where it came from when
+the block did not make it (metadata.py, "Lineage"): a variable (by name), an
+eager tensor from before the block or from a Python value ("input", named
+after the user's local variable holding it when there is one), a function
+argument or a constant inside a traced `tf.function`, or the output of an op
+the block ran but did not capture ("uncaptured"). Tensors from outside the
+block that can hold NaN or Inf are captured too, once per block (per step),
+so the root cause knows whether they were finite; a variable's value is the
+output of its ``ReadVariableOp``, captured as an op output that also carries
+the variable as its origin.
+
+Eager tensors are known by identity (a weak reference, so a dead tensor's id
+reused by a new one is never mistaken for it); symbolic tensors of a traced
+function by `Tensor.ref()`, per graph.
+"""
+
+import json
+import sys
+import weakref
+
+import tensorflow as tf
+
+from tb_tensorcap import capture_context, gradients, metadata, tf_internals
+
+# Frames searched for the variable being read, and for a user's local name.
+_MAX_FRAMES = 40
+
+
+def can_hold_nonfinite(dtype):
+    """Whether values of `dtype` can be NaN or Inf (what the root cause asks of inputs)."""
+    return dtype.is_floating or dtype.is_complex
+
+
+def uncaptured(op_type):
+    """The entry of an output of an op the block ran without capturing it."""
+    return {"external": "uncaptured", "op": op_type}
+
+
+class EagerLineage:
+    """One block's eager tensors, each with the lineage entry saying where it came from."""
+
+    def __init__(self):
+        self._entries = {}  # id(tensor) -> (weak reference, entry)
+        self._names = {}  # external input name -> id of the tensor holding it
+
+    def op(self, display_name, op_type, inputs, base, capture_external):
+        """The lineage of an op about to be captured: {"op": ...}, plus "origin" for a variable read.
+
+        Inputs from outside the block are captured here (before the op's
+        outputs, so they come first in capture order), once per block, by
+        `capture_external(name, tensor, origin)`, which returns the full tag,
+        or None when it did not capture it (filters, max_captures).
+        """
+        entries = []
+        for index, tensor in enumerate(inputs):
+            entry = self._get(tensor)
+            if entry is None:
+                entry = self._external(tensor, "%s.%d" % (base, index), capture_external)
+            entries.append(entry)
+        found = {"op": {"type": display_name, "inputs": entries}}
+        if op_type == "ReadVariableOp" and entries and entries[0].get("external") == "variable":
+            found["origin"] = {"kind": "variable", "name": entries[0]["name"]}
+        return found
+
+    def produced(self, tensor, tag):
+        """`tensor` was captured under the full `tag`."""
+        self._remember(tensor, {"tag": tag})
+
+    def not_captured(self, tensors, op_type):
+        entry = uncaptured(op_type)
+        for tensor in tensors:
+            if tensor is not None:
+                self._remember(tensor, entry)
+
+    def _external(self, tensor, fallback_name, capture_external):
+        if tensor.dtype == tf.resource:
+            entry = {"external": "variable", "name": variable_name(tensor), "dtype": "resource"}
+        else:
+            local = local_name(tensor)
+            entry = {"external": "input", "name": local, "dtype": tensor.dtype.name}
+            if can_hold_nonfinite(tensor.dtype):
+                name = "input/" + self._unique_name(local or fallback_name, tensor)
+                tag = capture_external(name, tensor, {"kind": "input", "name": local})
+                if tag is not None:
+                    entry["tag"] = tag
+        self._remember(tensor, entry)
+        return entry
+
+    def _get(self, tensor):
+        found = self._entries.get(id(tensor))
+        if found is not None and found[0]() is tensor:
+            return found[1]
+        return None
+
+    def _remember(self, tensor, entry):
+        try:
+            self._entries[id(tensor)] = (weakref.ref(tensor), entry)
+        except TypeError:  # not weakly referable: cannot be recognised later
+            pass
+
+    def _unique_name(self, name, tensor):
+        """`name`, or `name_1`, `name_2`, ... when another tensor of the block has it."""
+        candidate, n = name, 0
+        while self._names.setdefault(candidate, id(tensor)) != id(tensor):
+            n += 1
+            candidate = "%s_%d" % (name, n)
+        return candidate
+
+
+_graph_entries = weakref.WeakKeyDictionary()  # FuncGraph -> {tensor.ref(): entry}
+# FuncGraph -> {tensor.ref(): (name, tensor, origin)}: arguments to capture at their first use.
+_pending_arguments = weakref.WeakKeyDictionary()
+
+
+def graph_entries(graph):
+    """{tensor.ref(): entry} of the tensors traced so far in `graph`."""
+    entries = _graph_entries.get(graph)
+    if entries is None:
+        entries = _graph_entries[graph] = {}
+    return entries
+
+
+def graph_external(op_type, tensor, op_name, graph, capture_external):
+    """Notes a function argument (``Placeholder``) or constant (``Const``) of `graph`.
+
+    Those that can hold NaN/Inf are captured on every call through
+    `capture_external(name, tensor, origin)`: a constant at once, an argument
+    when an instrumented op first uses it (arguments are made before the
+    function's body, whose stateful ops alone are kept when it runs).
+    """
+    if tensor.dtype == tf.resource:  # a captured variable's handle
+        entry = {"external": "variable", "name": variable_name(tensor), "dtype": "resource"}
+    else:
+        kind = "argument" if op_type == "Placeholder" else "constant"
+        op_name = (op_name or op_type).strip("/")  # "ones/": a name scope used as a name
+        entry = {"external": kind, "name": op_name, "dtype": tensor.dtype.name}
+        if can_hold_nonfinite(tensor.dtype):
+            name, origin = "%s/%s/%s" % (graph.name, kind, op_name), {"kind": kind, "name": op_name}
+            if kind == "argument":
+                _pending_arguments.setdefault(graph, {})[tensor.ref()] = (name, tensor, origin)
+            else:
+                tag = capture_external(name, tensor, origin)
+                if tag is not None:
+                    entry["tag"] = tag
+    graph_entries(graph)[tensor.ref()] = entry
+
+
+def graph_op(display_name, op_type, inputs, graph, capture_external):
+    """The lineage of an op traced in `graph`, about to be instrumented.
+
+    Arguments it is the first instrumented op to use are captured now.
+    """
+    known = graph_entries(graph)
+    pending = _pending_arguments.get(graph, {})
+    for tensor in inputs:
+        waiting = pending.pop(tensor.ref(), None)
+        if waiting is not None:
+            tag = capture_external(*waiting)
+            if tag is not None:
+                known[tensor.ref()] = dict(known[tensor.ref()], tag=tag)
+    entries = [known.get(t.ref()) or uncaptured(t.op.type) for t in inputs]
+    found = {"op": {"type": display_name, "inputs": entries}}
+    if op_type == "ReadVariableOp" and entries and entries[0].get("external") == "variable":
+        found["origin"] = {"kind": "variable", "name": entries[0]["name"]}
+    return found
+
+
+def graph_produced(graph, tensor, tag):
+    """`tensor` of `graph` is instrumented under the full `tag`."""
+    graph_entries(graph)[tensor.ref()] = {"tag": tag}
+
+
+def graph_not_captured(graph, tensors, op_type):
+    known = graph_entries(graph)
+    for tensor in tensors:
+        known[tensor.ref()] = uncaptured(op_type)
+
+
+def graph_passes_through(inputs, outputs, graph):
+    """An ``Identity``: its output comes from where its input came from."""
+    known = graph_entries(graph)
+    known[outputs[0].ref()] = known.get(inputs[0].ref()) or uncaptured(inputs[0].op.type)
+
+
+_variable_names = {}  # id(resource handle) -> (weak reference, name)
+
+
+def variable_name(handle):
+    """The name of the variable whose resource `handle` an op is reading, or None.
+
+    Known from the stack while TensorFlow reads the variable (`tf_internals`);
+    remembered per eager handle for later ops that take the handle itself.
+    """
+    known = _variable_names.get(id(handle))
+    if known is not None and known[0]() is handle:
+        return known[1]
+    variable = tf_internals.variable_being_read(sys._getframe(1), _MAX_FRAMES)
+    name = None if variable is None else gradients.variable_name(variable)
+    if name is not None and tf.executing_eagerly():
+        try:
+            _variable_names[id(handle)] = (weakref.ref(handle), name)
+        except TypeError:
+            pass
+    return name
+
+
+def local_name(tensor):
+    """The name of a local variable of the user's innermost frame holding `tensor`, or None."""
+    frame = capture_context.user_frame(sys._getframe(1))
+    if frame is not None:
+        for name, value in frame.f_locals.items():
+            if value is tensor and not name.startswith("_"):
+                return name
+    return None
+
+
+_metadata_cache = {}
+_MAX_CACHED = 100_000
+
+
+def serialized_metadata(source, description=None, lineage=None):
+    """The serialized metadata of a capture with `lineage` ({"op": ...} and/or {"origin": ...})."""
+    if not lineage:
+        return capture_context.serialized_metadata(source, description)
+    key = (
+        source["file"],
+        source["line"],
+        source["function"],
+        description,
+        json.dumps(lineage, sort_keys=True, separators=(",", ":")),
+    )
+    cached = _metadata_cache.get(key)
+    if cached is None:
+        if len(_metadata_cache) >= _MAX_CACHED:
+            _metadata_cache.clear()
+        cached = metadata.create_summary_metadata(source, description, **lineage).SerializeToString()
+        _metadata_cache[key] = cached
+    return cached

@@ -1,0 +1,122 @@
+"""Small programs with a planted numerical bug, captured by a real `record()`.
+
+Each writes one run under a logdir; the tests then ask the root cause of it
+through the Python function, the `tensorcap` command, the route and the tab,
+and assert the exact culprit op, step and source line (lines marked
+``# LINE:<name>`` here, found by `line()`).
+"""
+
+import sys
+
+import numpy as np
+import tensorflow as tf
+
+import tb_tensorcap as tensorcap
+
+UNDERFLOW_STEP = 3
+
+
+def line(name):
+    """The line number of the ``# LINE:<name>`` marker in this file."""
+    with open(__file__, encoding="utf-8") as f:
+        for number, text in enumerate(f, 1):
+            if text.rstrip().endswith("# LINE:" + name):
+                return number
+    raise KeyError(name)
+
+
+def log_softmax_underflow(logdir, run, mode, steps=6, bad_step=UNDERFLOW_STEP):
+    """A classifier's loss: log(softmax) underflows at `bad_step` (Softmax gives an exact 0).
+
+    `mode` "eager" runs the ops eagerly in the block; "function" calls a
+    `tf.function` first traced in the block of step 0. `bad_step` None: clean.
+    """
+    w = tf.Variable([[1.0, -1.0, 0.5], [0.5, 2.0, -1.0]], name="classifier/w")
+    labels = tf.constant([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+
+    def loss_fn(x):
+        logits = tf.matmul(x, w)
+        probs = tf.nn.softmax(logits)
+        log_probs = tf.math.log(probs)  # LINE:log
+        return -tf.reduce_sum(labels * log_probs)
+
+    step_fn = tf.function(loss_fn) if mode == "function" else loss_fn
+    writer = tf.summary.create_file_writer(str(logdir / run))
+    with writer.as_default():
+        for step in range(steps):
+            x = tf.constant([[1.0, 2.0], [3.0, -4.0]]) * (1000.0 if step == bad_step else 1.0)
+            with tensorcap.record("step", step=step):
+                step_fn(x)
+    writer.close()
+
+
+def divide_by_a_minus_a(logdir, run):
+    """``x / (a - a)`` inside a `tf.function` traced in the block: RealDiv of an exact 0."""
+
+    @tf.function
+    def ratio(x, a):
+        d = a - a
+        return x / d  # LINE:div
+
+    writer = tf.summary.create_file_writer(str(logdir / run))
+    with writer.as_default(), tensorcap.record("div", step=0):
+        ratio(tf.constant([0.0, 1.0]), tf.constant([2.0, 3.0]))
+    writer.close()
+
+
+def sqrt_after_minus_inf_mask(logdir, run):
+    """Attention weights with a -inf mask (softmax makes them finite), then sqrt of a negative."""
+    scores = tf.constant([[0.5, 1.0, 2.0]])
+    mask = tf.constant([[0.0, 0.0, -np.inf]])
+    writer = tf.summary.create_file_writer(str(logdir / run))
+    with writer.as_default(), tensorcap.record("att", step=0):
+        weights = tf.nn.softmax(scores + mask)
+        spread = tf.sqrt(weights - 0.5)  # LINE:sqrt
+        tf.reduce_sum(spread)
+    writer.close()
+
+
+def nan_in_the_data(logdir, run):
+    """The input batch itself holds a NaN: the origin is external."""
+    x = tf.constant([[1.0, np.nan], [2.0, 3.0]])
+    w = tf.Variable(tf.ones((2, 2)), name="w")
+    writer = tf.summary.create_file_writer(str(logdir / run))
+    with writer.as_default(), tensorcap.record("data", step=0):
+        tf.nn.relu(tf.matmul(x, w))
+    writer.close()
+
+
+# Run in a subprocess (two logical CPUs must be set up before TensorFlow starts):
+# replica 1's shard alone makes sqrt of a negative at step 2.
+MIRRORED = """
+import sys
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(
+    cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()])
+import tb_tensorcap as tensorcap
+
+strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+writer = tf.summary.create_file_writer(sys.argv[1])
+
+def step_fn(x):
+    replica = tf.distribute.get_replica_context().replica_id_in_sync_group
+    with tensorcap.record("step", step=int(x[0].numpy())):
+        shard = x * tf.cast(replica + 1, tf.float32)
+        return tf.reduce_sum(tf.sqrt(5.0 - shard))
+
+with writer.as_default():
+    for step in range(4):
+        strategy.run(step_fn, args=(tf.constant([float(step), 1.0]),))
+writer.close()
+print("ok")
+"""
+
+
+def mirrored_replica_shard(logdir, run):
+    import subprocess
+
+    done = subprocess.run(
+        [sys.executable, "-c", MIRRORED, str(logdir / run)], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0 and "ok" in done.stdout, done.stderr[-3000:]

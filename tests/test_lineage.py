@@ -1,0 +1,177 @@
+"""Lineage recorded by `record()`, and the planted bugs it must find (through the
+Python function, the `tensorcap` command and the route): the exact culprit op,
+step and source line of each."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import planted_bugs
+import pytest
+import tensorflow as tf
+from conftest import WsgiTensorBoard
+
+import tb_tensorcap
+import tb_tensorcap as tensorcap
+
+pytestmark = pytest.mark.usefixtures("isolated_capture")
+
+
+@pytest.fixture(scope="module")
+def logdir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("planted")
+    planted_bugs.log_softmax_underflow(root, "underflow_eager", "eager")
+    planted_bugs.log_softmax_underflow(root, "underflow_function", "function")
+    planted_bugs.log_softmax_underflow(root, "clean", "eager", bad_step=None)
+    planted_bugs.divide_by_a_minus_a(root, "divide")
+    planted_bugs.sqrt_after_minus_inf_mask(root, "mask")
+    planted_bugs.nan_in_the_data(root, "data")
+    return root
+
+
+def tensorcap_command(*argv):
+    command = shutil.which("tensorcap", path=os.path.dirname(sys.executable))
+    return subprocess.run([command, *argv], capture_output=True, text=True, timeout=120)
+
+
+# -- what record() stores ----------------------------------------------------------------
+
+
+def test_eager_ops_record_the_tags_of_their_inputs(tmp_path, writer_at):
+    w = writer_at(tmp_path)
+    v = tf.Variable([[2.0, 0.0], [0.0, 2.0]], name="weights")
+    x = tf.constant([[1.0, 2.0]])
+    with tensorcap.record("r", step=7, writer=w):
+        y = tf.matmul(x, v)
+        tf.nn.relu(y - 1.0)
+    w.flush()
+    reader = tb_tensorcap.load(str(tmp_path))
+    by_op = {reader.info(".", t, 7).op["type"]: t for t in reader.tags(".") if reader.info(".", t, 7).op}
+    assert set(by_op) == {"ReadVariableOp", "MatMul", "Sub", "Relu"}, by_op
+    read, matmul = reader.info(".", by_op["ReadVariableOp"], 7), by_op["MatMul"]
+    assert read.origin == {"kind": "variable", "name": "weights"}
+    [x_input, weights_input] = reader.inputs(".", matmul, 7)
+    assert (x_input["external"], x_input["name"], x_input["captured"]) == ("input", "x", True)
+    assert reader.value(".", x_input["tag"], 7).tolist() == [[1.0, 2.0]]
+    assert reader.info(".", x_input["tag"], 7).origin == {"kind": "input", "name": "x"}
+    assert weights_input["tag"] == by_op["ReadVariableOp"]
+    sub_inputs = reader.inputs(".", by_op["Sub"], 7)
+    assert sub_inputs[0]["tag"] == matmul
+    assert sub_inputs[1]["external"] == "input" and reader.value(".", sub_inputs[1]["tag"], 7) == 1.0
+    assert reader.inputs(".", by_op["Relu"], 7)[0]["tag"] == by_op["Sub"]
+    assert reader.consumers(".", matmul, 7) == [{"tag": by_op["Sub"], "step": 7, "repeat": 0, "index": 0}]
+
+
+def test_filtered_ops_are_named_as_uncaptured_inputs(tmp_path, writer_at):
+    w = writer_at(tmp_path)
+    with tensorcap.record("r", step=0, writer=w, ops="Relu"):
+        tf.nn.relu(tf.constant([1.0, -2.0]) * 3.0)
+    w.flush()
+    reader = tb_tensorcap.load(str(tmp_path))
+    [relu] = [t for t in reader.tags(".") if reader.info(".", t, 0).op]
+    assert reader.inputs(".", relu, 0) == [
+        {"external": "uncaptured", "op": "Mul", "index": 0, "step": 0, "captured": False}
+    ]
+
+
+def test_ops_traced_in_a_function_record_their_inputs(tmp_path, writer_at):
+    w = writer_at(tmp_path)
+    v = tf.Variable([1.0, 2.0], name="scale")
+
+    @tf.function
+    def f(x):
+        return tf.nn.relu(x * v + tf.constant([5.0, -50.0], name="bias"))
+
+    for step in range(2):
+        with tensorcap.record("r", step=step, writer=w):
+            f(tf.constant([1.0, 1.0]))
+    w.flush()
+    reader = tb_tensorcap.load(str(tmp_path))
+    relu = next(i for i in reader.captures(".") if i.step == 1 and i.op and i.op["type"] == "Relu")
+    [add] = reader.inputs(".", relu.tag, 1)
+    add_inputs = reader.inputs(".", add["tag"], 1)
+    mul_inputs = reader.inputs(".", add_inputs[0]["tag"], 1)
+    assert add_inputs[1]["external"] == "constant" and add_inputs[1]["name"] == "bias"
+    assert reader.value(".", add_inputs[1]["tag"], 1).tolist() == [5.0, -50.0]
+    assert mul_inputs[0]["external"] == "argument" and mul_inputs[0]["name"] == "x"
+    assert reader.value(".", mul_inputs[0]["tag"], 1).tolist() == [1.0, 1.0]
+    read = reader.info(".", mul_inputs[1]["tag"], 1)
+    assert read.origin == {"kind": "variable", "name": "scale"} and read.op["type"] == "ReadVariableOp"
+
+
+# -- the planted bugs --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("run", ["underflow_eager", "underflow_function"])
+def test_log_of_softmax_underflow(logdir, run):
+    reply = tb_tensorcap.rootcause(str(logdir), run)
+    culprit = reply["culprit"]
+    assert (reply["origin"], culprit["op"], culprit["step"]) == ("op", "Log", planted_bugs.UNDERFLOW_STEP)
+    assert culprit["source"]["file"] == planted_bugs.__file__
+    assert culprit["source"]["line"] == planted_bugs.line("log")
+    [softmax] = culprit["inputs"]
+    assert softmax["zeros"] >= 1 and softmax["nan"] == softmax["neginf"] == 0
+    assert tb_tensorcap.load(str(logdir)).info(run, softmax["tag"], culprit["step"]).op["type"] == "Softmax"
+    assert culprit["reasons"][0].startswith("input 0 has ") and "exact zero" in culprit["reasons"][0]
+    assert reply["notes"] == []
+
+
+def test_divide_by_a_minus_a_in_a_function(logdir):
+    reply = tb_tensorcap.rootcause(str(logdir), "divide")
+    culprit = reply["culprit"]
+    assert (culprit["op"], culprit["step"], culprit["source"]["line"]) == ("RealDiv", 0, planted_bugs.line("div"))
+    x, d = culprit["inputs"]
+    assert (x["external"], x["name"]) == ("argument", "x")
+    assert d["zeros"] == 2 and culprit["reasons"][0] == "input 1 has 2 exact zeros"
+
+
+@pytest.mark.parametrize("inf", [False, True])
+def test_sqrt_after_a_minus_inf_mask_never_blames_the_mask(logdir, inf):
+    reply = tb_tensorcap.rootcause(str(logdir), "mask", inf=inf)
+    culprit = reply["culprit"]
+    assert (culprit["op"], culprit["source"]["line"]) == ("Sqrt", planted_bugs.line("sqrt"))
+    assert "negative values" in culprit["reasons"][0]
+    if inf:
+        assert len(reply["absorbed"]) >= 2  # the mask and the masked scores, set aside
+
+
+def test_nan_in_the_data_is_external(logdir):
+    reply = tb_tensorcap.rootcause(str(logdir), "data")
+    assert reply["origin"] == "external"
+    assert reply["culprit"]["external"] == {"kind": "input", "name": "x"}
+    assert reply["culprit"]["output"]["nan"] == 1
+
+
+def test_a_replica_whose_shard_alone_goes_bad(tmp_path):
+    planted_bugs.mirrored_replica_shard(tmp_path, "mirrored")
+    reply = tb_tensorcap.rootcause(str(tmp_path), "mirrored")
+    assert (reply["replica"], reply["step"], reply["culprit"]["op"]) == (1, 3, "Sqrt")
+    assert reply["culprit"]["tag"].startswith("replica_1/")
+    assert [r["replica"] for r in reply["replicas"]] == [1]
+
+
+def test_through_the_command(logdir):
+    found = tensorcap_command("rootcause", str(logdir), "underflow_function")
+    assert found.returncode == 1, found.stderr
+    assert found.stdout.startswith(
+        "root cause: Log op, step %d at %s:%d (loss_fn)"
+        % (planted_bugs.UNDERFLOW_STEP, planted_bugs.__file__, planted_bugs.line("log"))
+    )
+    as_json = tensorcap_command("rootcause", str(logdir), "mask", "--inf", "--json")
+    assert as_json.returncode == 1 and json.loads(as_json.stdout)["culprit"]["op"] == "Sqrt"
+    data = tensorcap_command("rootcause", str(logdir), "data", "--json")
+    assert data.returncode == 1 and json.loads(data.stdout)["origin"] == "external"
+    clean = tensorcap_command("rootcause", str(logdir), "clean")
+    assert clean.returncode == 0 and clean.stdout.startswith("no NaN reaches an output"), clean.stdout
+
+
+def test_through_the_route(logdir):
+    app = WsgiTensorBoard(logdir)
+    app.wait_complete()
+    for run, op in (("underflow_eager", "Log"), ("divide", "RealDiv"), ("mask", "Sqrt")):
+        reply = app.get_json("/data/plugin/tensorcap/rootcause?run=" + run)
+        assert reply["culprit"]["op"] == op, (run, reply["culprit"])
+    assert app.get_json("/data/plugin/tensorcap/rootcause?run=clean")["origin"] is None
+    assert app.get_json("/data/plugin/tensorcap/rootcause?run=data")["origin"] == "external"
