@@ -11,7 +11,7 @@ import sys
 import planted_bugs
 import pytest
 import tensorflow as tf
-from conftest import WsgiTensorBoard
+from support import WsgiTensorBoard
 
 import tb_tensorcap
 import tb_tensorcap as tensorcap
