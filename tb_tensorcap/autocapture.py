@@ -374,15 +374,23 @@ class Recording(summary.Capturer):
             lineage.graph_produced(graph, tensor, self._replica + self._tag(tag))
 
     def _capture_external(self, name, tensor, origin):
-        """Captures an eager tensor from outside the block; its full tag, or None if filtered out."""
-        if not self._wanted(tensor.dtype) or (self._limit is not None and self.count >= self._limit):
+        """Captures an eager tensor from outside the block; its full tag, or None if not (filters, health mode)."""
+        if (
+            self._health is not None
+            or not self._wanted(tensor.dtype)
+            or (self._limit is not None and self.count >= self._limit)
+        ):
             return None
         self._add(name, tensor, capture_context.source_location(), lineage_facts={"origin": origin})
         return self._replica + self._tag(name)
 
     def _instrument_external(self, name, tensor, origin):
-        """Instruments a function's argument or constant; its full tag, or None if filtered out."""
-        if not self._wanted(tensor.dtype) or (self._limit is not None and self.count >= self._limit):
+        """Instruments a function's argument or constant; its full tag, or None if not (filters, health mode)."""
+        if (
+            self._health is not None
+            or not self._wanted(tensor.dtype)
+            or (self._limit is not None and self.count >= self._limit)
+        ):
             return None
         self._instrument(name, tensor, capture_context.source_location(), {"origin": origin})
         return self._replica + self._tag(name)

@@ -117,13 +117,14 @@ def test_eager_and_function_runs_get_the_same_tags_and_compare(tmp_path):
         "step/cnn/dense_1/BiasAdd",
         "step/cnn/probs/Softmax",
     ]
-    assert tags["eager"] == internal
+    assert [t for t in tags["eager"] if "/input/" not in t] == internal  # inputs: captured for the lineage
     assert [t for t in tags["function"] if t in internal] == internal
 
     app = WsgiTensorBoard(logdir)
     app.wait_complete()
     result = app.get_json("/data/plugin/tensorcap/divergence?run=eager&run2=function&rtol=1e-4&atol=1e-6")
     assert result["compared"] == 3 * len(internal)
-    assert result["first"] is None and result["only_in_run"] == []
+    # The eager run's input is captured for its lineage (the function's is its argument).
+    assert result["first"] is None and result["only_in_run"] == ["step/input/cnn/conv/Conv2D.0"]
     index = app.get_json("/data/plugin/tensorcap/index")["runs"]["function"]
     assert all(index[tag]["steps"] == [0, 1, 2] and index[tag]["repeats"] == 0 for tag in internal)
