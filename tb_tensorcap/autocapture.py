@@ -407,8 +407,8 @@ class Recording(summary.Capturer):
         count = self._function_calls.get(function, 0)
         self._function_calls[function] = count + 1
         self._calls = max(self._calls, count + 1)
-        if function in _KERAS_TRAIN_FUNCTIONS:
-            self._warn_fit(function)
+        if function in _KERAS_TRAIN_FUNCTIONS and count:
+            self._warn_fit(function)  # fit's batches in one block (one block per batch is fine)
         return count
 
     def _warn_fit(self, function):
