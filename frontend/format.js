@@ -82,3 +82,29 @@ export function fromJsonNumber(value) {
   if (value === "-Infinity") return -Infinity;
   return value;
 }
+
+const SHORT_DTYPES = {
+  float16: "f16", bfloat16: "bf16", float32: "f32", float64: "f64", int8: "i8", int16: "i16", int32: "i32",
+  int64: "i64", uint8: "u8", uint16: "u16", uint32: "u32", uint64: "u64", bool: "bool", complex64: "c64",
+  complex128: "c128", string: "str",
+};
+
+/**
+ * A capture at one step in one line, as lovely-tensors writes a tensor:
+ * "f32[32,4] n=128 x∈[-0.6812, 0.6346] μ=0.0123 σ=0.261 NaN! +Inf!" (the range at
+ * 4 significant digits, mean and std at 3).
+ * @param {import("./api.js").StatsRow} row
+ */
+export function summaryLine(row) {
+  const parts = [`${SHORT_DTYPES[row.dtype] ?? row.dtype}[${row.shape.join(",")}]`, `n=${formatCount(row.numel)}`];
+  if (row.dtype !== "string" && row.numel > 0) {
+    if (row.min !== null && row.max !== null) parts.push(`x∈[${formatShort(row.min)}, ${formatShort(row.max)}]`);
+    if (row.mean !== null) parts.push(`μ=${formatShort(row.mean, 3)}`);
+    if (row.std !== null && row.numel > 1) parts.push(`σ=${formatShort(row.std, 3)}`);
+    if (row.zeros === row.numel) parts.push("all zeros");
+  }
+  if (row.nan) parts.push("NaN!");
+  if (row.posinf) parts.push("+Inf!");
+  if (row.neginf) parts.push("-Inf!");
+  return parts.join(" ");
+}

@@ -11,8 +11,9 @@
 // (its counts complete the sidebar's NaN/Inf badges) and again from the
 // alerts panel.
 
-import { fetchAlerts, fetchIndex, isAbort } from "./api.js";
+import { fetchAlerts, fetchIndex, fetchStats, isAbort } from "./api.js";
 import { h, message, show } from "./dom.js";
+import { summaryLine } from "./format.js";
 import { followReload, followTheme, hostWindow, mirrorUrl } from "./host.js";
 import { createStore, decodeState, encodeState, PANELS } from "./state.js";
 import { createProgress } from "./views/progress.js";
@@ -79,7 +80,17 @@ export async function render() {
     });
   }
 
-  const sidebar = createSidebar({ onPickTag: pickTag, onHiddenRuns: (hidden) => store.set({ hidden }) });
+  // A tag's latest capture in one line (the shown run, else the first visible run holding it).
+  async function peek(tag) {
+    const { index, run, hidden } = store.get();
+    const runs = Object.keys(index.runs).filter((r) => !hidden.includes(r) && index.runs[r][tag]);
+    const chosen = runs.includes(run) ? run : runs[0];
+    const rows = (await fetchStats(chosen, tag)).steps;
+    const last = rows[rows.length - 1];
+    return `${summaryLine(last)} (${chosen}, step ${last.step})`;
+  }
+
+  const sidebar = createSidebar({ onPickTag: pickTag, onHiddenRuns: (hidden) => store.set({ hidden }), peek });
   const capture = createCapturePanel(store, host);
   const alerts = createAlertsPanel({
     onOpen: openCapture, onRefresh: () => loadAlerts(), onRootCause: (run) => store.set({ panel: "rootcause", run }),

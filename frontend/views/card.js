@@ -7,7 +7,7 @@
 
 import { npyUrl } from "../api.js";
 import { h, show } from "../dom.js";
-import { formatCount, formatShape, formatShort } from "../format.js";
+import { formatCount, formatShape, formatShort, summaryLine } from "../format.js";
 import { lineChart } from "./line.js";
 
 const PLAY_MS = 700;
@@ -38,6 +38,7 @@ export function createCard({ onStep, onRun }) {
   });
   const statsBox = h("dl", { className: "stats" });
   const chartBox = h("div", { className: "stats-chart" });
+  const oneLine = h("p", { className: "summary-line" });
   const slider = h("input", {
     type: "range", className: "step-slider", min: 0, max: 0, step: 1, "aria-label": "step",
     oninput: () => onStep(steps[Number(slider.value)]),
@@ -47,6 +48,7 @@ export function createCard({ onStep, onRun }) {
   const element = h("section", { className: "card" },
     h("header", null, title, h("div", { className: "meta" }, runChoice, typeLabel, source, repeats, download)),
     description,
+    oneLine,
     h("div", { className: "step-control" },
       h("button", { title: "previous step (←)", text: "◀", onclick: () => stepBy(-1) }),
       slider,
@@ -83,6 +85,7 @@ export function createCard({ onStep, onRun }) {
 
   function renderStats() {
     const row = stats?.find((r) => r.step === steps[position]);
+    oneLine.textContent = row ? summaryLine(row) : "\u00a0";
     if (statsError && !row) {
       show(statsBox, h("dt", { className: "bad", text: `statistics unavailable: ${statsError}` }));
     } else if (!row) {

@@ -29,8 +29,9 @@ function badge(alerts, partial) {
   return h("span", { className: "badge", title: `${alerts} captured steps hold NaN or Inf`, text: `NaN/Inf ${formatCount(alerts)}` });
 }
 
-// onPickTag(tag), onHiddenRuns(hidden).
-export function createSidebar({ onPickTag, onHiddenRuns }) {
+// onPickTag(tag), onHiddenRuns(hidden); peek(tag): a promise of a tag's
+// one-line summary for its row's tooltip (asked once per tag, on hover).
+export function createSidebar({ onPickTag, onHiddenRuns, peek }) {
   const runList = h("div", { className: "run-list" });
   const filter = h("input", {
     type: "search", className: "tag-filter", placeholder: "Filter tags (regex)", spellcheck: "false", "aria-label": "filter tags",
@@ -52,6 +53,7 @@ export function createSidebar({ onPickTag, onHiddenRuns }) {
   const opened = new Map(); // group path -> open, where the user chose
   let drawQueued = false;
   let active = 0; // the row position the keyboard is on
+  const peeked = new Map(); // tag -> its one-line summary, once known
 
   const isOpen = (path) => opened.get(path) ?? tags.size <= OPEN_LIMIT;
 
@@ -81,7 +83,8 @@ export function createSidebar({ onPickTag, onHiddenRuns }) {
         h("span", { className: "count", text: formatCount(row.count) }),
         badge(row.alerts, row.partial));
     }
-    return h("div", { ...common, title: row.tag, "aria-selected": String(row.tag === selected) },
+    const line = peeked.get(row.tag);
+    return h("div", { ...common, title: line ? `${row.tag}\n${line}` : row.tag, "aria-selected": String(row.tag === selected) },
       h("span", { className: "name", text: row.name }),
       h("span", { className: "count", title: "steps", text: formatCount(row.steps) }),
       badge(row.alerts, row.partial));
@@ -162,6 +165,17 @@ export function createSidebar({ onPickTag, onHiddenRuns }) {
       drawQueued = true;
       requestAnimationFrame(draw);
     }
+  });
+  list.addEventListener("pointerover", (event) => {
+    const target = event.target.closest(".row.tag");
+    const row = target && rows[Number(target.dataset.position)];
+    if (!row || peeked.has(row.tag)) return;
+    peeked.set(row.tag, "");
+    peek(row.tag).then((line) => {
+      peeked.set(row.tag, line);
+      const shown = rowsBox.querySelector(`.row[data-position="${rows.indexOf(row)}"]`);
+      if (shown) shown.title = `${row.tag}\n${line}`;
+    }, () => peeked.delete(row.tag));
   });
   list.addEventListener("click", (event) => {
     const target = event.target.closest(".row");

@@ -644,6 +644,18 @@ def test_slicing_a_4d_tensor(page, server):
     page.locator(".slice-error").filter(has_text='entry 2 ("a")').wait_for()
 
 
+def test_one_line_summaries_on_the_card_and_tag_tooltips(page, server):
+    open_tab(page, server, "run=baseline&tag=block1/attn&step=2&" + HIDE_MANY)
+    wait_view(page)
+    expect(page.locator(".card .summary-line")).to_have_text(
+        "f32[8,16] n=128 x∈[0, 1] μ=0.502 σ=0.292 NaN! +Inf! -Inf!"
+    )
+    page.locator(".row.tag .name", has_text="act4d").hover()
+    expect(page.locator(".row.tag", has_text="act4d")).to_have_attribute(
+        "title", "block2/act4d\nf32[3,5,6,2] n=180 x∈[2000, 2179] μ=2090 σ=52 (baseline, step 2)"
+    )
+
+
 def test_views_line_histogram_table_image_scalar(page, server):
     open_tab(page, server, "run=baseline&tag=block1/z&step=0&" + HIDE_MANY)
     wait_view(page)

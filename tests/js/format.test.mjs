@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import {
-  formatComplex, formatCount, formatExact, formatShape, formatShort, fromJsonNumber,
+  formatComplex, formatCount, formatExact, formatShape, formatShort, fromJsonNumber, summaryLine,
 } from "../../frontend/format.js";
 
 test("exact values are the shortest text that reads back in the value's precision", () => {
@@ -61,4 +61,15 @@ test("JSON's strings for non-finite numbers", () => {
   assert.equal(fromJsonNumber("-Infinity"), -Infinity);
   assert.equal(fromJsonNumber(1.5), 1.5);
   assert.equal(fromJsonNumber(null), null);
+});
+
+test("summaryLine writes a capture in one line, lovely-tensors style", () => {
+  const row = {
+    dtype: "float32", shape: [32, 4], numel: 128, min: -0.6812, max: 0.6346, mean: 0.01234, std: 0.2611,
+    nan: 1, posinf: 0, neginf: 2, zeros: 0,
+  };
+  assert.equal(summaryLine(row), "f32[32,4] n=128 x∈[-0.6812, 0.6346] μ=0.0123 σ=0.261 NaN! -Inf!");
+  assert.equal(summaryLine({ ...row, shape: [], numel: 1, min: 0, max: 0, mean: 0, std: 0, nan: 0, neginf: 0, zeros: 1 }),
+    "f32[] n=1 x∈[0, 0] μ=0 all zeros");
+  assert.equal(summaryLine({ dtype: "string", shape: [3], numel: 3, zeros: 1, nan: 0, posinf: 0, neginf: 0 }), "str[3] n=3");
 });
