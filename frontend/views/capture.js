@@ -123,6 +123,7 @@ export function createCapturePanel(store, tensorboard) {
   let stats = null;
   let statsKey = ""; // run, tag and step count of the last request
   let statsOwner = ""; // run and tag of `stats`
+  let statsFailed = false; // the last statistics request of `statsOwner` failed
   let statsController = null;
   let renderKey = "";
   let controller = null;
@@ -163,6 +164,7 @@ export function createCapturePanel(store, tensorboard) {
     if (owner !== statsOwner) {
       statsOwner = owner;
       stats = null;
+      statsFailed = false;
       card.setStats(null);
     }
     statsController?.abort();
@@ -172,7 +174,10 @@ export function createCapturePanel(store, tensorboard) {
       card.setStats(stats);
       sync(store.get());
     }, (error) => {
-      if (!isAbort(error)) card.statsFailed(error.message);
+      if (isAbort(error)) return;
+      statsFailed = true;
+      card.statsFailed(error.message);
+      sync(store.get());
     });
   }
 
@@ -241,6 +246,17 @@ export function createCapturePanel(store, tensorboard) {
       pictureOf = "";
       host.hidden = true;
       show(status, message(`x[${state.slice}] cannot be drawn: ${error}`, "error"));
+      return;
+    }
+    if (!state.diff && view === "heatmap" && state.colour.range === "steps" && !stats && !statsFailed) {
+      // Colours over all steps need every step's statistics: draw once they are in,
+      // rather than in this step's range first and then in another.
+      controller?.abort();
+      renderKey = "";
+      pictureOf = "";
+      host.classList.add("loading");
+      loadingText.textContent = `Loading ${tag} at step ${step}…`;
+      blank();
       return;
     }
 

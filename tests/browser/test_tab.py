@@ -147,6 +147,7 @@ def glyph_pixels(page, canvas, row, col, rgb):
 
 
 def hover_text(page, canvas, row, col):
+    page.evaluate("s => document.querySelector(s).scrollIntoView({block: 'nearest', inline: 'nearest'})", canvas)
     at = cell(page, canvas, row, col)
     page.mouse.move(at["x"], at["y"])
     tooltip = page.locator(canvas + " ~ .tooltip")
@@ -906,6 +907,7 @@ def test_heatmap_of_1024_by_1024_draws_fast(page, server):
 
 
 def test_large_heatmap_is_pooled_keeping_non_finite_cells(page, server):
+    page.set_viewport_size({"width": 1400, "height": 1400})  # the whole 520 px canvas on screen
     open_tab(page, server, "run=baseline&tag=big/pooled&" + HIDE_MANY)
     wait_view(page)
     canvas = page.locator(HEATMAP)
@@ -914,11 +916,14 @@ def test_large_heatmap_is_pooled_keeping_non_finite_cells(page, server):
     assert hover_text(page, HEATMAP, 10, 3) == "x[20:22, 6:8]: 20.5 (block 2×2)"
     assert hover_text(page, HEATMAP, 549, 499) == "x[1098:1100, 998:1000]: 1098.5 (block 2×2)"
     corner = cell(page, HEATMAP, 0, 0)
-    page.mouse.move(corner["x"], corner["y"])
+    page.mouse.move(corner["x"] + 1, corner["y"] + 1)  # a whole pixel inside: cells are under a pixel
     page.keyboard.down("Control")
     page.mouse.wheel(0, -1500)  # cells are under a pixel wide until zoomed in
     page.keyboard.up("Control")
     page.wait_for_function("Number(document.querySelector('.view-host .viewport-canvas').dataset.scale) > 4")
+    page.mouse.down()  # pan the corner cells fully onto the canvas
+    page.mouse.move(corner["x"] + 21, corner["y"] + 21)
+    page.mouse.up()
     assert cell(page, HEATMAP, 0, 0)["rgb"] == list(NAN)
     assert cell(page, HEATMAP, 2, 2)["rgb"] == list(WHITE)
     assert cell(page, HEATMAP, 0, 1)["rgb"] == list(VIRIDIS_LOW)
