@@ -144,12 +144,35 @@ export function displayedAxes(entries) {
   return entries.flatMap((entry, axis) => (entry.kind === "range" ? [axis] : []));
 }
 
-// The axes a view of `count` axes shows by default. Trailing axes, except
-// that a small last axis (channels, <= 4) is left to a slider: an NHWC
-// tensor shows H x W, not W x C.
-export function defaultAxes(shape, count) {
+const AXIS_WORDS = { N: "batch", B: "batch", H: "height", W: "width", C: "channel", T: "time", L: "length", D: "depth" };
+
+/**
+ * How a slider or caption names `axis`: its capture's name for it (a letter
+ * of "NHWC" spelled out: "channel"), else "axis k".
+ * @param {string[]|null} names the capture's axis names, or null
+ */
+export function axisLabel(names, axis) {
+  const name = names?.[axis];
+  if (!name) return `axis ${axis}`;
+  return AXIS_WORDS[name] ?? name;
+}
+
+/**
+ * The axes a view of `count` axes shows by default: the axes named H and W
+ * where the capture names its axes; else H x W of a rank-4 value (TensorFlow's
+ * N x H x W x C layout); else trailing axes, except that a small last axis
+ * (channels, <= 4) is left to a slider: an H x W x 3 value shows H x W.
+ * @param {string[]|null} [names]
+ */
+export function defaultAxes(shape, count, names = null) {
   const rank = shape.length;
   if (count >= rank) return shape.map((_, axis) => axis);
+  if (count === 2 && names?.length === rank) {
+    const height = names.findIndex((n) => /^(h|height)$/i.test(n));
+    const width = names.findIndex((n) => /^(w|width)$/i.test(n));
+    if (height >= 0 && width >= 0) return [height, width].sort((a, b) => a - b);
+  }
+  if (count === 2 && rank === 4) return [1, 2];
   const skipLast = rank > count && count < 3 && shape[rank - 1] <= 4 ? 1 : 0;
   const end = rank - skipLast;
   return Array.from({ length: count }, (_, k) => end - count + k);
@@ -169,8 +192,8 @@ export function sliceShowing(shape, axes, previous = null) {
 // The slice a view of `count` axes draws: `text` when it parses, fits `shape`
 // and keeps exactly `count` axes, else a default that keeps what it can of
 // it. Returns {entries, error}; `error` explains why `text` was not used.
-export function sliceForView(shape, count, text) {
-  const axes = defaultAxes(shape, count);
+export function sliceForView(shape, count, text, names = null) {
+  const axes = defaultAxes(shape, count, names);
   if (!text) return { entries: sliceShowing(shape, axes), error: null };
   let entries;
   try {

@@ -50,6 +50,7 @@ def tag_facts(reader, run, tag):
         "description": last.description,
         "source": last.source,
         "statistics_only": sum(1 for i in infos if i.kind == "health"),
+        "axes": last.axes,
     }
 
 

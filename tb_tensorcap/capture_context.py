@@ -108,12 +108,12 @@ def source_location():
 _metadata_cache = {}
 
 
-def serialized_metadata(source, description):
-    """Serialized metadata per (source, description); captures repeat call sites."""
-    key = (source["file"], source["line"], source["function"], description)
+def serialized_metadata(source, description, axes=None):
+    """Serialized metadata per (source, description, axes); captures repeat call sites."""
+    key = (source["file"], source["line"], source["function"], description, tuple(axes) if axes else None)
     cached = _metadata_cache.get(key)
     if cached is None:
-        cached = metadata.create_summary_metadata(source, description).SerializeToString()
+        cached = metadata.create_summary_metadata(source, description, axes=axes).SerializeToString()
         _metadata_cache[key] = cached
     return cached
 

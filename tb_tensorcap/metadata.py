@@ -130,7 +130,27 @@ def chunk_bounds(sizes):
     return bounds
 
 
-def create_summary_metadata(source=None, description=None, chunk=None, op=None, origin=None):
+def check_axes(axes, rank, tag):
+    """The axis names of a capture as a list (one per axis), or None.
+
+    `axes` is a string of one letter per axis ("NHWC") or a sequence of names
+    ("batch", "height", ...); the tab labels its sliders with them and shows
+    the H x W axes of an image-like capture by default.
+
+    Raises:
+      ValueError: not one non-empty name (at most 40 characters) per axis.
+    """
+    if axes is None:
+        return None
+    names = list(axes) if isinstance(axes, (str, list, tuple)) else None
+    if names is None or not all(isinstance(n, str) and 0 < len(n) <= 40 for n in names):
+        raise ValueError("axes of %r must be a string of letters (\"NHWC\") or a list of names, got %r" % (tag, axes))
+    if rank is not None and len(names) != rank:
+        raise ValueError("axes %r of %r name %d axes, but the value has %d" % (axes, tag, len(names), rank))
+    return names
+
+
+def create_summary_metadata(source=None, description=None, chunk=None, op=None, origin=None, axes=None):
     """Returns a `SummaryMetadata` proto for one TensorCap capture event.
 
     Args:
@@ -142,6 +162,7 @@ def create_summary_metadata(source=None, description=None, chunk=None, op=None, 
       op: optional lineage of an op output: {"type": op type, "inputs": [input
         origin, ...]} (see "Lineage").
       origin: optional {"kind", "name"} of a tensor from outside the block.
+      axes: optional list of axis names, one per axis (see `check_axes`).
     """
     content = {"version": PROTO_VERSION}
     if source is not None:
@@ -152,6 +173,8 @@ def create_summary_metadata(source=None, description=None, chunk=None, op=None, 
         content["op"] = op
     if origin is not None:
         content["origin"] = origin
+    if axes is not None:
+        content["axes"] = list(axes)
     return summary_pb2.SummaryMetadata(
         summary_description=description or "",
         plugin_data=summary_pb2.SummaryMetadata.PluginData(

@@ -35,7 +35,7 @@ import numpy as np
 from tb_tensorcap import arrays, event_writer, metadata
 
 
-def capture(value, name, step=None, *, description=None, writer=None):
+def capture(value, name, step=None, *, description=None, writer=None, axes=None):
     """Writes `value` as the capture `name` and returns `value` unchanged.
 
     Args:
@@ -45,6 +45,7 @@ def capture(value, name, step=None, *, description=None, writer=None):
       step: the step to record at (see the module docstring for defaults).
       description: free text shown with the capture in the TensorCap tab.
       writer: a `tensorcap.Writer` to use instead of the default.
+      axes: names of the value's axes ("NHWC" or a list), for the tab.
 
     Raises:
       TypeError, ValueError: `value` or `name` cannot be captured; nothing was
@@ -53,8 +54,8 @@ def capture(value, name, step=None, *, description=None, writer=None):
     """
     innermost = _innermost_capturer()
     if innermost is not None:
-        return innermost.capture(value, name, step, description=description, writer=writer)
-    write(value, check_name(name), step, description, writer, source_location())
+        return innermost.capture(value, name, step, description=description, writer=writer, axes=axes)
+    write(value, check_name(name), step, description, writer, source_location(), axes)
     return value
 
 
@@ -122,7 +123,7 @@ class Capturer:
             stack.remove(self)
         return False
 
-    def capture(self, value, name, step=None, *, description=None, writer=None):
+    def capture(self, value, name, step=None, *, description=None, writer=None, axes=None):
         """Like `tensorcap.capture`, under this capturer's prefix."""
         name = check_name(name)
         tag = "%s/%s" % (self._prefix, name) if self._prefix else name
@@ -133,13 +134,14 @@ class Capturer:
             description,
             writer if writer is not None else self._writer,
             source_location(),
+            axes,
         )
         if self._keep:
             self._tensors[name] = value
         return value
 
 
-def write(value, tag, step, description, writer, source):
+def write(value, tag, step, description, writer, source, axes=None):
     """Converts `value` (or raises, writing nothing), then writes it, in chunks if large."""
     if writer is not None and not isinstance(writer, event_writer.Writer):
         raise TypeError(
@@ -147,6 +149,7 @@ def write(value, tag, step, description, writer, source):
             "TensorFlow)" % (tag, type(writer).__name__)
         )
     array = _to_numpy(value, tag)
+    axes = metadata.check_axes(axes, array.ndim, tag)
     plan = chunk_plan(array)
     default, default_step = event_writer.active()
     writer = writer or default or event_writer.default_writer.get()
@@ -155,14 +158,16 @@ def write(value, tag, step, description, writer, source):
     step = _counters.next_step(tag) if step is None else _check_step(step, tag)
     _used_writers.add(writer)
     if plan is None:
-        writer.write(tag, array, step, _metadata(source, description))
+        writer.write(tag, array, step, _metadata(source, description, axes))
         return
     flat = array.reshape(-1)
     shape = list(array.shape)
     dtype = "string" if array.dtype == object else array.dtype.name
     for index, (start, stop) in enumerate(plan):
         chunk = {"index": index, "count": len(plan), "dtype": dtype, "shape": shape}
-        writer.write(tag, flat[start:stop], step, metadata.create_summary_metadata(source, description, chunk))
+        writer.write(
+            tag, flat[start:stop], step, metadata.create_summary_metadata(source, description, chunk, axes=axes)
+        )
 
 
 def check_name(name):
@@ -204,12 +209,12 @@ def chunk_plan(array):
 _metadata_cache = {}
 
 
-def _metadata(source, description):
-    """The SummaryMetadata of an unchunked capture, one per call site and description."""
-    key = (source["file"], source["line"], source["function"], description)
+def _metadata(source, description, axes=None):
+    """The SummaryMetadata of an unchunked capture, one per call site, description and axes."""
+    key = (source["file"], source["line"], source["function"], description, tuple(axes) if axes else None)
     cached = _metadata_cache.get(key)
     if cached is None:
-        cached = _metadata_cache[key] = metadata.create_summary_metadata(source, description)
+        cached = _metadata_cache[key] = metadata.create_summary_metadata(source, description, axes=axes)
     return cached
 
 

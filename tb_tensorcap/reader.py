@@ -84,6 +84,8 @@ class CaptureInfo:
         (lineage unknown).
       origin: for the capture of a tensor from outside a ``record()`` block,
         {"kind", "name"}; else None.
+      axes: the axis names given to ``capture(..., axes=)`` (a list, one per
+        axis), or None.
       stats: its `analysis.tensor_stats` when known (also when computed after
         this object was made), else None.
     """
@@ -105,6 +107,7 @@ class CaptureInfo:
         "repeat",
         "_stats",
         "_table",
+        "axes",
     )
 
     def __init__(
@@ -124,12 +127,14 @@ class CaptureInfo:
         repeat=0,
         kind="full",
         table=None,
+        axes=None,
     ):
         self.run, self.tag, self.step, self.wall_time = run, tag, step, wall_time
         self.dtype, self.shape, self.description = dtype, shape, description
         self.source, self.order, self.locations = source, order, locations
         self.op, self.origin, self.repeat, self.kind = op, origin, repeat, kind
         self._stats, self._table = None, table
+        self.axes = axes
 
     def _identity(self):
         return (self.run, self.order, self.tag, self.step, self.locations)
@@ -175,6 +180,7 @@ class CaptureInfo:
             "kind": self.kind,
             "op": self.op["type"] if self.op else None,
             "origin": self.origin,
+            "axes": self.axes,
         }
 
     def __repr__(self):
@@ -601,6 +607,7 @@ class Reader:
                 repeat=repeats[i],
                 kind=facts.get("kind", "full"),
                 table=table,
+                axes=facts.get("axes"),
             )
             infos.append(info)
         return infos

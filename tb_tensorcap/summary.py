@@ -45,7 +45,7 @@ from tb_tensorcap import (
 )
 
 
-def capture(value, name, step=None, *, description=None, writer=None):
+def capture(value, name, step=None, *, description=None, writer=None, axes=None):
     """Writes `value` as the capture `name` and returns `value` unchanged.
 
     Args:
@@ -57,6 +57,8 @@ def capture(value, name, step=None, *, description=None, writer=None):
       description: free text shown with the capture in the TensorCap tab.
       writer: a `tf.summary` writer or a `tensorcap.Writer` to use instead of
         the default.
+      axes: names of the value's axes, one letter each ("NHWC") or a list of
+        names; the tab labels its sliders with them.
 
     Returns:
       `value`, the same object, so that `capture` can wrap an expression.
@@ -67,8 +69,10 @@ def capture(value, name, step=None, *, description=None, writer=None):
     """
     innermost = capture_context.innermost_capturer()
     if innermost is not None:
-        return innermost.capture(value, name, step, description=description, writer=writer)
-    write(value, capture_values.check_name(name), step, description, writer, capture_context.source_location())
+        return innermost.capture(value, name, step, description=description, writer=writer, axes=axes)
+    write(
+        value, capture_values.check_name(name), step, description, writer, capture_context.source_location(), axes=axes
+    )
     return value
 
 
@@ -141,7 +145,7 @@ class Capturer:
             stack.remove(self)
         return False
 
-    def capture(self, value, name, step=None, *, description=None, writer=None):
+    def capture(self, value, name, step=None, *, description=None, writer=None, axes=None):
         """Like `tensorcap.capture`, under this capturer's prefix."""
         name = capture_values.check_name(name)
         tag = "%s/%s" % (self._prefix, name) if self._prefix else name
@@ -152,13 +156,14 @@ class Capturer:
             description,
             writer if writer is not None else self._writer,
             capture_context.source_location(),
+            axes=axes,
         )
         if self._keep:
             self._tensors[name] = value
         return value
 
 
-def write(value, tag, step, description, writer, source, lineage_facts=None):
+def write(value, tag, step, description, writer, source, lineage_facts=None, axes=None):
     """Validates `value`, then writes it (in chunks if large) under `tag`.
 
     The one write path of every capture. Under `tf.distribute` the replica's
@@ -174,6 +179,7 @@ def write(value, tag, step, description, writer, source, lineage_facts=None):
         module's writer rules.
       source: the capture site, as from `capture_context.source_location()`.
       lineage_facts: `record()`'s {"op": ...} / {"origin": ...} (metadata.py, "Lineage").
+      axes: the value's axis names (see `metadata.check_axes`), or None.
     """
     tag = capture_context.replica_prefix() + tag
     plain_writer = writer if isinstance(writer, event_writer.Writer) else None
@@ -181,14 +187,14 @@ def write(value, tag, step, description, writer, source, lineage_facts=None):
         plain_writer, _ = event_writer.active()
     with capture_context.writing():
         if plain_writer is None:
-            _validate_and_write(value, tag, step, description, writer, source, lineage_facts or {})
+            _validate_and_write(value, tag, step, description, writer, source, lineage_facts or {}, axes)
         elif not tf.executing_eagerly():
             raise TypeError(
                 "cannot capture %r inside tf.function with a tensorcap.Writer (it writes from Python, "
                 "once, at trace time): use a tf.summary writer there" % tag
             )
         else:
-            plain_capture.write(value, tag, step, description, plain_writer, source)
+            plain_capture.write(value, tag, step, description, plain_writer, source, axes)
 
 
 _warned_frozen = set()  # tags already warned about
@@ -220,7 +226,7 @@ def _warn_if_frozen(step, tag, source):
     )
 
 
-def _validate_and_write(value, tag, step, description, writer, source, lineage_facts):
+def _validate_and_write(value, tag, step, description, writer, source, lineage_facts, axes):
     if not tf.executing_eagerly() and tf_internals.in_xla_context():
         raise ValueError(
             "cannot capture %r inside an XLA-compiled function (jit_compile=True): XLA has no "
@@ -229,6 +235,7 @@ def _validate_and_write(value, tag, step, description, writer, source, lineage_f
         )
     tensor = capture_values.to_tensor(value, tag)
     plan, checks = capture_values.chunk_plan(tensor, tag)
+    axes = metadata.check_axes(axes, tensor.shape.rank, tag)
     writer = writers.use(writer if writer is not None else writers.active_or_default())
     # Inside tf.function, nothing (step counter, write) may run before the
     # size check has passed; eagerly `checks` is empty.
@@ -241,14 +248,14 @@ def _validate_and_write(value, tag, step, description, writer, source, lineage_f
             step = capture_context.step_counters.next_step(tag)
         if plan is None:
             if lineage_facts:
-                metadata_bytes = metadata.create_summary_metadata(source, description, **lineage_facts)
+                metadata_bytes = metadata.create_summary_metadata(source, description, axes=axes, **lineage_facts)
             else:
-                metadata_bytes = capture_context.serialized_metadata(source, description)
+                metadata_bytes = capture_context.serialized_metadata(source, description, axes)
             tf.summary.write(tag, tensor, step=step, metadata=metadata_bytes)
             return
         flat = tf.reshape(tensor, [-1])
         dtype, shape = tensor.dtype.name, tensor.shape.as_list()
         for index, (start, stop) in enumerate(plan):
             chunk = {"index": index, "count": len(plan), "dtype": dtype, "shape": shape}
-            md = metadata.create_summary_metadata(source, description, chunk, **lineage_facts)
+            md = metadata.create_summary_metadata(source, description, chunk, axes=axes, **lineage_facts)
             tf.summary.write(tag, flat[start:stop], step=step, metadata=md)

@@ -396,6 +396,25 @@ def test_source_location_points_at_the_callers_line(tmp_path, writer_at):
         )
 
 
+def test_axes_name_each_axis_on_both_write_paths(tmp_path, writer_at):
+    w = writer_at(tmp_path / "tf")
+    tensorcap.capture(np.zeros((2, 4, 4, 3), np.float32), "act", step=0, writer=w, axes="NHWC")
+    with tensorcap.Capturer("c", writer=w) as cap:
+        cap.capture(np.zeros((5, 7)), "attn", step=0, axes=["query", "key"])
+    plain = tensorcap.Writer(tmp_path / "plain")
+    tensorcap.capture(np.zeros((2, 3)), "img", step=0, writer=plain, axes="HW")
+    with pytest.raises(ValueError, match="'NHW' of 'bad' name 3 axes, but the value has 4"):
+        tensorcap.capture(np.zeros((2, 4, 4, 3)), "bad", step=0, writer=w, axes="NHW")
+    with pytest.raises(ValueError, match="string of letters"):
+        tensorcap.capture(np.zeros(3), "bad", step=0, writer=plain, axes=[3])
+    tensorcap.flush()
+    reader = tb_tensorcap.load(str(tmp_path))
+    assert reader.info("tf", "act", 0).axes == ["N", "H", "W", "C"]
+    assert reader.info("tf", "c/attn", 0).to_json()["axes"] == ["query", "key"]
+    assert reader.info("plain", "img", 0).axes == ["H", "W"]
+    assert "bad" not in reader.tags("tf") and "bad" not in reader.tags("plain")
+
+
 def helper_capture(w):
     tensorcap.capture(4, "helper", step=0, writer=w)  # LINE:src-helper
 

@@ -37,6 +37,7 @@ import { createTableView } from "./table.js";
  * @property {number} step
  * @property {string} dtype the dtype at this step
  * @property {number[]} fullShape the capture's shape at this step
+ * @property {string[]|null} axisNames the capture's names for its axes (capture(..., axes=)), or null
  * @property {string} sliceText the canonical slice to request ("" for the whole value)
  * @property {number[]} sliceShape the shape that slice gives
  * @property {import("../api.js").StatsRow[]} stats per-step statistics ([] until loaded)
@@ -232,11 +233,12 @@ export function createCapturePanel(store, tensorboard) {
     renderTabs(availableViews(dtype, shape), view, state.diff);
     const count = state.diff ? Math.min(shape.length, 2) : viewAxes(view, shape);
     const sliced = count > 0 && count < shape.length;
+    const axisNames = facts.axes?.length === shape.length ? facts.axes : null;
     const { entries, error } = sliced
-      ? sliceForView(shape, count, state.slice)
+      ? sliceForView(shape, count, state.slice, axisNames)
       : { entries: sliceShowing(shape, shape.map((_, axis) => axis)), error: null };
     slicer.element.hidden = !sliced;
-    if (sliced) slicer.update(shape, entries, { fixedAxes: !state.diff && view === "image", problem: error });
+    if (sliced) slicer.update(shape, entries, { fixedAxes: !state.diff && view === "image", problem: error, axisNames });
     const sliceText = sliced ? formatSlice(entries) : "";
     if (error) {
       // A slice that cannot be used draws nothing: its error stands beside the text.
@@ -276,7 +278,7 @@ export function createCapturePanel(store, tensorboard) {
     if (picture !== pictureOf) blank();
     else staleTimer = setTimeout(blank, STALE_MS);
     instance.update({
-      run, tag, step, dtype, fullShape: shape, sliceText, sliceShape: resultShape(entries, shape),
+      run, tag, step, dtype, fullShape: shape, axisNames, sliceText, sliceShape: resultShape(entries, shape),
       stats: stats ?? [], index, diff: state.diff, rtol: state.rtol, atol: state.atol, colour: state.colour,
       setColour: (patch) => store.set({ colour: { ...store.get().colour, ...patch } }),
       signal: controller.signal,

@@ -14,7 +14,9 @@
 import { fetchValue } from "../api.js";
 import { lookupTable, NAN_SLOT, NEGINF_SLOT, POSINF_SLOT, scaling } from "../colormaps.js";
 import { h, show } from "../dom.js";
-import { formatSlice, blockSlice, displayedAxes, expandSlice, fullIndex, parseSlice, resultShape } from "../slicing.js";
+import {
+  axisLabel, blockSlice, displayedAxes, expandSlice, formatSlice, fullIndex, parseSlice, resultShape,
+} from "../slicing.js";
 import { colourRange } from "../ranges.js";
 import { colorbar } from "./colorbar.js";
 import { createViewport } from "./viewport.js";
@@ -64,14 +66,14 @@ export function paint(values, pixels, range, cols) {
 }
 
 // Tick labels and the caption naming the displayed axes of `entries`.
-function axisLabels(tensor, entries, fullShape) {
+function axisLabels(tensor, entries, fullShape, names) {
   const shown = displayedAxes(entries);
   const factors = tensor.pooled ?? shown.map(() => 1);
   const along = (k) => (i) => {
     const position = shown.map((_, j) => (j === k ? i * factors[k] : 0));
     return String(fullIndex(entries, fullShape, position)[shown[k]]);
   };
-  const name = (axis) => `axis ${axis} (${fullShape[axis]})`;
+  const name = (axis) => `${axisLabel(names, axis)}${names?.[axis] ? ` · axis ${axis}` : ""} (${fullShape[axis]})`;
   if (shown.length === 2) {
     return { rowLabel: along(0), colLabel: along(1), caption: `rows: ${name(shown[0])} ↓   cols: ${name(shown[1])} →` };
   }
@@ -109,9 +111,9 @@ export function createHeatmap() {
      * a value, "(A − B)" for a diff).
      * @param {import("../api.js").Tensor} tensor
      * @param {number[]} fullShape
-     * @param {{name?: string, range?: import("../ranges.js").ColourRange}} [options]
+     * @param {{name?: string, range?: import("../ranges.js").ColourRange, axisNames?: string[]|null}} [options]
      */
-    draw(tensor, fullShape, { name = "x", range = null } = {}) {
+    draw(tensor, fullShape, { name = "x", range = null, axisNames = null } = {}) {
       const started = performance.now();
       const entries = expandSlice(parseSlice(tensor.slice), fullShape);
       const rows = tensor.shape.length === 2 ? tensor.shape[0] : 1;
@@ -126,7 +128,7 @@ export function createHeatmap() {
       const { marks, counts } = paint(tensor.values, new Uint32Array(image.data.buffer), colours, cols);
       context.putImageData(image, 0, 0);
       shown = { tensor, entries, fullShape, unpooled: resultShape(entries, fullShape), name, cols };
-      viewport.setImage(source, cols, rows, marks, axisLabels(tensor, entries, fullShape));
+      viewport.setImage(source, cols, rows, marks, axisLabels(tensor, entries, fullShape, axisNames));
       viewport.canvas.dataset.drawMs = (performance.now() - started).toFixed(2);
       show(barSlot, colorbar(colours, counts));
     },
@@ -146,7 +148,7 @@ export function createHeatmapView() {
   const controls = h("div", { className: "toolbar colour-controls" });
   return {
     element: h("div", { className: "heatmap-view" }, controls, heatmap.element),
-    async update({ run, tag, step, dtype, fullShape, sliceText, stats, colour, setColour, signal }) {
+    async update({ run, tag, step, dtype, fullShape, axisNames, sliceText, stats, colour, setColour, signal }) {
       const tensor = await fetchValue({ run, tag, step, dtype, slice: sliceText, maxCells: HEATMAP_CELLS }, signal);
       const range = colourRange(tensor.values, colour, stats);
       const bound = (key, value) => h("input", {
@@ -162,7 +164,7 @@ export function createHeatmapView() {
         colour.range === "manual" ? [bound("lo", colour.lo), "to", bound("hi", colour.hi)] : null,
         choice("map", MAP_CHOICES, colour.map, (value) => setColour({ map: value })),
         choice("scale", SCALE_CHOICES, colour.scale, (value) => setColour({ scale: value })));
-      heatmap.draw(tensor, fullShape, { range });
+      heatmap.draw(tensor, fullShape, { range, axisNames });
     },
   };
 }

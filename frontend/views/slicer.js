@@ -7,7 +7,7 @@
 // and its drag while the view follows it.
 
 import { h, show } from "../dom.js";
-import { displayedAxes, formatSlice, sliceShowing, withIndex } from "../slicing.js";
+import { axisLabel, displayedAxes, formatSlice, sliceShowing, withIndex } from "../slicing.js";
 
 const AXIS_NAMES = { 1: ["axis"], 2: ["rows", "cols"] };
 
@@ -20,6 +20,7 @@ export function createSlicer(onChange) {
   let entries = [];
   let shape = [];
   let structure = "";
+  let names = null; // the capture's axis names, or null
   const sliders = new Map();
   let editing = false; // the field holds text not yet submitted
 
@@ -50,7 +51,7 @@ export function createSlicer(onChange) {
         const next = others.includes(chosen) ? axes : [...others, chosen].sort((a, b) => a - b);
         onChange(formatSlice(sliceShowing(shape, next, entries)));
       },
-    }, shape.map((size, axis) => h("option", { value: axis, text: `axis ${axis} (${size})`, selected: axis === axes[k] })));
+    }, shape.map((size, axis) => h("option", { value: axis, text: `${axisLabel(names, axis)} (${size})`, selected: axis === axes[k] })));
     return h("label", null, `${AXIS_NAMES[axes.length]?.[k] ?? `axis ${k + 1}`} `, select);
   }
 
@@ -61,7 +62,7 @@ export function createSlicer(onChange) {
       oninput: () => onChange(formatSlice(withIndex(entries, axis, Number(range.value)))),
     });
     sliders.set(axis, { range, value });
-    return h("div", { className: "axis-slider" }, h("span", { text: `axis ${axis} (${shape[axis]})` }), range, value);
+    return h("div", { className: "axis-slider" }, h("span", { text: `${axisLabel(names, axis)} (${shape[axis]})` }), range, value);
   }
 
   function rebuild(fixedAxes) {
@@ -77,11 +78,12 @@ export function createSlicer(onChange) {
     element,
     // Shows expanded `entries` of a value of `shape`; `fixedAxes` when the
     // view dictates its axes (an image's last three); `problem` explains a
-    // slice text that could not be used.
-    update(nextShape, nextEntries, { fixedAxes = false, problem = null } = {}) {
+    // slice text that could not be used; `axisNames` the capture's names for its axes.
+    update(nextShape, nextEntries, { fixedAxes = false, problem = null, axisNames = null } = {}) {
       shape = nextShape;
       entries = nextEntries;
-      const key = JSON.stringify([shape, displayedAxes(entries), fixedAxes]);
+      names = axisNames;
+      const key = JSON.stringify([shape, displayedAxes(entries), fixedAxes, names]);
       if (key !== structure) {
         structure = key;
         rebuild(fixedAxes);

@@ -19,6 +19,7 @@ BIG_SIDE = 1024
 BIG_STEPS = 3
 ACT_SHAPE = (3, 5, 6, 2)
 POOLED_SHAPE = (1100, 1000)  # over the heatmap's 2**20 cells: pooled by 2 x 2
+NAMED_SHAPE = (2, 5, 6, 16)  # captured with axes="NHWC"
 SIGNED = np.array([[-2, -1], [0, 4]], np.float32)  # signed: a diverging map centred on 0
 
 
@@ -76,6 +77,7 @@ def write(logdir):
                 rng = np.random.default_rng(0)
                 tensorcap.capture(pooled(), "big/pooled", step=0)
                 tensorcap.capture(SIGNED, "signed", step=0)
+                tensorcap.capture(np.zeros(NAMED_SHAPE, np.float32), "named/nhwc", step=0, axes="NHWC")
                 for step in range(BIG_STEPS):
                     tensorcap.capture(
                         rng.standard_normal((BIG_SIDE, BIG_SIDE), dtype=np.float32), "big/heat", step=step

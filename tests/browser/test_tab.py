@@ -177,7 +177,7 @@ def test_tab_inside_tensorboard_iframe_and_xss_tag_is_inert(page, server):
     frame = tensorboard_frame(page)
     frame.wait_for_selector(".run-list .run")
     assert frame.locator(".run-list .run").all_text_contents() == ["baseline", "many", "variant"]
-    frame.locator(".tag-summary").filter(has_text="10,012 tags").wait_for()
+    frame.locator(".tag-summary").filter(has_text="10,013 tags").wait_for()
 
     frame.locator(".tag-filter").fill("onerror")
     row = frame.locator(".row.tag", has_text=tab_logdir.XSS_TAG)
@@ -657,6 +657,14 @@ def test_one_line_summaries_on_the_card_and_tag_tooltips(page, server):
     )
 
 
+def test_named_axes_label_the_sliders(page, server):
+    open_tab(page, server, "run=baseline&tag=named/nhwc&" + HIDE_MANY)
+    wait_view(page)
+    assert page.locator(".slice-input").input_value() == "0, :, :, 0"  # H x W, not W x C
+    assert page.locator(".axis-slider span").all_text_contents() == ["batch (2)", "channel (16)"]
+    assert "rows: height · axis 1 (5)" in page.locator(".axes-caption").text_content()
+
+
 def test_views_line_histogram_table_image_scalar(page, server):
     open_tab(page, server, "run=baseline&tag=block1/z&step=0&" + HIDE_MANY)
     wait_view(page)
@@ -837,13 +845,13 @@ def test_link_reopens_the_same_view(page, server):
 def test_ten_thousand_tags_stay_responsive(page, server):
     open_tab(page, server, "")
     summary = page.locator(".tag-summary")
-    summary.filter(has_text="10,012 tags").wait_for()
+    summary.filter(has_text="10,013 tags").wait_for()
     assert page.locator(".tag-rows .row").count() < 80, "rows outside the window must not be in the DOM"
 
     filter_box = page.locator(".tag-filter")
     started = time.perf_counter()
     filter_box.fill("t0999")
-    summary.filter(has_text="10 of 10,012 tags match").wait_for()
+    summary.filter(has_text="10 of 10,013 tags match").wait_for()
     print(
         "\n10k-tag filter: %.0f ms from keystroke to redrawn list (60 ms debounce included)"
         % ((time.perf_counter() - started) * 1000)
@@ -854,7 +862,7 @@ def test_ten_thousand_tags_stay_responsive(page, server):
     filter_box.fill("(")
     page.locator(".filter-error").filter(has_text="Not a regular expression").wait_for()
     filter_box.fill("")
-    summary.filter(has_text="10,012 tags").wait_for()
+    summary.filter(has_text="10,013 tags").wait_for()
     page.locator(".row.group", has_text="g001").click()
     page.locator(".row.tag", has_text="t00100").wait_for()
     assert page.locator(".row.group", has_text="g001").get_attribute("aria-expanded") == "true"

@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import { test } from "node:test";
 
 import {
-  blockSlice, defaultAxes, expandSlice, formatSlice, fullIndex, parseSlice, rangeLength, resultShape,
+  axisLabel, blockSlice, defaultAxes, expandSlice, formatSlice, fullIndex, parseSlice, rangeLength, resultShape,
   SliceError, sliceForView, sliceShowing, withIndex,
 } from "../../frontend/slicing.js";
 
@@ -81,4 +81,15 @@ test("picks displayed axes for views and keeps slider indices", () => {
   assert.match(bad.error, /out of range/);
   assert.equal(formatSlice(bad.entries), "0, :, :, 0");
   assert.equal(formatSlice(withIndex(sliceShowing(shape, [1, 2]), 0, 5)), "5, :, :, 0");
+});
+
+test("N x H x W x C shows H x W by default, and named axes are followed", () => {
+  assert.deepEqual(defaultAxes([8, 32, 32, 16], 2), [1, 2]);
+  assert.deepEqual(defaultAxes([16, 8, 32, 32], 2, ["N", "C", "H", "W"]), [2, 3]);
+  assert.deepEqual(defaultAxes([16, 8, 32], 2, ["C", "H", "W"]), [1, 2]);
+  assert.deepEqual(defaultAxes([16, 8, 32], 2, ["time", "height", "width"]), [1, 2]);
+  assert.equal(formatSlice(sliceForView([2, 5, 6, 16], 2, "", ["N", "H", "W", "C"]).entries), "0, :, :, 0");
+  assert.equal(axisLabel(["N", "H", "W", "C"], 3), "channel");
+  assert.equal(axisLabel(["batch", "head", "query", "key"], 1), "head");
+  assert.equal(axisLabel(null, 2), "axis 2");
 });
