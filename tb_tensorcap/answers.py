@@ -77,6 +77,7 @@ def index(reader):
                 "shape": list(facts["last"].shape),
                 "description": facts["last"].description,
                 "source": facts["last"].source,
+                "axes": facts["last"].axes,
                 "statistics_only": facts["statistics_only"],
                 "alerts": facts["alerts"],
                 "checked": facts["stats_known"],
