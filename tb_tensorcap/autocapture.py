@@ -268,21 +268,21 @@ class Recording(summary.Capturer):
 
     # -- manual captures inside the block ---------------------------------------
 
-    def capture(self, value, name, step=None, *, description=None, writer=None):
+    def capture(self, value, name, step=None, *, description=None, writer=None, axes=None):
         """Like `tensorcap.capture`, under the block's prefix and at its step.
 
         Eager values are written with the block's ops, in order. Inside a
-        `tf.function` (and with an explicit ``writer``, or once the block has
-        closed) the value is written at once, by the `capture` rules (inside
-        a function the block's step, a Python number fixed at trace time, is
-        not used).
+        `tf.function` (and with an explicit ``writer`` or ``axes``, or once the
+        block has closed) the value is written at once, by the `capture` rules
+        (inside a function the block's step, a Python number fixed at trace
+        time, is not used).
         """
         name = capture_values.check_name(name)
-        if writer is not None or not tf.executing_eagerly() or not self._open:
+        if writer is not None or axes is not None or not tf.executing_eagerly() or not self._open:
             if tf.executing_eagerly():
                 self._flush()
                 step = step if step is not None else self.step
-            return summary.Capturer.capture(self, value, name, step, description=description, writer=writer)
+            return summary.Capturer.capture(self, value, name, step, description=description, writer=writer, axes=axes)
         with capture_context.writing():
             tensor = capture_values.to_tensor(value, self._tag(name))
         self._add(name, tensor, capture_context.source_location(), description, step)

@@ -401,6 +401,8 @@ def test_axes_name_each_axis_on_both_write_paths(tmp_path, writer_at):
     tensorcap.capture(np.zeros((2, 4, 4, 3), np.float32), "act", step=0, writer=w, axes="NHWC")
     with tensorcap.Capturer("c", writer=w) as cap:
         cap.capture(np.zeros((5, 7)), "attn", step=0, axes=["query", "key"])
+    with tensorcap.record("rec", writer=w, step=0):  # a manual capture inside record() names its axes too
+        tensorcap.capture(tf.zeros((3, 2)), "seq", axes="TC")
     plain = tensorcap.Writer(tmp_path / "plain")
     tensorcap.capture(np.zeros((2, 3)), "img", step=0, writer=plain, axes="HW")
     with pytest.raises(ValueError, match="'NHW' of 'bad' name 3 axes, but the value has 4"):
@@ -411,6 +413,7 @@ def test_axes_name_each_axis_on_both_write_paths(tmp_path, writer_at):
     reader = tb_tensorcap.load(str(tmp_path))
     assert reader.info("tf", "act", 0).axes == ["N", "H", "W", "C"]
     assert reader.info("tf", "c/attn", 0).to_json()["axes"] == ["query", "key"]
+    assert reader.info("tf", "rec/seq", 0).axes == ["T", "C"]
     assert reader.info("plain", "img", 0).axes == ["H", "W"]
     assert "bad" not in reader.tags("tf") and "bad" not in reader.tags("plain")
 
