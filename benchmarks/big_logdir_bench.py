@@ -24,7 +24,6 @@ import argparse
 import json
 import os
 import shutil
-import struct
 import tempfile
 import time
 
@@ -39,16 +38,6 @@ SHAPE = (512, 2048)  # 4 MB of float32
 RUNS, TAGS = 4, 4
 
 
-def _frame(data):
-    header = struct.pack("<Q", len(data))
-    return (
-        header
-        + struct.pack("<I", event_files.masked_crc32c(header))
-        + data
-        + struct.pack("<I", event_files.masked_crc32c(data))
-    )
-
-
 def _event(tag, step, array, summary_metadata):
     event = event_pb2.Event(step=step, wall_time=1.7e9 + step)
     value = event.summary.value.add(tag=tag)
@@ -58,7 +47,7 @@ def _event(tag, step, array, summary_metadata):
         tensor_shape_pb2.TensorShapeProto(dim=[tensor_shape_pb2.TensorShapeProto.Dim(size=d) for d in array.shape])
     )
     value.tensor.tensor_content = array.tobytes()
-    return _frame(event.SerializeToString())
+    return event_files.frame_record(event.SerializeToString())
 
 
 def capture_value(run, tag, step):

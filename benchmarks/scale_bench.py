@@ -27,7 +27,6 @@ import json
 import os
 import resource
 import shutil
-import struct
 import subprocess
 import sys
 import tempfile
@@ -70,16 +69,6 @@ print(json.dumps(result))
 """
 
 
-def _frame(data):
-    header = struct.pack("<Q", len(data))
-    return (
-        header
-        + struct.pack("<I", event_files.masked_crc32c(header))
-        + data
-        + struct.pack("<I", event_files.masked_crc32c(data))
-    )
-
-
 def _metadata_version_1(source):
     """A capture's metadata in format version 1, which the previous release reads too."""
     summary_metadata = metadata.create_summary_metadata(source=source)
@@ -100,7 +89,11 @@ def make_logdir(logdir, runs, tags, steps):
         value = event.summary.value.add()
         value.tensor.dtype = types_pb2.DT_FLOAT
         value.tensor.tensor_shape.CopyFrom(shape)
-        records = [_frame(event_pb2.Event(wall_time=time.time(), file_version="brain.Event:2").SerializeToString())]
+        records = [
+            event_files.frame_record(
+                event_pb2.Event(wall_time=time.time(), file_version="brain.Event:2").SerializeToString()
+            )
+        ]
         for step in range(steps):
             event.step, event.wall_time = step, 1.7e9 + step
             for tag in range(tags):
@@ -111,7 +104,7 @@ def make_logdir(logdir, runs, tags, steps):
                 value.tag = "layer%03d/out" % tag
                 value.metadata.CopyFrom(metas[tag])
                 value.tensor.tensor_content = current.tobytes()
-                records.append(_frame(event.SerializeToString()))
+                records.append(event_files.frame_record(event.SerializeToString()))
         with open(os.path.join(run_dir, "events.out.tfevents.%d.bench" % run), "wb") as f:
             f.write(b"".join(records))
 

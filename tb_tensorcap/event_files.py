@@ -36,6 +36,12 @@ def masked_crc32c(data):
     return (((crc >> 15) | (crc << 17)) + _MASK_DELTA) & 0xFFFFFFFF
 
 
+def frame_record(data):
+    """`data` framed as one TFRecord (the format above), ready to append to an event file."""
+    header = struct.pack("<Q", len(data))
+    return b"".join((header, struct.pack("<I", masked_crc32c(header)), data, struct.pack("<I", masked_crc32c(data))))
+
+
 def is_local(path):
     """Whether `path` is on the local filesystem (read without gfile)."""
     return "://" not in path

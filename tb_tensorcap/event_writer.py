@@ -25,7 +25,6 @@ import contextlib
 import errno
 import functools
 import os
-import struct
 import sys
 import threading
 import time
@@ -128,19 +127,8 @@ def _use_fast_crc(events):
 
 
 def _write_record(file, data):
-    """One TFRecord: length, its masked CRC, the data, its masked CRC."""
-    header = struct.pack("<Q", len(data))
-    # One write: TensorBoard's TensorFlow-free gfile opens the file for each.
-    file.write(
-        b"".join(
-            (
-                header,
-                struct.pack("<I", event_files.masked_crc32c(header)),
-                data,
-                struct.pack("<I", event_files.masked_crc32c(data)),
-            )
-        )
-    )
+    """One TFRecord, in one write: TensorBoard's TensorFlow-free gfile opens the file for each."""
+    file.write(event_files.frame_record(data))
 
 
 def active():
