@@ -26,7 +26,7 @@ import time
 import numpy as np
 from tensorboard.backend import json_util
 
-from tb_tensorcap import answers, cli_parser, codec, root_cause, slicing
+from tb_tensorcap import answers, capture_info, cli_parser, codec, root_cause, slicing
 from tb_tensorcap import reader as reader_lib
 
 
@@ -113,7 +113,7 @@ def _show(args):
             result["dtype"],
             _shape(result["full_shape"]),
             "" if canonical == "..." else "  [%s] -> %s" % (canonical, _shape(array.shape)),
-            reader_lib.source_text(result["source"]),
+            capture_info.source_text(result["source"]),
         )
     )
     if repeats > 1:
@@ -244,7 +244,7 @@ def _divergence(args):
                 first["step"],
                 " repeat %d" % first["repeat"] if first["repeat"] else "",
                 first["order"],
-                reader_lib.source_text(first["source"]),
+                capture_info.source_text(first["source"]),
             )
             if first["reason"] in ("shape", "dtype"):
                 detail = "%s (%s vs %s): not comparable element-wise" % (
@@ -398,7 +398,7 @@ def _source(source, long):
     """A capture's source for a table: "file:line", the file's base name unless `long`."""
     if source and not long:
         source = dict(source, file=os.path.basename(source.get("file", "?")))
-    return reader_lib.source_text(source)
+    return capture_info.source_text(source)
 
 
 def _print_json(obj):

@@ -4,17 +4,10 @@ Used by `tensorcap.load()`, the TensorBoard plugin and the `tensorcap` command.
 It needs only tensorboard, numpy, protobuf, ml_dtypes (bfloat16) and crc32c
 (record checksums): TensorBoard runs without TensorFlow, and so must this.
 
-Listing never holds tensor values: `refresh()` scans the event files once,
-keeping for each capture its record offsets and a few small facts (step,
-dtype, shape, source, order) in numpy columns (`capture_table`: about 60
-bytes a capture, 150 with statistics), and values are read from disk when
-asked for. Each refresh reads only the bytes appended since the last one, so
-it follows a run that is still training; a truncated last record is left for
-the next refresh. Statistics are computed once per capture.
-
-The index and the statistics are saved in a cache directory outside the
-logdir (`index_cache`), so a new process reopens an unchanged logdir without
-rescanning it, and never computes a capture's statistics twice.
+`Reader` asks its questions (runs, tags, steps, captures, values,
+statistics, lineage) of the index built by `logdir_index.LogdirIndex`, its
+base: the index keeps offsets and small facts, values are read from disk
+when asked for, statistics are computed once per capture and saved.
 
 Repeats: several captures may share one (run, tag, step) (a step frozen in a
 `tf.function`, a function called twice in one `record()` block). Every one is
@@ -32,174 +25,28 @@ Thread-safe: the index changes under a lock that is never held while reading
 values from disk.
 """
 
-import collections.abc
-import functools
-import itertools
 import logging
-import math
-import os
 import threading
 import time
 
 import numpy as np
 
-from tb_tensorcap import analysis, codec, event_files, health_records, index_cache, notebook, stats_pass, value_cache
-from tb_tensorcap.run_index import RunIndex, Vocabulary
+from tb_tensorcap import analysis, codec, event_files, health_records, notebook, stats_pass, value_cache
+from tb_tensorcap.capture_info import CaptureInfo
+from tb_tensorcap.logdir_index import DEFAULT_CACHE_DIR, LogdirIndex, NotFoundError
 
 __all__ = ["CaptureInfo", "NotFoundError", "Reader", "StatisticsOnlyError", "load"]
 
 logger = logging.getLogger(__name__)
 
-SAVE_INTERVAL_SECONDS = 30.0  # a changing run's index is saved at most this often
 _STATS_SLICE = 1 << 16  # captures whose CaptureInfo a statistics pass holds at once
-_DEFAULT = object()
-_generations = itertools.count()  # tells values of a rebuilt run from the old ones
-
-
-class NotFoundError(LookupError):
-    """A run, tag or step that the logdir does not hold."""
 
 
 class StatisticsOnlyError(NotFoundError):
     """The value of a capture made in health mode: only its statistics were kept."""
 
 
-class CaptureInfo:
-    """The small facts of one capture, built from the index's columns when asked for.
-
-    Attributes:
-      run, tag, step, wall_time: where and when it was captured.
-      dtype: TensorCap dtype name ("float32", "bfloat16", "string", ...).
-      shape: tuple of ints.
-      description: the capture's description, or "".
-      source: dict with "file", "line", "function", or None.
-      order: position in the run's capture order (0, 1, 2, ...).
-      repeat: how many earlier captures of the run had the same tag and step
-        (0 for the first capture at a step; see `Reader.repeats`).
-      locations: ((path, offset), ...) of the records holding the value
-        (for a health capture: its health record).
-      kind: "full" (the value was kept) or "health" (only its statistics).
-      op: for an op output captured by ``record()``, {"type": op type,
-        "inputs": [input origin, ...]} (metadata.py, "Lineage"); else None
-        (lineage unknown).
-      origin: for the capture of a tensor from outside a ``record()`` block,
-        {"kind", "name"}; else None.
-      axes: the axis names given to ``capture(..., axes=)`` (a list, one per
-        axis), or None.
-      stats: its `analysis.tensor_stats` when known (also when computed after
-        this object was made), else None.
-    """
-
-    __slots__ = (
-        "run",
-        "tag",
-        "step",
-        "wall_time",
-        "dtype",
-        "shape",
-        "description",
-        "source",
-        "order",
-        "locations",
-        "kind",
-        "op",
-        "origin",
-        "repeat",
-        "_stats",
-        "_table",
-        "axes",
-    )
-
-    def __init__(
-        self,
-        run,
-        tag,
-        step,
-        wall_time,
-        dtype,
-        shape,
-        description,
-        source,
-        order,
-        locations,
-        op=None,
-        origin=None,
-        repeat=0,
-        kind="full",
-        table=None,
-        axes=None,
-    ):
-        self.run, self.tag, self.step, self.wall_time = run, tag, step, wall_time
-        self.dtype, self.shape, self.description = dtype, shape, description
-        self.source, self.order, self.locations = source, order, locations
-        self.op, self.origin, self.repeat, self.kind = op, origin, repeat, kind
-        self._stats, self._table = None, table
-        self.axes = axes
-
-    def _identity(self):
-        return (self.run, self.order, self.tag, self.step, self.locations)
-
-    def __eq__(self, other):
-        """The same capture (CaptureInfo objects are made on demand: compare, don't test identity)."""
-        return isinstance(other, CaptureInfo) and self._identity() == other._identity()
-
-    def __hash__(self):
-        return hash(self._identity())
-
-    @property
-    def stats(self):
-        if self._stats is None and self._table is not None and self.order < len(self._table):
-            self._stats = self._table.stats_of(self.order)
-        return self._stats
-
-    @stats.setter
-    def stats(self, stats):
-        self._stats = stats
-
-    @property
-    def numel(self):
-        return math.prod(self.shape)
-
-    @property
-    def nbytes(self):
-        itemsize = 8 if self.dtype == "string" else codec.numpy_dtype(self.dtype).itemsize
-        return self.numel * itemsize
-
-    def to_json(self):
-        return {
-            "run": self.run,
-            "tag": self.tag,
-            "step": self.step,
-            "wall_time": self.wall_time,
-            "dtype": self.dtype,
-            "shape": list(self.shape),
-            "description": self.description,
-            "source": self.source,
-            "order": self.order,
-            "repeat": self.repeat,
-            "kind": self.kind,
-            "op": self.op["type"] if self.op else None,
-            "origin": self.origin,
-            "axes": self.axes,
-        }
-
-    def __repr__(self):
-        """One line: run, tag, step, dtype, shape, source, and statistics once computed."""
-        return notebook.capture_line(self)
-
-    def _repr_html_(self):
-        """For Jupyter: the line, a histogram and a heatmap (reads the value)."""
-        return notebook.capture_html(self)
-
-
-def source_text(source):
-    """ "file:line" of a capture's source (None: "-"), for people to read."""
-    if not source:
-        return "-"
-    return "%s:%s" % (source.get("file", "?"), source.get("line", "?"))
-
-
-def load(logdir, cache_dir=_DEFAULT):
+def load(logdir, cache_dir=DEFAULT_CACHE_DIR):
     """Indexes the captures under `logdir` and returns a `Reader`.
 
     Each directory under `logdir` holding event files is a run, named by its
@@ -211,37 +58,20 @@ def load(logdir, cache_dir=_DEFAULT):
     return reader
 
 
-class Reader:
+class Reader(LogdirIndex):
     """A lazy, refreshable index of the captures under one logdir.
 
     `logdir` is a directory, or a mapping {directory: group name or None} as
     TensorBoard's `--logdir_spec` gives: runs are then named "group/run" (the
     group alone for the directory itself), as in TensorBoard. `cache_dir` is
     where indexes are saved (default: `index_cache.default_directory()`;
-    None: nowhere).
+    None: nowhere). `refresh()`, `save()`, `progress()`, `nbytes()` and
+    `listing_errors()` come from `LogdirIndex`.
     """
 
-    def __init__(self, logdir, value_cache_bytes=64 << 20, cache_dir=_DEFAULT):
-        # os.fspath: a pathlib.Path logdir must not silently list nothing.
-        if isinstance(logdir, collections.abc.Mapping):
-            self.logdir, self._roots = logdir, {os.fspath(d): g for d, g in logdir.items()}
-        else:
-            self.logdir = os.fspath(logdir)
-            self._roots = {self.logdir: None}
-        self._runs = {}
-        # Runs holding no captures (yet): kept so that their files are not
-        # re-read from the start, nor their damage re-reported, on each refresh.
-        self._runs_without_captures = {}
-        self._index_lock = threading.Lock()
-        self._refresh_lock = threading.Lock()
+    def __init__(self, logdir, value_cache_bytes=64 << 20, cache_dir=DEFAULT_CACHE_DIR):
+        super().__init__(logdir, cache_dir)
         self._values = value_cache.ValueCache(value_cache_bytes)
-        self._vocab = Vocabulary()
-        directory = index_cache.default_directory() if cache_dir is _DEFAULT else cache_dir
-        self._index_cache = index_cache.IndexCache(directory) if directory else None
-        self._saved_at = {}  # run name -> time.monotonic() of its last save
-        self._scan_progress = (0, 0, False)  # bytes done, bytes in all, scan under way
-        self._stats_running = False
-        self._listing_errors = {}  # root -> why the last refresh could not list it
         self._stats_lock = threading.Lock()  # one statistics pass at a time
         self._consumers = {}  # run -> (its row count when built, {(tag, step): [consumer]})
 
@@ -253,133 +83,7 @@ class Reader:
         """For Jupyter: the line and a table of runs."""
         return notebook.reader_html(self)
 
-    # -- indexing ---------------------------------------------------------
-
-    def refresh(self, progress=None):
-        """Reads what was appended to the logdir since the last refresh.
-
-        Args:
-          progress: optional `progress(done_bytes, total_bytes)`, called after
-            each event file, for long scans of big logdirs.
-
-        Returns the number of new captures.
-        """
-        with self._refresh_lock:
-            added = 0
-            runs = [(run, run_dir, event_files.list_event_files(run_dir)) for run, run_dir in self._run_dirs()]
-            sizes = {path: event_files.size(path) for _, _, paths in runs for path in paths}
-            total, done = sum(sizes.values()), 0
-            self._scan_progress = (0, total, True)
-            try:
-                for run, run_dir, paths in runs:
-                    run_index = self._runs.get(run) or self._runs_without_captures.get(run)
-                    if run_index is None or any(sizes[p] < s.end for p, s in run_index.files.items() if p in sizes):
-                        run_index = self._open_run(run, run_dir, paths)  # new, or a file shrank: start over
-                    for path in paths:
-                        added += run_index.scan_file(path, self._vocab, functools.partial(self._publish, run_index))
-                        done += sizes[path]
-                        self._scan_progress = (done, total, True)
-                        if progress:
-                            progress(done, total)
-                    with self._index_lock:
-                        if len(run_index.table):
-                            self._runs[run] = run_index
-                            self._runs_without_captures.pop(run, None)
-                        else:
-                            self._runs.pop(run, None)
-                            self._runs_without_captures[run] = run_index
-                    self._save(run_index)
-            finally:
-                self._scan_progress = (total, total, False)
-            return added
-
-    def _run_dirs(self):
-        """Sorted (run name, directory) of every run directory under the roots."""
-        found = []
-        for root, group in self._roots.items():
-            try:
-                run_dirs = event_files.list_run_dirs(root)
-            except Exception as e:  # gfile raises TF- or stub-specific errors
-                message = event_files.remote_error(root, e)
-                if self._listing_errors.get(root) != message:
-                    logger.warning("%s", message)
-                self._listing_errors[root] = message
-                continue
-            self._listing_errors.pop(root, None)
-            for run_dir in run_dirs:
-                relative = os.path.relpath(run_dir, root).replace(os.sep, "/")
-                if group:
-                    relative = group if relative == "." else "%s/%s" % (group, relative)
-                found.append((relative, run_dir))
-        return sorted(found)
-
-    def _open_run(self, run, run_dir, paths):
-        """The saved index of a run directory when it still matches its files, else an empty one."""
-        run_index = None
-        if self._index_cache is not None:
-            saved = self._index_cache.load(_cache_key(run_dir))
-            if saved is not None:
-                try:
-                    run_index = RunIndex.from_cache(run, run_dir, paths, *saved, self._vocab)
-                except ValueError as e:
-                    logger.warning("TensorCap: the saved index of %s is damaged (%s): ignored, rescanning", run_dir, e)
-                if run_index is None:
-                    logger.info("TensorCap: event files of %s changed since its index was saved: rescanning", run_dir)
-        run_index = run_index or RunIndex(run, run_dir)
-        run_index.generation = next(_generations)
-        self._saved_at.pop(run, None)
-        return run_index
-
-    def _publish(self, run_index, rows):
-        with self._index_lock:
-            run_index.table.extend(rows)
-
-    def _save(self, run_index, force=False):
-        """Saves a changed run's index, at most every SAVE_INTERVAL_SECONDS unless `force`."""
-        if self._index_cache is None or not run_index.changed:
-            return
-        last = self._saved_at.get(run_index.name)
-        if not force and last is not None and time.monotonic() - last < SAVE_INTERVAL_SECONDS:
-            return
-        try:
-            with self._index_lock:
-                run_index.changed = False
-                header, arrays = run_index.to_cache(self._vocab)
-        except OSError as e:  # an event file vanished under us: the next refresh sees it
-            logger.warning("TensorCap: cannot save the index of %s: %s", run_index.path, e)
-            return
-        self._index_cache.save(_cache_key(run_index.path), header, arrays)
-        self._saved_at[run_index.name] = time.monotonic()
-
-    def save(self):
-        """Saves every run's index and statistics changed since last saved."""
-        with self._index_lock:
-            runs = list(self._runs.values()) + list(self._runs_without_captures.values())
-        for run_index in runs:
-            self._save(run_index, force=True)
-
-    def progress(self):
-        """How far the index scan and the statistics are: see http_api.md ("progress")."""
-        done, total, running = self._scan_progress
-        with self._index_lock:
-            captures = sum(len(r.table) for r in self._runs.values())
-            known = sum(int(np.count_nonzero(r.table.stats_known())) for r in self._runs.values())
-        return {
-            "index": {"done": done, "total": total, "unit": "bytes", "running": running},
-            "statistics": {"done": known, "total": captures, "unit": "captures", "running": self._stats_running},
-        }
-
-    def nbytes(self):
-        """Bytes held by the index's columns (Python's own overhead aside)."""
-        with self._index_lock:
-            return sum(r.table.nbytes() for r in self._runs.values())
-
     # -- listing ----------------------------------------------------------
-
-    def listing_errors(self):
-        """{logdir: message} of the logdirs the last refresh could not list (a missing
-        bucket, refused credentials, ...): their runs are not listed, not absent."""
-        return dict(self._listing_errors)
 
     def runs(self):
         """Names of the runs holding captures, sorted."""
@@ -553,65 +257,6 @@ class Reader:
                 snapshot[run] = {names[t]: self._infos(run_index, lookup.last_rows(t)) for t in lookup.bounds}
             return snapshot
 
-    def _run(self, run):
-        try:
-            return self._runs[run]
-        except (KeyError, TypeError):
-            raise NotFoundError("no run %r in %s" % (run, self.logdir)) from None
-
-    def _tag(self, run, tag):
-        """(TagSteps of the run, tag id); NotFoundError for an unknown run or tag."""
-        lookup = self._run(run).table.tag_steps()
-        tag_id = self._vocab.tags.get(tag) if isinstance(tag, str) else None
-        if tag_id not in lookup.bounds:
-            raise NotFoundError("no tag %r in run %r" % (tag, run))
-        return lookup, tag_id
-
-    def _step_rows(self, run, tag, step):
-        """(RunIndex, rows of the captures of `tag` at `step` in capture order); NotFoundError if none."""
-        lookup, tag_id = self._tag(run, tag)
-        start, end = lookup.step_range(tag_id, step) if _is_int(step) else (0, 0)
-        if start == end:
-            raise NotFoundError("no step %r for tag %r in run %r" % (step, tag, run))
-        return self._runs[run], lookup.rows[start:end]
-
-    def _infos(self, run_index, rows):
-        """CaptureInfo of each row (under the index lock)."""
-        table, vocab = run_index.table, self._vocab
-        rows = np.asarray(rows, np.int64)
-        columns = [
-            table.columns[name][rows].tolist()
-            for name in ("tag", "step", "wall_time", "dtype", "shape", "facts", "file", "offset")
-        ]
-        repeats = table.tag_steps().repeat[rows].tolist()
-        files, infos = vocab.files.values, []
-        for i, (row, tag, step, wall_time, dtype, shape, facts_id, file, offset) in enumerate(
-            zip(rows.tolist(), *columns)
-        ):
-            facts, description = vocab.facts[facts_id]
-            chunks = table.chunk_locations.get(row)
-            locations = tuple((files[f], o) for f, o in chunks) if chunks else ((files[file], offset),)
-            info = CaptureInfo(
-                run_index.name,
-                vocab.tags.values[tag],
-                step,
-                wall_time,
-                vocab.dtypes.values[dtype],
-                vocab.shapes.values[shape],
-                description,
-                facts.get("source"),
-                row,
-                locations,
-                facts.get("op"),
-                facts.get("origin"),
-                repeat=repeats[i],
-                kind=facts.get("kind", "full"),
-                table=table,
-                axes=facts.get("axes"),
-            )
-            infos.append(info)
-        return infos
-
     # -- values -----------------------------------------------------------
 
     def value(self, run, tag, step, repeat=None):
@@ -754,14 +399,6 @@ def _read_tensor(path, offset, tag):
     if array is None:
         raise OSError("%s: record at byte %d no longer holds tag %r" % (path, offset, tag))
     return array
-
-
-def _cache_key(run_dir):
-    return os.path.abspath(run_dir) if event_files.is_local(run_dir) else run_dir
-
-
-def _is_int(step):
-    return isinstance(step, (int, np.integer)) and not isinstance(step, bool)
 
 
 def _nonempty(span):
