@@ -22,8 +22,8 @@ lineage yet.
 Steps: the explicit ``step``; else TensorFlow's summary step; else the
 number of times a block with this prefix was entered before (step n = the
 n-th execution of the block, from 0), counting the steps its `tf.function`
-calls used. The step is fixed when the block is entered: every capture of
-the block has that step, except that the k-th call (from 0) of a
+calls used (`block_steps`). The step is fixed when the block is entered: every
+capture of the block has that step, except that the k-th call (from 0) of a
 `tf.function` in the block writes at step + k (`graph_capture`). Keras'
 ``model.fit`` in a block thus writes one step per batch, and a warning
 points to `tensorcap.keras.CaptureCallback`, made for it.
@@ -52,13 +52,13 @@ The ops TensorCap itself runs to write are never captured.
 """
 
 import re
-import threading
 import warnings
 
 import numpy as np
 import tensorflow as tf
 
 from tb_tensorcap import (
+    block_steps,
     capture_context,
     capture_values,
     codec,
@@ -192,7 +192,7 @@ class Recording(summary.Capturer):
             super().__enter__()
             self._replica = capture_context.replica_prefix()
             self._writer = writers.use(self._writer if self._writer is not None else writers.active_or_default())
-            self.step = self._resolve_step()
+            self.step = block_steps.resolve_step(self._explicit_step, self._replica + self.prefix)
             self._entry_scope = tf_internals.eager_scope_name()
             self._gate_previous = graph_capture.gate.push(self.step)
             if self.mode == "health":
@@ -213,7 +213,7 @@ class Recording(summary.Capturer):
     def __exit__(self, *exc_info):
         self._open = False
         if self._explicit_step is None and self._calls > 1:
-            _continue_block_steps(self._replica + self.prefix, self.step + self._calls)
+            block_steps.continue_block_steps(self._replica + self.prefix, self.step + self._calls)
         stack = op_callback.open_records()
         if self in stack:
             stack.remove(self)
@@ -254,17 +254,6 @@ class Recording(summary.Capturer):
             if pieces:
                 tf.summary.experimental.write_raw_pb(b"".join(pieces), step=step)
         self._writer.flush()
-
-    def _resolve_step(self):
-        step = self._explicit_step
-        if step is None:
-            step = tf.summary.experimental.get_step()
-        if step is None:
-            return _next_block_step(self._replica + self.prefix)
-        try:
-            return int(np.asarray(step))
-        except (TypeError, ValueError):
-            raise ValueError("record() needs a concrete step, got %r" % (step,)) from None
 
     # -- manual captures inside the block ---------------------------------------
 
@@ -407,44 +396,13 @@ class Recording(summary.Capturer):
         count = self._function_calls.get(function, 0)
         self._function_calls[function] = count + 1
         self._calls = max(self._calls, count + 1)
-        if function in _KERAS_TRAIN_FUNCTIONS and count:
-            self._warn_fit(function)  # fit's batches in one block (one block per batch is fine)
+        if function in block_steps.KERAS_TRAIN_FUNCTIONS and count:
+            block_steps.warn_fit(self.prefix, function)  # fit's batches in one block (one block per batch is fine)
         return count
-
-    def _warn_fit(self, function):
-        """Warns once per prefix that Keras' fit runs in the block (each batch is then a step)."""
-        if ("fit", self.prefix) in _warned:
-            return
-        _warned.add(("fit", self.prefix))
-        source = capture_context.source_location()
-        warnings.warn_explicit(
-            "tensorcap.record(%r) around model.fit (Keras' %s): each batch is written as one step (the "
-            "block's step + the batch's index in the block), and every op Keras runs between batches at the "
-            "block's step. To capture each batch's activations, weights, gradients, loss and metrics at the "
-            "optimizer's step, and nothing else, use model.fit(..., callbacks=[tensorcap.keras.CaptureCallback()]) "
-            "instead. (Warned once per prefix.)" % (self.prefix, function),
-            RuntimeWarning,
-            source["file"],
-            source["line"],
-        )
 
     def _stop(self):
         self.stopped = True
-        key = (self.prefix, self._limit)
-        if key in _warned:
-            return
-        _warned.add(key)
-        source = capture_context.source_location()
-        warnings.warn_explicit(
-            "tensorcap.record(%r) stopped capturing after %d values: max_captures=%d "
-            "was reached, so the rest of the block (from op #%d on) is not captured. "
-            "Raise max_captures (or pass max_captures=None), or narrow what is "
-            "captured with ops= / dtypes=. (Warned once per prefix and limit; "
-            "Recording.stopped tells for each block.)" % (self.prefix, self.count, self._limit, self._op_index - 1),
-            RuntimeWarning,
-            source["file"],
-            source["line"],
-        )
+        block_steps.warn_stopped(self.prefix, self.count, self._limit, self._op_index - 1)
 
     def _fail(self, error):
         """An error inside the callback must not break the user's computation."""
@@ -527,24 +485,4 @@ def _encode(pieces, tag, tensor, metadata_bytes):
     codec.encode_summary_value(pieces, tag, array, tensor.dtype.as_datatype_enum, metadata_bytes)
 
 
-_block_lock = threading.Lock()
-_block_counts = {}
-
-
-def _next_block_step(key):
-    with _block_lock:
-        count = _block_counts.get(key, 0)
-        _block_counts[key] = count + 1
-        return count
-
-
-def _continue_block_steps(key, step):
-    """The next block with this prefix starts at `step` or later (its calls used the steps before)."""
-    with _block_lock:
-        _block_counts[key] = max(_block_counts.get(key, 0), step)
-
-
-# The tf.function names of Keras' train step (Keras 3, Keras 2): `model.fit` is running.
-_KERAS_TRAIN_FUNCTIONS = frozenset(["one_step_on_iterator", "multi_step_on_iterator", "train_function"])
 _storable_dtypes = {}
-_warned = set()  # (prefix, max_captures) already warned about
