@@ -157,6 +157,35 @@ def histogram(array, bins):
     return result
 
 
+def real_elements(array):
+    """The elements of a numeric value as a flat float64 array (|z| for complex, 0/1 for bool)."""
+    if np.asarray(array).dtype == object:
+        raise ValueError("a histogram needs numeric values, not strings")
+    return _as_real(np.asarray(array).reshape(-1))
+
+
+def counts_in_edges(real, edges):
+    """How many of the flat float64 `real` fall in each bin of `edges`, and how many are NaN, +Inf, -Inf.
+
+    Bins are half-open except the last, which is closed (numpy's rule); a
+    single bin [lo, lo] counts the elements equal to lo. No edges, no bins.
+    Returns {"numel", "nan", "posinf", "neginf", "counts"}.
+    """
+    finite = real[np.isfinite(real)]
+    result = {
+        "numel": int(real.size),
+        "nan": int(np.count_nonzero(np.isnan(real))),
+        "posinf": int(np.count_nonzero(real == np.inf)),
+        "neginf": int(np.count_nonzero(real == -np.inf)),
+        "counts": [],
+    }
+    if len(edges) == 2 and edges[0] == edges[1]:
+        result["counts"] = [int(np.count_nonzero(finite == edges[0]))]
+    elif edges:
+        result["counts"] = np.histogram(finite, bins=len(edges) - 1, range=(edges[0], edges[-1]))[0].tolist()
+    return result
+
+
 def diff(a, b, rtol=1e-5, atol=1e-8):
     """Element-wise A - B and its statistics.
 

@@ -12,7 +12,15 @@ that cannot be compared, a result too large to send); `slicing.SliceError`
 for a bad slice.
 """
 
-from tb_tensorcap import analysis, health_overview, health_records, slicing
+from tb_tensorcap import (
+    analysis,
+    health_overview,
+    health_records,
+    slicing,
+    small_multiples,
+    step_histograms,
+    tag_statistics,
+)
 from tb_tensorcap import root_cause as root_cause_module
 from tb_tensorcap.reader import NotFoundError
 
@@ -26,6 +34,9 @@ DEFAULT_ATOL = 1e-8
 DEFAULT_HEALTH_STEPS = 200  # columns of a health overview
 DEFAULT_HEALTH_TAGS = 400  # rows of a health overview
 MAX_HEALTH_CELLS = 5000  # the most columns (and rows) a health overview may ask for
+DEFAULT_HISTOGRAM_STEPS = step_histograms.DEFAULT_STEPS  # steps in one /histograms reply
+MAX_HISTOGRAM_STEPS = step_histograms.MAX_STEPS
+DEFAULT_FACET_CELLS = small_multiples.DEFAULT_CELLS  # cells over all panels of one /facets reply
 
 
 class InvalidQuestion(ValueError):
@@ -152,6 +163,41 @@ def histogram(reader, run, tag, step, bins=DEFAULT_BINS, slice_text=""):
         return dict(analysis.histogram(array, bins), run=run, tag=tag, step=step)
     except ValueError as e:
         raise InvalidQuestion(str(e)) from None
+
+
+def histograms(reader, run, tag, bins=DEFAULT_BINS, max_steps=DEFAULT_HISTOGRAM_STEPS, slice_text=""):
+    """A tag's histograms over its steps on common bin edges, downsampled to `max_steps` (`step_histograms`)."""
+    try:
+        return step_histograms.histograms(reader, run, tag, bins, max_steps, slice_text)
+    except step_histograms.HistogramError as e:
+        raise InvalidQuestion(str(e)) from None
+
+
+def facets(reader, run, tag, step, slice_text, axis=None, steps=None, max_cells=DEFAULT_FACET_CELLS):
+    """Small multiples of a slice along an axis or over steps, pooled to `max_cells` (`small_multiples`)."""
+    try:
+        return small_multiples.facets(reader, run, tag, step, slice_text, axis, steps, max_cells)
+    except small_multiples.FacetError as e:
+        raise InvalidQuestion(str(e)) from None
+
+
+def tag_stats(reader, run=None):
+    """{"runs": {run: per-tag statistics, columnar}, "complete"}: max |x|, NaN/Inf steps, std change (`tag_statistics`).
+
+    From the statistics known so far (no value is read): "complete" is false
+    while some tag's "checked" is below its "steps".
+    """
+    runs = {}
+    for name in [run] if run is not None else reader.runs():
+        try:
+            summary = tag_statistics.summarize(reader.statistics_columns(name))
+        except NotFoundError:
+            if run is not None:
+                raise
+            continue  # gone since listed
+        runs[name] = tag_statistics.columnar(summary)
+    complete = all(c == s for r in runs.values() for c, s in zip(r["checked"], r["steps"]))
+    return {"runs": runs, "complete": complete}
 
 
 def lineage(reader, run, tag, step):

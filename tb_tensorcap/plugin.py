@@ -94,6 +94,9 @@ class TensorCapPlugin(base_plugin.TBPlugin):
             "/stats": self.stats_route,
             "/value": self.value_route,
             "/histogram": self.histogram_route,
+            "/histograms": self.histograms_route,
+            "/facets": self.facets_route,
+            "/tagstats": self.tagstats_route,
             "/diff": self.diff_route,
             "/alerts": self.alerts_route,
             "/divergence": self.divergence_route,
@@ -141,6 +144,20 @@ class TensorCapPlugin(base_plugin.TBPlugin):
 
     def histogram_impl(self, run, tag, step, bins=answers.DEFAULT_BINS, slice_text=""):
         return answers.histogram(self._scanned_reader(), run, tag, step, bins, slice_text)
+
+    def histograms_impl(
+        self, run, tag, bins=answers.DEFAULT_BINS, max_steps=answers.DEFAULT_HISTOGRAM_STEPS, slice_text=""
+    ):
+        """A tag's histograms over its steps on common edges (see http_api.md)."""
+        return answers.histograms(self._scanned_reader(), run, tag, bins, max_steps, slice_text)
+
+    def facets_impl(self, run, tag, step, slice_text, axis=None, steps=None, max_cells=answers.DEFAULT_FACET_CELLS):
+        """Small multiples: panels of a slice along `axis` or over `steps` (see http_api.md)."""
+        return answers.facets(self._scanned_reader(), run, tag, step, slice_text, axis, steps, max_cells)
+
+    def tagstats_impl(self, run=None):
+        """Per-tag statistics over steps from the known statistics (see http_api.md)."""
+        return answers.tag_stats(self._scanned_reader(), run)
 
     def diff_impl(self, a, b, slice_text="", rtol=answers.DEFAULT_RTOL, atol=answers.DEFAULT_ATOL, max_cells=None):
         """A - B for a = (run, tag, step) and b likewise (see http_api.md)."""
@@ -199,6 +216,37 @@ class TensorCapPlugin(base_plugin.TBPlugin):
     def histogram_route(self, request, args):
         bins = args.int("bins", answers.DEFAULT_BINS, low=1, high=answers.MAX_BINS)
         return self.histogram_impl(args.str("run"), args.str("tag"), args.int("step"), bins, args.str("slice", ""))
+
+    @_route
+    def histograms_route(self, request, args):
+        return self.histograms_impl(
+            args.str("run"),
+            args.str("tag"),
+            args.int("bins", answers.DEFAULT_BINS, low=1, high=answers.MAX_BINS),
+            args.int("max_steps", answers.DEFAULT_HISTOGRAM_STEPS, low=1, high=answers.MAX_HISTOGRAM_STEPS),
+            args.str("slice", ""),
+        )
+
+    @_route
+    def facets_route(self, request, args):
+        axis, first, last = args.int("axis", None, low=0, high=64), args.int("from", None), args.int("to", None)
+        steps = None if first is None and last is None else (first, last)
+        if steps is not None and (first is None or last is None or first > last):
+            raise errors.InvalidArgumentError("parameters 'from' and 'to' must both be given, from <= to")
+        result = self.facets_impl(
+            args.str("run"),
+            args.str("tag"),
+            args.int("step", None),
+            args.str("slice", ""),
+            axis,
+            steps,
+            args.int("max_cells", answers.DEFAULT_FACET_CELLS, low=1, high=answers.MAX_ELEMENTS),
+        )
+        return _array_reply(request, args.format(), result, result)
+
+    @_route
+    def tagstats_route(self, request, args):
+        return self.tagstats_impl(args.str("run", None))
 
     @_route
     def diff_route(self, request, args):
@@ -450,5 +498,8 @@ def _array_reply(request, fmt, payload, holder):
         headers.append(("X-TensorCap-Full-Shape", ",".join(map(str, payload["full_shape"]))))
     if "stats" in payload:
         headers.append(("X-TensorCap-Diff-Stats", json.dumps(payload["stats"])))
+    if "panels" in payload:
+        facts = ("facet", "axis", "labels", "total", "sampled", "panels", "pooled", "dtype")
+        headers.append(("X-TensorCap-Facets", json.dumps({key: payload[key] for key in facts})))
     body = np.ascontiguousarray(array).view(np.uint8).tobytes()
     return http_util.Respond(request, body, "application/octet-stream", headers=headers)

@@ -33,6 +33,7 @@ import numpy as np
 
 from tb_tensorcap import analysis, codec, event_files, health_records, notebook, stats_pass, value_cache
 from tb_tensorcap.capture_info import CaptureInfo
+from tb_tensorcap.capture_table import STATS_COLUMNS
 from tb_tensorcap.logdir_index import DEFAULT_CACHE_DIR, LogdirIndex, NotFoundError
 
 __all__ = ["CaptureInfo", "NotFoundError", "Reader", "StatisticsOnlyError", "load"]
@@ -381,6 +382,30 @@ class Reader(LogdirIndex):
         from tb_tensorcap import frames
 
         return frames.stats_frame(self, run, tags)
+
+    def statistics_columns(self, run):
+        """The known statistics of the last capture at each step of `run`'s tags, as numpy columns.
+
+        Rows sorted by (tag, step): "tag_id" (names in "tags"), "step",
+        "string" (a string capture), and "known" (0: not computed yet), "min",
+        "max", "std", "nan", "posinf", "neginf" of `capture_table.STATS_COLUMNS`.
+        Reads no values (see `tag_statistics`).
+        """
+        with self._index_lock:
+            table = self._run(run).table
+            lookup = table.tag_steps()
+            rows = lookup.rows[lookup.last]
+            string = self._vocab.dtypes.get("string")
+            columns = {
+                "tags": list(self._vocab.tags.values),
+                "tag_id": table.columns["tag"][rows],
+                "step": lookup.steps[lookup.last],
+                "string": table.columns["dtype"][rows] == string if string is not None else np.zeros(len(rows), bool),
+            }
+            for name in ("known", "min", "max", "std", "nan", "posinf", "neginf"):
+                stats = table.stats
+                columns[name] = stats[name][rows] if stats is not None else np.zeros(len(rows), STATS_COLUMNS[name])
+            return columns
 
     def nonfinite(self, run):
         """`CaptureInfo` of the captures of `run` whose known statistics count NaN or Inf, in capture order."""

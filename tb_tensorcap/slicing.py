@@ -120,6 +120,15 @@ def apply(array, text):
     return np.asarray(array[index], dtype=array.dtype), format_index(index)
 
 
+def fixed_axes(index, ndim):
+    """{axis: position of its entry in `index`} for the axes of an `ndim`-D value that an integer fixes."""
+    return {
+        axis: position
+        for position, (entry, axis) in enumerate(zip(index, _axes_of(index, ndim)))
+        if isinstance(entry, int)
+    }
+
+
 def _axes_of(index, ndim):
     """The array axis each index entry applies to (None for '...')."""
     axes, axis = [], 0

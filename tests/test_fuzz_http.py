@@ -165,6 +165,20 @@ ROUTES = {
         max_cells=integers_as_text,
     ),
     "/histogram": query(run=names(RUNS), tag=names(TAGS), step=integers_as_text, bins=integers_as_text, slice=slices),
+    "/histograms": query(
+        run=names(RUNS), tag=names(TAGS), bins=integers_as_text, max_steps=integers_as_text, slice=slices
+    ),
+    "/facets": query(
+        run=names(RUNS),
+        tag=names(TAGS),
+        step=integers_as_text,
+        slice=slices,
+        axis=integers_as_text,
+        **{"from": integers_as_text, "to": integers_as_text},
+        max_cells=integers_as_text,
+        format=st.sampled_from(["json", "binary", "x"]),
+    ),
+    "/tagstats": query(run=names(RUNS)),
     "/diff": query(
         run=names(RUNS),
         tag=names(TAGS),
