@@ -15,23 +15,19 @@ protobuf, ml_dtypes, crc32c), never TensorFlow.
 """
 
 import functools
-import io
-import json
 import logging
 import mimetypes
 import os
-import re
 import threading
 
-import numpy as np
 from tensorboard import errors
 from tensorboard.backend import http_util
 from tensorboard.backend.event_processing import data_ingester
 from tensorboard.plugins import base_plugin
 from werkzeug import wrappers
 
-from tb_tensorcap import answers, codec, frontend, metadata, slicing
-from tb_tensorcap.reader import NotFoundError, Reader
+from tb_tensorcap import answers, frontend, http_replies, metadata
+from tb_tensorcap.reader import Reader
 
 logger = logging.getLogger(__name__)
 
@@ -47,19 +43,19 @@ ALERTS_WAIT_SECONDS = 5.0  # /alerts answers "complete": false after this, and i
 def _route(method):
     """Makes `method(self, request, args)` a WSGI route.
 
-    `args` gives typed query parameters (`_Args`). The method returns a JSON
+    `args` gives typed query parameters (`http_replies.Args`). The method returns a JSON
     payload (a dict) or a whole response; errors about the request become
-    JSON 4xx replies (`_handling_errors`).
+    JSON 4xx replies (`http_replies.handling_errors`).
     """
 
     @functools.wraps(method)
     @wrappers.Request.application
     def route(self, request):
         def respond():
-            reply = method(self, request, _Args(request))
-            return reply if isinstance(reply, wrappers.Response) else _json(request, reply)
+            reply = method(self, request, http_replies.Args(request))
+            return reply if isinstance(reply, wrappers.Response) else http_replies.json_reply(request, reply)
 
-        return _handling_errors(request, respond)
+        return http_replies.handling_errors(request, respond)
 
     return route
 
@@ -209,8 +205,8 @@ class TensorCapPlugin(base_plugin.TBPlugin):
             args.str("run"), args.str("tag"), args.int("step"), args.str("slice", ""), args.max_cells()
         )
         if fmt == "npy":
-            return _npy_reply(request, result)
-        return _array_reply(request, fmt, result, result)
+            return http_replies.npy_reply(request, result)
+        return http_replies.array_reply(request, fmt, result, result)
 
     @_route
     def histogram_route(self, request, args):
@@ -242,7 +238,7 @@ class TensorCapPlugin(base_plugin.TBPlugin):
             steps,
             args.int("max_cells", answers.DEFAULT_FACET_CELLS, low=1, high=answers.MAX_ELEMENTS),
         )
-        return _array_reply(request, args.format(), result, result)
+        return http_replies.array_reply(request, args.format(), result, result)
 
     @_route
     def tagstats_route(self, request, args):
@@ -263,7 +259,7 @@ class TensorCapPlugin(base_plugin.TBPlugin):
         if args.str("values", "1") == "0":
             del result["diff"]
             return result
-        return _array_reply(request, args.format(), result, result["diff"])
+        return http_replies.array_reply(request, args.format(), result, result["diff"])
 
     @_route
     def alerts_route(self, request, args):
@@ -303,11 +299,11 @@ class TensorCapPlugin(base_plugin.TBPlugin):
         """Serves a file of frontend/, refusing any path that leaves it."""
         relative = request.path.split("/static/", 1)[-1] if "/static/" in request.path else ""
         if "\x00" in relative:  # os.path.realpath raises ValueError on NUL bytes
-            return _error(request, 404, "no static file %r" % relative)
+            return http_replies.error_reply(request, 404, "no static file %r" % relative)
         root = os.path.realpath(_FRONTEND_DIR)
         path = os.path.realpath(os.path.join(root, relative))
         if not relative or not path.startswith(root + os.sep) or not os.path.isfile(path):
-            return _error(request, 404, "no static file %r" % relative)
+            return http_replies.error_reply(request, 404, "no static file %r" % relative)
         mimetype = mimetypes.guess_type(path)[0] or "application/octet-stream"
         if path.endswith((".js", ".mjs")):
             mimetype = "text/javascript"
@@ -370,136 +366,3 @@ class _Refresher:
 
     def _warm_stats(self):
         self._reader.compute_stats(stop=self._stopping)
-
-
-class _Args:
-    """Typed access to query parameters, raising 400s that name the parameter."""
-
-    def __init__(self, request):
-        self._args = request.args
-
-    _REQUIRED = object()
-
-    def str(self, name, default=_REQUIRED):
-        value = self._args.get(name)
-        if value is None:
-            if default is self._REQUIRED:
-                raise errors.InvalidArgumentError("missing parameter %r" % name)
-            return default
-        return value
-
-    def int(self, name, default=_REQUIRED, low=None, high=None):
-        text = self.str(name, None)
-        if text is None:
-            if default is self._REQUIRED:
-                raise errors.InvalidArgumentError("missing parameter %r" % name)
-            return default
-        try:
-            value = int(text.strip())
-        except ValueError:
-            raise errors.InvalidArgumentError("parameter %r must be an integer, got %r" % (name, text)) from None
-        if (low is not None and value < low) or (high is not None and value > high) or abs(value) >= 1 << 63:
-            raise errors.InvalidArgumentError(
-                "parameter %r must be between %s and %s, got %d" % (name, low, high, value)
-            )
-        return value
-
-    def tolerance(self, name, default):
-        text = self.str(name, None)
-        if text is None:
-            return default
-        try:
-            value = float(text)
-        except ValueError:
-            value = float("nan")
-        if not np.isfinite(value) or value < 0:
-            raise errors.InvalidArgumentError("parameter %r must be a non-negative number, got %r" % (name, text))
-        return value
-
-    def max_cells(self):
-        return self.int("max_cells", None, low=1, high=answers.MAX_ELEMENTS)
-
-    def format(self, allowed=("json", "binary")):
-        fmt = self.str("format", "json")
-        if fmt not in allowed:
-            raise errors.InvalidArgumentError(
-                "parameter 'format' must be %s, got %r" % (" or ".join(map(repr, allowed)), fmt)
-            )
-        return fmt
-
-
-def _handling_errors(request, respond):
-    """Runs `respond`, turning errors about the request into JSON 4xx replies."""
-    try:
-        return respond()
-    except NotFoundError as e:
-        return _error(request, 404, e.args[0])
-    except errors.PublicError as e:
-        return _error(request, e.http_code, e.message if hasattr(e, "message") else str(e))
-    except slicing.SliceError as e:
-        return _error(request, 400, "bad slice: %s" % e)
-    except answers.InvalidQuestion as e:
-        return _error(request, 400, str(e))
-    except OSError as e:
-        return _error(request, 404, "the capture cannot be read: %s" % e)
-
-
-def _error(request, code, message):
-    return http_util.Respond(request, {"error": message}, "application/json", code=code)
-
-
-def _json(request, payload):
-    return http_util.Respond(request, payload, "application/json")
-
-
-def _npy_reply(request, result):
-    """The (sliced) value as a .npy file download, exact (see `codec.npy_exact`)."""
-    array = codec.npy_exact(result["array"])
-    if array.dtype == object:
-        raise errors.InvalidArgumentError(
-            "these strings end in NUL bytes, which only a pickled .npy holds: use `tensorcap export` to save them"
-        )
-    buffer = io.BytesIO()
-    np.save(buffer, array, allow_pickle=False)
-    name = re.sub(r"[^A-Za-z0-9._-]+", "_", "%s_%s_step%d" % (result["run"], result["tag"], result["step"]))
-    return http_util.Respond(
-        request,
-        buffer.getvalue(),
-        "application/octet-stream",
-        headers=[
-            ("Content-Disposition", 'attachment; filename="%s.npy"' % name.strip("_")[:200]),
-            ("X-TensorCap-Dtype", result["dtype"]),
-        ],
-    )
-
-
-def _array_reply(request, fmt, payload, holder):
-    """Sends `payload` with `holder["array"]` as JSON data or as the binary body."""
-    array = holder.pop("array")
-    if fmt == "json":
-        if array.size > answers.MAX_JSON_ELEMENTS:
-            raise errors.InvalidArgumentError(
-                "%d elements are too many for format=json (at most %d): use format=binary, "
-                "a slice or max_cells" % (array.size, answers.MAX_JSON_ELEMENTS)
-            )
-        holder["data"] = codec.json_values(array)
-        return _json(request, payload)
-    if array.dtype == object:
-        raise errors.InvalidArgumentError("string values have no binary form: use format=json")
-    if holder.get("pooled"):
-        array = array.astype(np.float32)
-    headers = [
-        ("X-TensorCap-Dtype", "bfloat16" if array.dtype.name == "bfloat16" else array.dtype.name),
-        ("X-TensorCap-Shape", ",".join(map(str, array.shape))),
-        ("X-TensorCap-Pooled", ",".join(map(str, holder.get("pooled") or ()))),
-        ("X-TensorCap-Slice", payload["slice"]),
-    ]
-    if "full_shape" in payload:
-        headers.append(("X-TensorCap-Full-Shape", ",".join(map(str, payload["full_shape"]))))
-    if "stats" in payload:
-        headers.append(("X-TensorCap-Diff-Stats", json.dumps(payload["stats"])))
-    if "panels" in payload:
-        facts = ("facet", "axis", "labels", "total", "sampled", "panels", "pooled", "dtype")
-        headers.append(("X-TensorCap-Facets", json.dumps({key: payload[key] for key in facts})))
-    body = np.ascontiguousarray(array).view(np.uint8).tobytes()
-    return http_util.Respond(request, body, "application/octet-stream", headers=headers)
