@@ -70,7 +70,8 @@ def _ls(args):
     if any(f["repeats"] for tags in listing.values() for f in tags.values()):
         print(
             "repeats: captures written again at a step already captured; all are kept: `show --repeat K` "
-            "reads one, alerts and divergence read all (a frozen step inside tf.function is the usual cause)"
+            "reads one, alerts and divergence read all (a frozen step inside tf.function is the usual cause; "
+            "a flight recorder writes a kept step's full values after its health record)"
         )
     return 0
 
@@ -318,7 +319,13 @@ def _alerts(args):
 
 def _rootcause(args):
     reader = _load(args.logdir)
-    result = answers.root_cause(reader, args.run, args.step, args.inf)
+    run = args.run
+    if run is None:
+        runs = reader.runs()
+        if len(runs) != 1:
+            raise CommandError("LOGDIR holds %d runs (%s): name one as RUN" % (len(runs), ", ".join(runs)))
+        run = runs[0]
+    result = answers.root_cause(reader, run, args.step, args.inf)
     if args.json:
         _print_json(result)
     else:

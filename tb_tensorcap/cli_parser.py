@@ -181,8 +181,15 @@ def build(subcommands):
         "inputs holding NaN/Inf to the op whose inputs were finite (needs the lineage record() "
         "stores); exit status 1 if found, 0 if the run is clean",
         "  tensorcap rootcause runs/ broken\n  tensorcap rootcause runs/ broken --step 173 --inf --json\n"
-        "  tensorcap rootcause runs/ job      # workers job/worker_0, job/worker_1, ...",
-        ("RUN", "run name, or a group whose worker runs (RUN/worker_0, ...) are compared"),
+        "  tensorcap rootcause runs/ job      # workers job/worker_0, job/worker_1, ...\n"
+        "  tensorcap rootcause runs/train     # a logdir holding one run needs no RUN",
+    )
+    sub.add_argument(
+        "run",
+        metavar="RUN",
+        nargs="?",
+        help="run name, or a group whose worker runs (RUN/worker_0, ...) are compared; "
+        "may be left out when LOGDIR holds one run",
     )
     sub.add_argument("--step", type=int, help=step_help % "the first step holding NaN")
     sub.add_argument("--inf", action="store_true", help="start from NaN or +-Inf, not only NaN")

@@ -231,6 +231,14 @@ def test_command_exit_status_text_and_json(logdir):
         assert failed.returncode == 2 and words in failed.stderr, failed.stderr
 
 
+def test_command_run_may_be_left_out_only_when_the_logdir_holds_one(logdir):
+    alone = tensorcap_command("rootcause", str(logdir / "underflow"))
+    assert alone.returncode == 1, alone.stderr
+    assert alone.stdout.splitlines()[0] == "root cause: Log op, step 2 at /home/me/train.py:30 (step_fn) (run .)"
+    several = tensorcap_command("rootcause", str(logdir))
+    assert several.returncode == 2 and "name one as RUN" in several.stderr and "underflow" in several.stderr
+
+
 def test_python_function_prints_the_text_form(logdir):
     answer = tb_tensorcap.rootcause(str(logdir), "underflow")
     assert answer.found and str(answer) == root_cause.describe(answer)
