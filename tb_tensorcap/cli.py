@@ -253,6 +253,14 @@ def _divergence(args):
                     _shape(first["shape"]),
                     _shape(first["shape2"]),
                 )
+            elif first.get("compared") == "statistics":  # one side kept only statistics (health mode)
+                detail = "%s: %d statistics outside tolerance, NaN/Inf counts differ by %d, max_abs %s (over %s)" % (
+                    _REASONS[first["reason"]],
+                    first["outside"],
+                    first["nonfinite_mismatch"],
+                    _number(first["max_abs"]),
+                    "the zero count and finite min, max, mean, std",
+                )
             else:
                 detail = (
                     "%s: %d of %d elements outside tolerance, %d differ in finiteness, max_abs %s "
@@ -390,6 +398,7 @@ _REASONS = {
     "nonfinite": "NaN/Inf differ",
     "shape": "shapes differ",
     "dtype": "dtypes differ",
+    "statistics": "statistics differ",
 }
 
 

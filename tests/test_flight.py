@@ -191,7 +191,7 @@ def test_kill_right_after_a_trigger_keeps_the_trigger_step(tmp_path):
     assert np.isnan(reader.value("run", "train/Log", 6)).all()
 
 
-def test_divergence_of_health_runs_compares_statistics(tmp_path, writer_at):
+def test_divergence_of_health_runs_compares_statistics(tmp_path, writer_at, capsys):
     for run, bad_step in (("a", None), ("b", 2)):
         writer = writer_at(tmp_path / run)
         for step in range(4):
@@ -213,6 +213,15 @@ def test_divergence_of_health_runs_compares_statistics(tmp_path, writer_at):
     )
     assert first["max_abs"] == pytest.approx(0.5)  # min, max and mean moved by 0.5
     assert sorted(r["tag"] for r in reply["tags"] if r["steps_outside"]) == ["train/Relu", "train/Sub"]
+    from tb_tensorcap import cli
+
+    assert cli.main(["divergence", str(tmp_path), "a", "b"]) == 1
+    headline = [line for line in capsys.readouterr().out.splitlines() if line.startswith("first divergence")]
+    assert headline == [
+        "first divergence: train/Sub at step 2 (capture #%d, %s): statistics differ: %d statistics outside "
+        "tolerance, NaN/Inf counts differ by 0, max_abs 0.5 (over the zero count and finite min, max, mean, std)"
+        % (first["order"], "%s:%d" % (first["source"]["file"], first["source"]["line"]), first["outside"])
+    ]
 
 
 def _keras_model_and_data(nan_row=None):

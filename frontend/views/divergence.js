@@ -41,12 +41,8 @@ export function createDivergencePanel({ onOpen, onRuns, onTolerance }) {
     const headline = first
       ? h("p", { className: "summary first-divergence" }, "First parting: ",
         h("button", { className: "link", text: `${first.tag} at step ${first.step}`, onclick: () => open(first.tag, first.step) }),
-        ` (capture #${first.order}${first.repeat ? `, repeat ${first.repeat}` : ""}, ${first.reason}` +
-          (first.reason === "values" || first.reason === "nonfinite"
-            ? `: ${formatCount(first.nonfinite_mismatch)} NaN/Inf differ, max |A−B| ${formatShort(first.max_abs)} ` +
-              `over finite pairs, ${formatCount(first.outside)} ` +
-              `element${first.outside === 1 ? "" : "s"} outside tolerance)`
-            : `: ${formatShape(first.shape ?? [])} vs ${formatShape(first.shape2 ?? [])})`))
+        ` (capture #${first.order}${first.repeat ? `, repeat ${first.repeat}` : ""}, ${first.reason}: ` +
+          `${partingDetail(first)})`)
       : message(`The runs agree on all ${formatCount(reply.compared)} captures compared.`, "good");
     const only = (label, names) => (names.length
       ? h("p", { className: "only" }, `${label} (${formatCount(names.length)}): `, names.slice(0, MAX_NAMES).join(", "),
@@ -104,4 +100,23 @@ export function createDivergencePanel({ onOpen, onRuns, onTolerance }) {
       });
     },
   };
+}
+
+/**
+ * What differs at the first parting, in words: element counts for values, statistic counts when one side
+ * kept only statistics (health mode: `compared` is "statistics"), both shapes for a shape or dtype mismatch.
+ * @param {{reason: string, compared?: string, nonfinite_mismatch: number, max_abs: ?number, outside: number,
+ *   shape?: number[], shape2?: number[]}} first
+ * @returns {string}
+ */
+export function partingDetail(first) {
+  if (first.reason === "shape" || first.reason === "dtype") {
+    return `${formatShape(first.shape ?? [])} vs ${formatShape(first.shape2 ?? [])}`;
+  }
+  if (first.compared === "statistics") {
+    return `NaN/Inf counts differ by ${formatCount(first.nonfinite_mismatch)}, max |A−B| ${formatShort(first.max_abs)} ` +
+      `over finite statistics, ${formatCount(first.outside)} statistic${first.outside === 1 ? "" : "s"} outside tolerance`;
+  }
+  return `${formatCount(first.nonfinite_mismatch)} NaN/Inf differ, max |A−B| ${formatShort(first.max_abs)} ` +
+    `over finite pairs, ${formatCount(first.outside)} element${first.outside === 1 ? "" : "s"} outside tolerance`;
 }
