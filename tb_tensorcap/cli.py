@@ -26,7 +26,7 @@ import time
 import numpy as np
 from tensorboard.backend import json_util
 
-from tb_tensorcap import answers, capture_info, cli_parser, codec, root_cause, slicing
+from tb_tensorcap import answers, capture_info, cli_parser, codec, root_cause_report, slicing
 from tb_tensorcap import reader as reader_lib
 
 
@@ -337,7 +337,7 @@ def _rootcause(args):
     if args.json:
         _print_json(result)
     else:
-        print(root_cause.describe(result))
+        print(root_cause_report.describe(result))
     return 0 if result["origin"] is None else 1
 
 

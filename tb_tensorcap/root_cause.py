@@ -28,7 +28,7 @@ documented in http_api.md (``/rootcause``); the plugin, the CLI and
 
 import re
 
-from tb_tensorcap import analysis
+from tb_tensorcap import analysis, root_cause_report
 from tb_tensorcap.reader import NotFoundError
 
 _REPLICA = re.compile(r"^replica_(\d+)/")
@@ -36,39 +36,6 @@ _TASK_RUN = re.compile(r"^(?:(.*)/)?((?:worker|chief|master)_\d+)$")
 _MAX_LISTED = 20  # absorbed captures and other culprits listed in a reply
 _GRAPH_DEPTH = 2  # levels of inputs and of consumers drawn around the culprit
 _GRAPH_NODES = 40  # at most this many captures in the reply's graph
-
-# Ops that turn an exact zero, or a negative value, of an input into NaN/Inf.
-_ZERO_SENSITIVE = {
-    "Log": (0,),
-    "Rsqrt": (0,),
-    "Reciprocal": (0,),
-    "Inv": (0,),
-    "Xlogy": (1,),
-    "RealDiv": (1,),
-    "Div": (1,),
-    "FloorDiv": (1,),
-    "FloorMod": (1,),
-    "Xdivy": (1,),
-    "Pow": (0,),
-    "Digamma": (0,),
-    "Lgamma": (0,),
-}
-# Inputs of these dtypes cannot be NaN/Inf: not capturing them hides nothing.
-_NO_NONFINITE_DTYPES = {
-    "resource",
-    "variant",
-    "string",
-    "bool",
-    "int8",
-    "int16",
-    "int32",
-    "int64",
-    "uint8",
-    "uint16",
-    "uint32",
-    "uint64",
-}
-_NEGATIVE_SENSITIVE = {"Log": (0,), "Sqrt": (0,), "Rsqrt": (0,), "Pow": (0,), "Xlogy": (1,)}
 
 
 def rootcause(logdir, run, step=None, inf=False):
@@ -96,7 +63,7 @@ class RootCause(dict):
         return self["origin"] is not None
 
     def __str__(self):
-        return describe(self)
+        return root_cause_report.describe(self)
 
 
 def root_cause(reader, run, step=None, inf=False):
@@ -184,13 +151,13 @@ def _run_root_cause(reader, run, step, inf):
     reply.update(
         step=start.step,
         origin=graph.origin_of(culprit),
-        culprit=graph.describe(culprit),
+        culprit=root_cause_report.culprit_reply(graph, culprit),
         chain=chain,
         others=[
             {"tag": c.tag, "step": c.step, "op": c.op["type"] if c.op else None, "origin": graph.origin_of(c)}
             for c in culprits[1 : _MAX_LISTED + 1]
         ],
-        notes=graph.notes(culprit),
+        notes=root_cause_report.culprit_notes(graph, culprit),
         graph=graph.around(culprit, chain),
         start={"tag": start.tag, "step": start.step, "order": start.order, "wall_time": start.wall_time},
     )
@@ -277,7 +244,7 @@ class _Graph:
         queue, culprits = [start], []
         while queue:
             node = queue.pop(0)
-            bad_inputs = [i for i in self._input_infos(node) if i is not None and self.nonfinite(i)]
+            bad_inputs = [i for i in self.input_infos(node) if i is not None and self.nonfinite(i)]
             if node.op is None or not bad_inputs:
                 culprits.append(node)
             for found in bad_inputs:
@@ -286,7 +253,7 @@ class _Graph:
                     queue.append(found)
         return sorted(culprits, key=lambda i: i.order), parents
 
-    def _input_infos(self, node):
+    def input_infos(self, node):
         """The CaptureInfo of each input of `node` (None where not captured)."""
         if node.op is None:
             return []
@@ -307,7 +274,7 @@ class _Graph:
             levels.setdefault(link["tag"], position)
         frontier = [culprit]
         for depth in range(1, _GRAPH_DEPTH + 1):
-            frontier = [i for node in frontier for i in self._input_infos(node) if i is not None]
+            frontier = [i for node in frontier for i in self.input_infos(node) if i is not None]
             for info in frontier:
                 levels.setdefault(info.tag, -depth)
         frontier = [culprit]
@@ -343,155 +310,3 @@ class _Graph:
         if culprit.origin is not None:
             return "external"
         return "op" if culprit.op is not None else "unknown"
-
-    def describe(self, culprit):
-        """The reply's "culprit": the op, its source line, its inputs' and output's statistics."""
-        inputs = []
-        for entry, info in zip(culprit.op["inputs"] if culprit.op else (), self._input_infos(culprit)):
-            side = (
-                {"tag": entry["tag"]}
-                if "external" not in entry
-                else {"external": entry["external"], "name": entry.get("name"), "tag": entry.get("tag")}
-            )
-            if entry.get("op"):
-                side["op"] = entry["op"]
-            side.update(_stat_fields(info, self.stats(info) if info is not None else None))
-            inputs.append(side)
-        output = dict(self.stats(culprit), dtype=culprit.dtype, shape=list(culprit.shape))
-        del output["digest"]
-        return {
-            "tag": culprit.tag,
-            "step": culprit.step,
-            "repeat": culprit.repeat,
-            "op": culprit.op["type"] if culprit.op else None,
-            "external": culprit.origin,
-            "source": culprit.source,
-            "inputs": inputs,
-            "output": output,
-            "reasons": _reasons(culprit, inputs, output),
-        }
-
-    def notes(self, culprit):
-        """What TensorCap cannot know about this answer, in words."""
-        if culprit.origin is not None:
-            return []
-        if culprit.op is None:
-            return [
-                "%s carries no lineage (a capture() call or a file written before lineage): its "
-                "inputs are unknown, so it is only the first non-finite capture, perhaps a symptom" % culprit.tag
-            ]
-        notes = []
-        for index, (entry, info) in enumerate(zip(culprit.op["inputs"], self._input_infos(culprit))):
-            if info is None and entry.get("dtype", "float") not in _NO_NONFINITE_DTYPES:
-                what = (
-                    ("the output of an uncaptured %s op" % entry.get("op", ""))
-                    if entry.get("external") == "uncaptured"
-                    else ("%s %s" % (entry.get("external", "capture"), entry.get("name") or entry.get("tag") or ""))
-                )
-                notes.append(
-                    "input %d (%s) was not captured: it may have held the NaN/Inf itself" % (index, what.strip())
-                )
-        return notes
-
-
-def _stat_fields(info, stats):
-    if info is None:
-        return {
-            "captured": False,
-            "dtype": None,
-            "shape": None,
-            "nan": None,
-            "posinf": None,
-            "neginf": None,
-            "zeros": None,
-            "min": None,
-            "max": None,
-        }
-    fields = {k: stats[k] for k in ("nan", "posinf", "neginf", "zeros", "min", "max")}
-    return dict(fields, captured=True, dtype=info.dtype, shape=list(info.shape))
-
-
-def _reasons(culprit, inputs, output):
-    """Short sentences on why this op's output went non-finite."""
-    if culprit.origin is not None:
-        return [
-            "%s %s from outside the block holds %s"
-            % (culprit.origin["kind"], culprit.origin.get("name") or culprit.tag, _nonfinite_words(output))
-        ]
-    if culprit.op is None:
-        return ["holds %s; its inputs are unknown" % _nonfinite_words(output)]
-    op = culprit.op["type"]
-    reasons = []
-    for index, side in enumerate(inputs):
-        if not side["captured"]:
-            continue
-        if index in _ZERO_SENSITIVE.get(op, ()) and side["zeros"]:
-            reasons.append("input %d has %d exact zero%s" % (index, side["zeros"], "s" if side["zeros"] > 1 else ""))
-        if index in _NEGATIVE_SENSITIVE.get(op, ()) and side["min"] is not None and side["min"] < 0:
-            reasons.append("input %d has negative values (min %.6g)" % (index, side["min"]))
-    if all(side["captured"] for side in inputs):
-        reasons.append("inputs finite, output %s" % _nonfinite_words(output))
-    else:
-        reasons.append("captured inputs finite, output %s" % _nonfinite_words(output))
-    return reasons
-
-
-def _nonfinite_words(stats):
-    parts = [(stats["nan"], "NaN"), (stats["posinf"], "+inf"), (stats["neginf"], "-inf")]
-    words = [name if count == stats["numel"] else "%d %s" % (count, name) for count, name in parts if count]
-    return ", ".join(words) or "finite"
-
-
-def describe(reply):
-    """The reply as a few lines of text, for a person to read at a glance."""
-    where = "run %s" % reply["run"]
-    if reply.get("worker"):
-        where += ", %s" % reply["worker"]
-    if reply["replica"] is not None:
-        where += ", replica %d" % reply["replica"]
-    what = "NaN or Inf" if reply["inf"] else "NaN"
-    if reply["origin"] is None:
-        scope = "" if reply["step"] is None else " at step %d" % reply["step"]
-        lines = ["no %s reaches an output in %s%s" % (what, where, scope)]
-        if reply["absorbed"]:
-            lines.append(
-                "absorbed downstream (intentional?): %s"
-                % ", ".join("%s@%d" % (a["tag"], a["step"]) for a in reply["absorbed"])
-            )
-        return "\n".join(lines)
-    culprit = reply["culprit"]
-    source = culprit["source"]
-    line = " at %s:%s (%s)" % (source["file"], source["line"], source["function"]) if source else ""
-    if reply["origin"] == "external":
-        head = "root cause: %s %r from outside the block, step %d (%s)" % (
-            culprit["external"]["kind"],
-            culprit["external"].get("name") or culprit["tag"],
-            culprit["step"],
-            where,
-        )
-    elif reply["origin"] == "unknown":
-        head = "first %s: %s, step %d (%s): lineage unknown" % (what, culprit["tag"], culprit["step"], where)
-    else:
-        head = "root cause: %s op, step %d%s (%s)" % (culprit["op"], culprit["step"], line, where)
-    lines = [head, "  capture   %s" % culprit["tag"]]
-    for index, side in enumerate(culprit["inputs"]):
-        name = side["tag"] if "external" not in side else "%s %s" % (side["external"], side.get("name") or "")
-        lines.append("  input %d   %s  %s" % (index, name.strip(), _stats_words(side)))
-    lines.append("  output    %s" % _stats_words(culprit["output"]))
-    lines.extend("  because   %s" % r for r in culprit["reasons"])
-    lines.extend("  note      %s" % n for n in reply["notes"])
-    if reply["replicas"] and len(reply["replicas"]) > 1:
-        lines.append("  replicas  %s" % ", ".join("%d (%s)" % (r["replica"], r["tag"]) for r in reply["replicas"]))
-    if reply.get("workers"):
-        lines.append("  workers   %s" % ", ".join("%s (step %s)" % (w["worker"], w["step"]) for w in reply["workers"]))
-    lines.append("  chain     %s" % " -> ".join("%s@%d" % (c["tag"], c["step"]) for c in reply["chain"]))
-    return "\n".join(lines)
-
-
-def _stats_words(side):
-    if not side.get("captured", True):
-        return "(not captured)"
-    shape = "[%s]" % ", ".join(map(str, side["shape"]))
-    counts = ", ".join("%s %d" % (k, side[k]) for k in ("nan", "posinf", "neginf", "zeros") if side[k])
-    bounds = "min %s max %s" % tuple("-" if side[k] is None else "%.6g" % side[k] for k in ("min", "max"))
-    return "%s%s  %s%s" % (side["dtype"], shape, bounds, "  " + counts if counts else "")

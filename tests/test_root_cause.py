@@ -5,7 +5,7 @@ import pytest
 from lineage_logdir import external, op, plain, ref, softmax_log_step, write_run
 
 import tb_tensorcap
-from tb_tensorcap import root_cause
+from tb_tensorcap import root_cause, root_cause_report
 from tb_tensorcap.reader import NotFoundError
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
@@ -43,7 +43,7 @@ def test_log_of_an_exact_zero_from_softmax(logdir):
     # The chain runs from the culprit to the first NaN capture (the Mul).
     assert [(c["tag"], c["op"]) for c in reply["chain"]] == [("step/loss/Log", "Log"), ("step/loss/Mul", "Mul")]
     assert reply["notes"] == [] and reply["replica"] is None
-    text = root_cause.describe(reply)
+    text = root_cause_report.describe(reply)
     assert text.splitlines()[0] == "root cause: Log op, step 2 at /home/me/train.py:30 (step_fn) (run underflow)"
     assert "input 0 has 1 exact zero" in text and "step/dense/Softmax" in text
 
@@ -66,7 +66,7 @@ def test_step_and_inf_options(logdir):
 def test_clean_run(logdir):
     reply = root_cause.root_cause(tb_tensorcap.load(str(logdir)), "clean", inf=True)
     assert (reply["origin"], reply["culprit"], reply["chain"], reply["absorbed"]) == (None, None, [], [])
-    assert root_cause.describe(reply) == "no NaN or Inf reaches an output in run clean"
+    assert root_cause_report.describe(reply) == "no NaN or Inf reaches an output in run clean"
 
 
 def mask_then_sqrt_step():
@@ -115,7 +115,7 @@ def test_a_mask_alone_is_absorbed_not_reported(tmp_path):
     reply = root_cause.root_cause(tb_tensorcap.load(str(tmp_path)), "mask_only", inf=True)
     assert reply["origin"] is None and reply["culprit"] is None
     assert [a["tag"] for a in reply["absorbed"]] == ["att/constant/mask", "att/AddV2"]
-    assert "absorbed downstream" in root_cause.describe(reply)
+    assert "absorbed downstream" in root_cause_report.describe(reply)
 
 
 def test_nan_in_the_input_data_is_external(tmp_path):
@@ -136,7 +136,7 @@ def test_nan_in_the_input_data_is_external(tmp_path):
     assert reply["origin"] == "external"
     assert reply["culprit"]["tag"] == "s/input/x" and reply["culprit"]["external"] == {"kind": "input", "name": "x"}
     assert [c["tag"] for c in reply["chain"]] == ["s/input/x"]
-    assert root_cause.describe(reply).startswith("root cause: input 'x' from outside the block, step 5")
+    assert root_cause_report.describe(reply).startswith("root cause: input 'x' from outside the block, step 5")
 
 
 def test_uncaptured_and_unknown_inputs_are_said(tmp_path):
@@ -184,7 +184,7 @@ def test_the_replica_that_went_bad_first(tmp_path):
     reply = root_cause.root_cause(tb_tensorcap.load(str(tmp_path)), "mirrored")
     assert (reply["replica"], reply["step"], reply["culprit"]["tag"]) == (1, 1, "replica_1/step/loss/Log")
     assert reply["replicas"] == [{"replica": 1, "tag": "replica_1/step/loss/Mul", "step": 1, "order": 37}]
-    assert ", replica 1)" in root_cause.describe(reply).splitlines()[0]
+    assert ", replica 1)" in root_cause_report.describe(reply).splitlines()[0]
 
 
 def test_the_worker_that_went_bad_first(tmp_path):
@@ -241,7 +241,7 @@ def test_command_run_may_be_left_out_only_when_the_logdir_holds_one(logdir):
 
 def test_python_function_prints_the_text_form(logdir):
     answer = tb_tensorcap.rootcause(str(logdir), "underflow")
-    assert answer.found and str(answer) == root_cause.describe(answer)
+    assert answer.found and str(answer) == root_cause_report.describe(answer)
     assert not tb_tensorcap.rootcause(tb_tensorcap.load(str(logdir)), "clean").found
 
 
