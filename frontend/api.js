@@ -264,3 +264,7 @@ export function stringTensor(reply) {
     pooled: null, size: leaves.length, values: null, text: (i) => leaves[i],
   };
 }
+
+// TensorBoard's own run list (`data/runs`, every run, by start time then
+// name): the order its run colours follow when no TensorBoard frames the tab.
+export const fetchTensorBoardRuns = (signal) => json("../../runs", {}, signal);

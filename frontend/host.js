@@ -11,11 +11,17 @@
 // - Reload: TensorBoard's plugin channel (the `experimental.bootstrap`
 //   MessagePort) announces `experimental.DataReloaded` after its reload
 //   button and its auto-reload; the tab refreshes then.
+// - Runs: TensorBoard's run list (and so its run colours, runcolors.js)
+//   comes through the same channel.
 // Opened on its own (no TensorBoard around it), the tab keeps its state in its
 // own hash and follows the OS theme.
 
+import { openChannel } from "./channel.js";
+
 const PREFIX = "p.tensorcap.";
 const DATA_RELOADED = "experimental.DataReloaded";
+const GET_RUNS = "experimental.GetRuns";
+const RUNS_CHANGED = "experimental.RunsChanged";
 
 /**
  * TensorBoard's window around this iframe, or null when the tab is opened
@@ -124,6 +130,19 @@ export function followTheme(host, apply) {
   apply(query.matches);
 }
 
+// The one plugin channel to TensorBoard (channel.js), opened on first use.
+let channel = null;
+
+/**
+ * TensorBoard's plugin channel, or null when no TensorBoard frames the tab.
+ * @param {Window|null} host
+ */
+export function pluginChannel(host) {
+  if (!host) return null;
+  channel ??= openChannel(host);
+  return channel;
+}
+
 /**
  * Hears TensorBoard's reload (its button and its auto-reload) through its
  * plugin message channel. Returns whether a host is there to hear.
@@ -131,22 +150,22 @@ export function followTheme(host, apply) {
  * @param {() => void} onReload
  */
 export function followReload(host, onReload) {
-  if (!host) return false;
-  const channel = new MessageChannel();
-  channel.port1.addEventListener("message", (event) => {
-    let message;
-    try {
-      message = JSON.parse(event.data);
-    } catch {
-      return;
-    }
-    if (message.isReply) return;
-    if (message.type === DATA_RELOADED) onReload();
-    channel.port1.postMessage(JSON.stringify({ type: message.type, id: message.id, payload: null, error: null, isReply: true }));
-  });
-  channel.port1.start();
-  host.postMessage("experimental.bootstrap", location.origin, [channel.port2]);
+  const port = pluginChannel(host);
+  if (!port) return false;
+  port.listen(DATA_RELOADED, onReload);
   return true;
+}
+
+/**
+ * Follows TensorBoard's run list (its order: start time, then name) through
+ * the plugin channel: `onList(runs)` with the list now and on every change.
+ * @param {Window} host
+ * @param {(runs: string[]) => void} onList
+ */
+export function followRunList(host, onList) {
+  const port = pluginChannel(host);
+  port.listen(RUNS_CHANGED, (runs) => onList(Array.isArray(runs) ? runs : []));
+  return port.request(GET_RUNS).then((runs) => onList(Array.isArray(runs) ? runs : []));
 }
 
 /**

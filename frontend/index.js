@@ -15,6 +15,7 @@ import { fetchAlerts, fetchIndex, fetchStats, isAbort } from "./api.js";
 import { h, message, show } from "./dom.js";
 import { summaryLine } from "./format.js";
 import { followReload, followTheme, hostWindow, mirrorUrl } from "./host.js";
+import { followRunColours } from "./runlist.js";
 import { createStore, decodeState, encodeState, PANELS } from "./state.js";
 import { createProgress } from "./views/progress.js";
 import { createAlertsPanel } from "./views/alerts.js";
@@ -145,6 +146,7 @@ export async function render() {
       sidebar.setIndex(state.index, state.hidden, alertCounts);
     }
     if (state.index && (state.tag !== previous.tag || !previous.index)) sidebar.select(state.tag);
+    if (state.runColours !== previous.runColours) sidebar.setRunColours(state.runColours);
     show(panelTabs, PANELS.map((panel) => h("button", {
       role: "tab", className: `tab${panel === state.panel ? " selected" : ""}`, dataset: { panel },
       "aria-selected": String(panel === state.panel), text: PANEL_LABELS[panel],
@@ -216,6 +218,7 @@ export async function render() {
     }
   });
 
+  followRunColours(host, store);
   store.set({});
   await refreshIndex();
 }

@@ -43,6 +43,7 @@ export const PANELS = ["capture", "alerts", "divergence", "rootcause", "health"]
  * @property {import("./ranges.js").ColourSettings} colour how heatmaps choose their colours
  * @property {import("./api.js").Index|null} index the last /index reply (not in the URL)
  * @property {string|null} indexError why the last /index request failed (not in the URL)
+ * @property {Object<string, string>} runColours run -> TensorBoard's CSS colour for it (not in the URL)
  */
 
 /** @type {Readonly<State>} */
@@ -68,6 +69,7 @@ export const DEFAULT_STATE = Object.freeze({
   colour: DEFAULT_COLOUR,
   index: null, // the last /index reply (not in the URL)
   indexError: null, // why the last /index request failed, or null (not in the URL)
+  runColours: {}, // run -> TensorBoard's colour for it (runlist.js; not in the URL)
 });
 
 // State -> hash text (without "#"); only what differs from the defaults.

@@ -199,13 +199,20 @@ export function createSidebar({ onPickTag, onHiddenRuns, peek }) {
     }, FILTER_DELAY_MS);
   });
 
+  let runColours = {}; // run -> TensorBoard's colour (runlist.js)
+  let runsShown = null; // [index, hidden] of the run list on screen
+
   function renderRuns(index, hidden) {
+    runsShown = [index, hidden];
     show(runList, Object.keys(index.runs).sort().map((run) => {
       const box = h("input", {
         type: "checkbox", checked: !hidden.includes(run),
         onchange: () => onHiddenRuns(box.checked ? hidden.filter((r) => r !== run) : [...hidden, run]),
       });
-      return h("label", { className: "run", title: run }, box, h("span", { text: run }));
+      const colour = runColours[run];
+      return h("label", { className: "run", title: run }, box,
+        h("i", { className: "run-swatch", style: { background: colour ?? "transparent" }, "aria-hidden": "true" }),
+        h("span", { text: run }));
     }));
   }
 
@@ -217,6 +224,11 @@ export function createSidebar({ onPickTag, onHiddenRuns, peek }) {
       tags = visibleTags(index, hidden, alertCounts);
       tree = buildTree(tags);
       reflatten();
+    },
+    // TensorBoard's colours for the runs (run -> CSS colour).
+    setRunColours(colours) {
+      runColours = colours;
+      if (runsShown) renderRuns(...runsShown);
     },
     // Marks `tag` selected, opening its groups and scrolling it into view.
     select(tag) {
