@@ -35,11 +35,8 @@ Cost: the callback runs after every op of the block (TensorFlow's own hook
 costs next to nothing; TensorCap's bookkeeping is a few microseconds per op:
 naming, filters, the source line). Values are not copied when captured:
 TensorCap keeps a reference to each output and writes them all at block exit
-as one summary event built directly from the tensors' bytes
-(`codec.encode_summary_value`; also whenever 64 MiB are pending; a value
-over 16 MiB is written on its own, split if needed). The rest is
-TensorFlow's event writer. ``tf.summary.record_if(False)`` still suppresses
-the writing.
+as one summary event built directly from the tensors' bytes (`block_writer`).
+``tf.summary.record_if(False)`` still suppresses the writing.
 
 Threads and nesting: TensorFlow's op callbacks are thread-local, and so is
 `record`: only ops run by the thread that entered the block are captured
@@ -54,14 +51,13 @@ The ops TensorCap itself runs to write are never captured.
 import re
 import warnings
 
-import numpy as np
 import tensorflow as tf
 
 from tb_tensorcap import (
     block_steps,
+    block_writer,
     capture_context,
     capture_values,
-    codec,
     graph_capture,
     health_mode,
     lineage,
@@ -74,11 +70,6 @@ from tb_tensorcap import (
 )
 
 __all__ = ["record", "Recording"]
-
-# Buffered values are written when they reach this many bytes; one value
-# larger than _DIRECT_BYTES is written on its own (chunked by `summary`).
-_FLUSH_BYTES = 64 << 20
-_DIRECT_BYTES = 16 << 20
 
 
 def record(prefix="step", ops=None, dtypes=None, max_captures=None, step=None, *, writer=None, keep=False, mode="full"):
@@ -165,8 +156,7 @@ class Recording(summary.Capturer):
         self._type_counts = {}  # (scope, display name) -> ops of that type run in that scope
         self._function_calls = {}  # tf.function name -> its calls in the block
         self._calls = 0  # the most calls of one tf.function in the block
-        self._buffer = []
-        self._buffered_bytes = 0
+        self._pending = block_writer.PendingValues()
         self._replica = ""
         self._entry_scope = ""
         self._gate_previous = None
@@ -238,22 +228,8 @@ class Recording(summary.Capturer):
             self._recorder._step_done(self._replica + self.prefix, captures, self._write_full)
 
     def _write_full(self, items, step):
-        """Writes [(tag, tensor, source, description)] (tags with the replica prefix) in full at `step`; flushes."""
-        pieces, pending = [], 0
-        with capture_context.writing(), tf_internals.writer_as_default(self._writer):
-            for tag, tensor, source, description in items:
-                nbytes = _nbytes(tensor)
-                if nbytes > _DIRECT_BYTES:  # chunked if needed; `write` adds this thread's replica prefix again
-                    summary.write(tensor, tag[len(self._replica) :], step, description, self._writer, source)
-                    continue
-                _encode(pieces, tag, tensor, capture_context.serialized_metadata(source, description))
-                pending += nbytes
-                if pending >= _FLUSH_BYTES:
-                    tf.summary.experimental.write_raw_pb(b"".join(pieces), step=step)
-                    pieces, pending = [], 0
-            if pieces:
-                tf.summary.experimental.write_raw_pb(b"".join(pieces), step=step)
-        self._writer.flush()
+        """Writes the flight recorder's [(tag, tensor, source, description)] in full at `step` (`block_writer`)."""
+        block_writer.write_full(items, step, self._writer, self._replica)
 
     # -- manual captures inside the block ---------------------------------------
 
@@ -430,28 +406,19 @@ class Recording(summary.Capturer):
         if self._health is not None and (step is None or step == self.step):
             self._health.add(self._replica + tag, tensor, source, description)
             return
-        nbytes = _nbytes(tensor)
-        if nbytes > _DIRECT_BYTES or (step is not None and step != self.step):
+        nbytes = block_writer.nbytes(tensor)
+        if nbytes > block_writer.DIRECT_BYTES or (step is not None and step != self.step):
             self._flush()
             summary.write(
                 tensor, tag, self.step if step is None else step, description, self._writer, source, lineage_facts
             )
             return
-        self._buffer.append((tag, tensor, lineage.serialized_metadata(source, description, lineage_facts)))
-        self._buffered_bytes += nbytes
-        if self._buffered_bytes >= _FLUSH_BYTES:
+        if self._pending.add(tag, tensor, lineage.serialized_metadata(source, description, lineage_facts), nbytes):
             self._flush()
 
     def _flush(self):
         """Writes the buffered captures as one summary event."""
-        if not self._buffer:
-            return
-        items, self._buffer, self._buffered_bytes = self._buffer, [], 0
-        pieces = []
-        for tag, tensor, metadata_bytes in items:
-            _encode(pieces, self._replica + tag, tensor, metadata_bytes)
-        with capture_context.writing(), tf_internals.writer_as_default(self._writer):
-            tf.summary.experimental.write_raw_pb(b"".join(pieces), step=self.step)
+        self._pending.write(self._writer, self.step, self._replica)
 
     def _instrument(self, name, tensor, source, lineage_facts=None):
         """Adds a gated summary write of a symbolic `tensor` to its graph, with its lineage.
@@ -471,18 +438,6 @@ class Recording(summary.Capturer):
         graph_capture.add_gated_write(
             self._replica + tag, tensor, self._writer, lineage.serialized_metadata(source, None, lineage_facts)
         )
-
-
-def _nbytes(tensor):
-    numel = tensor.shape.num_elements() or 0
-    return numel * (tensor.dtype.size if tensor.dtype != tf.string else 64)
-
-
-def _encode(pieces, tag, tensor, metadata_bytes):
-    """Appends one eager value's serialized summary value to `pieces` (`codec.encode_summary_value`)."""
-    # `_numpy()` shares the tensor's buffer (no copy); the caller holds the tensors until written.
-    array = np.asarray(tensor._numpy() if hasattr(tensor, "_numpy") else tensor)
-    codec.encode_summary_value(pieces, tag, array, tensor.dtype.as_datatype_enum, metadata_bytes)
 
 
 _storable_dtypes = {}

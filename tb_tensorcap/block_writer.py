@@ -1,0 +1,81 @@
+"""How a `record()` block writes eager values: kept by reference, written as one raw summary event.
+
+Values are not copied when captured: a block keeps a reference to each
+output and writes them all at once, as one summary event built directly from
+the tensors' bytes (`codec.encode_summary_value`): at block exit, before a
+nested block starts, and whenever FLUSH_BYTES are pending. A value over
+DIRECT_BYTES is written on its own by `summary.write` (split into chunks if
+needed). The rest is TensorFlow's event writer; ``tf.summary.record_if(False)``
+still suppresses the writing.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+from tb_tensorcap import capture_context, codec, summary, tf_internals
+
+# Buffered values are written when they reach this many bytes; one value
+# larger than DIRECT_BYTES is written on its own (chunked by `summary`).
+FLUSH_BYTES = 64 << 20
+DIRECT_BYTES = 16 << 20
+
+
+class PendingValues:
+    """The eager values a block captured and has not written yet, in capture order."""
+
+    def __init__(self):
+        self._items = []  # (tag without the replica prefix, tensor, serialized metadata)
+        self._bytes = 0
+
+    def add(self, tag, tensor, metadata_bytes, nbytes):
+        """Keeps one value of `nbytes`; True when FLUSH_BYTES are pending (time to `write`)."""
+        self._items.append((tag, tensor, metadata_bytes))
+        self._bytes += nbytes
+        return self._bytes >= FLUSH_BYTES
+
+    def write(self, writer, step, replica):
+        """Writes the pending values (tags prefixed with `replica`) to `writer` as one summary event at `step`."""
+        if not self._items:
+            return
+        items, self._items, self._bytes = self._items, [], 0
+        pieces = []
+        for tag, tensor, metadata_bytes in items:
+            _encode(pieces, replica + tag, tensor, metadata_bytes)
+        with capture_context.writing(), tf_internals.writer_as_default(writer):
+            tf.summary.experimental.write_raw_pb(b"".join(pieces), step=step)
+
+
+def write_full(items, step, writer, replica):
+    """Writes [(tag, tensor, source, description)] (tags with the `replica` prefix) in full at `step`; flushes.
+
+    The flight recorder's path: a health block's kept values, written when a
+    NaN appears.
+    """
+    pieces, pending = [], 0
+    with capture_context.writing(), tf_internals.writer_as_default(writer):
+        for tag, tensor, source, description in items:
+            size = nbytes(tensor)
+            if size > DIRECT_BYTES:  # chunked if needed; `write` adds this thread's replica prefix again
+                summary.write(tensor, tag[len(replica) :], step, description, writer, source)
+                continue
+            _encode(pieces, tag, tensor, capture_context.serialized_metadata(source, description))
+            pending += size
+            if pending >= FLUSH_BYTES:
+                tf.summary.experimental.write_raw_pb(b"".join(pieces), step=step)
+                pieces, pending = [], 0
+        if pieces:
+            tf.summary.experimental.write_raw_pb(b"".join(pieces), step=step)
+    writer.flush()
+
+
+def nbytes(tensor):
+    """The bytes an eager value holds (a string counts 64)."""
+    numel = tensor.shape.num_elements() or 0
+    return numel * (tensor.dtype.size if tensor.dtype != tf.string else 64)
+
+
+def _encode(pieces, tag, tensor, metadata_bytes):
+    """Appends one eager value's serialized summary value to `pieces` (`codec.encode_summary_value`)."""
+    # `_numpy()` shares the tensor's buffer (no copy); the caller holds the tensors until written.
+    array = np.asarray(tensor._numpy() if hasattr(tensor, "_numpy") else tensor)
+    codec.encode_summary_value(pieces, tag, array, tensor.dtype.as_datatype_enum, metadata_bytes)
