@@ -20,8 +20,14 @@ with the same settings are bit-identical. It writes four runs:
 * ``record``: three steps whose forward pass runs inside
   ``tensorcap.record("forward")``: every op captured automatically
   (``forward/conv/Conv2D``, ``forward/dense1/MatMul``, ...).
+* ``flight``: 40 steps of the whole training step under a
+  ``tensorcap.FlightRecorder(keep_steps=3)`` (health statistics of every op at
+  every step, full values only around a NaN), with a hand-written
+  label-smoothed cross-entropy over ``log(softmax(logits / temperature))`` whose temperature drops
+  to 1e-4 at step 36: softmax underflows to exact zeros and ``Log`` makes the
+  first -inf (Root cause and Health views).
 
-Only these four run directories under --logdir are replaced.
+Only these five run directories under --logdir are replaced.
 """
 
 import argparse
@@ -41,7 +47,8 @@ SIZE, CLASSES, SAMPLES, BATCH = 16, 4, 256, 32
 LEARNING_RATE = 0.1
 NAN_STEP, NAN_LAYER = 8, "dense1"
 DIVERGE_STEP, DIVERGE_LAYER, DIVERGE_FACTOR = 5, "dense2", 3.0
-RUNS = ("healthy", "nan", "diverged", "record")
+FLIGHT_STEPS, UNDERFLOW_STEP, COLD_TEMPERATURE, SMOOTHING = 40, 36, 1e-4, 0.1
+RUNS = ("healthy", "nan", "diverged", "record", "flight")
 
 
 def make_data(seed=SEED):
@@ -133,6 +140,38 @@ def train(logdir, run, steps=16, nan_at=None, diverge_at=None, record_forward=Fa
     return float(loss)
 
 
+def train_under_flight_recorder(logdir, run, steps=FLIGHT_STEPS, underflow_at=UNDERFLOW_STEP):
+    """The whole training step inside a flight recorder, with a temperature that drops too far.
+
+    Every step writes the statistics of every op (health mode); when an output
+    holds NaN or Inf, the recorder writes the full values of that step and of
+    the 3 steps before it. From step `underflow_at` the temperature is 1e-4:
+    the logits / temperature are so far apart that softmax gives exact zeros,
+    and log(0) = -inf makes the loss infinite and the gradients NaN.
+    """
+    images, labels = make_data()
+    params = make_params()
+    variables = list(params.values())
+    recorder = tensorcap.FlightRecorder(keep_steps=3)
+    writer = tf.summary.create_file_writer(os.path.join(logdir, run))
+    with writer.as_default():
+        for step in range(steps):
+            start = (step * BATCH) % SAMPLES
+            x, y = tf.constant(images[start : start + BATCH]), tf.constant(labels[start : start + BATCH])
+            temperature = tf.constant(1.0 if step < underflow_at else COLD_TEMPERATURE)
+            with recorder.record("train", step=step):
+                with tf.GradientTape() as tape:
+                    logits = forward(params, x, step, capture=False)
+                    probs = tf.nn.softmax(logits / temperature)
+                    targets = tf.one_hot(y, CLASSES) * (1 - SMOOTHING) + SMOOTHING / CLASSES  # label smoothing
+                    loss = -tf.reduce_mean(tf.reduce_sum(targets * tf.math.log(probs), axis=-1))
+                grads = tape.gradient(loss, variables)
+                for variable, grad in zip(variables, grads):
+                    variable.assign_sub(LEARNING_RATE * grad)
+    writer.close()
+    return float(loss)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description="TensorCap demo: writes runs to browse in TensorBoard.")
     parser.add_argument("--logdir", default="runs")
@@ -151,6 +190,7 @@ def main(argv=None):
         "nan": train(args.logdir, "nan", args.steps, nan_at=NAN_STEP),
         "diverged": train(args.logdir, "diverged", args.steps, diverge_at=DIVERGE_STEP),
         "record": train(args.logdir, "record", 3, record_forward=True),
+        "flight": train_under_flight_recorder(args.logdir, "flight"),
     }
     report(args.logdir, losses, time.time() - started)
 
@@ -187,6 +227,9 @@ def report(logdir, losses, seconds):
         if not np.array_equal(reader.value("healthy", i.tag, i.step), reader.value("diverged", i.tag, i.step))
     )
     print("  Divergence:   healthy vs diverged first differ at %s, step %d" % (first_diff.tag, first_diff.step))
+    cause = tensorcap.rootcause(reader, "flight", inf=True)
+    culprit = cause["culprit"] or {"tag": "unknown", "step": cause["step"]}
+    print("  Root cause:   run flight: %s at step %d (%s)" % (culprit["tag"], culprit["step"], cause["origin"]))
     print("Browse: tensorboard --logdir %s  (TensorCap tab)" % logdir)
 
 
