@@ -14,20 +14,29 @@ TensorBoard tab, and `--json` prints the field names of its HTTP routes
 (http_api.md). Imports neither TensorFlow nor the TensorBoard server.
 """
 
-import json
 import logging
 import math
 import os
 import re
 import shutil
 import sys
-import time
 
 import numpy as np
-from tensorboard.backend import json_util
 
 from tb_tensorcap import answers, capture_info, cli_parser, codec, root_cause_report, slicing
 from tb_tensorcap import reader as reader_lib
+from tb_tensorcap.cli_output import (
+    DIFF_REASONS,
+    ProgressBar,
+    capture_name,
+    decoded,
+    number,
+    print_json,
+    print_table,
+    progress,
+    shape_text,
+    source_cell,
+)
 
 
 class CommandError(Exception):
@@ -51,7 +60,7 @@ def _ls(args):
     if not any(listing.values()):
         raise CommandError("no tag matches --tag %r" % args.tag)
     if args.json:
-        return _print_json({"runs": listing})
+        return print_json({"runs": listing})
     rows = [
         (
             run,
@@ -60,13 +69,13 @@ def _ls(args):
             f["repeats"],
             "%d..%d" % (f["steps"][0], f["steps"][-1]),
             f["dtype"],
-            _shape(f["shape"]),
-            _source(f["source"], args.long),
+            shape_text(f["shape"]),
+            source_cell(f["source"], args.long),
         )
         for run, tags in listing.items()
         for tag, f in tags.items()
     ]
-    _print_table(("run", "tag", "steps", "repeats", "first..last", "dtype", "shape", "source"), rows)
+    print_table(("run", "tag", "steps", "repeats", "first..last", "dtype", "shape", "source"), rows)
     if any(f["repeats"] for tags in listing.values() for f in tags.values()):
         print(
             "repeats: captures written again at a step already captured; all are kept: `show --repeat K` "
@@ -78,18 +87,18 @@ def _ls(args):
 
 def _stats(args):
     reader = _load(args.logdir)
-    with _ProgressBar("statistics") as bar:
+    with ProgressBar("statistics") as bar:
         result = answers.stats(reader, args.run, args.tag, args.step, progress=bar)
     if args.json:
-        return _print_json(result)
+        return print_json(result)
     rows = result["steps"]
     columns = ("step", "dtype", "shape", "numel", "min", "max", "mean", "std", "nan", "posinf", "neginf", "zeros")
-    table = [[_number(r[c]) if c != "shape" else _shape(r[c]) for c in columns] for r in rows]
+    table = [[number(r[c]) if c != "shape" else shape_text(r[c]) for c in columns] for r in rows]
     if any(r["kind"] == "health" for r in rows):  # health mode: say which steps kept no value
         columns += ("kept",)
         for line, row in zip(table, rows):
             line.append("statistics only" if row["kind"] == "health" else "values")
-    _print_table(columns, table)
+    print_table(columns, table)
     return 0
 
 
@@ -104,7 +113,7 @@ def _show(args):
                 "%d elements are too many for --json (at most %d): use --slice or export"
                 % (array.size, answers.MAX_JSON_ELEMENTS)
             )
-        return _print_json(dict(result, data=codec.json_values(array)))
+        return print_json(dict(result, data=codec.json_values(array)))
     print(
         "%s:%s:%d  %s %s%s  from %s"
         % (
@@ -112,8 +121,8 @@ def _show(args):
             args.tag,
             step,
             result["dtype"],
-            _shape(result["full_shape"]),
-            "" if canonical == "..." else "  [%s] -> %s" % (canonical, _shape(array.shape)),
+            shape_text(result["full_shape"]),
+            "" if canonical == "..." else "  [%s] -> %s" % (canonical, shape_text(array.shape)),
             capture_info.source_text(result["source"]),
         )
     )
@@ -123,7 +132,7 @@ def _show(args):
             % (result["repeat"] + 1, repeats)
         )
     if array.dtype == object:
-        array = np.vectorize(_decoded, otypes=[object])(array)
+        array = np.vectorize(decoded, otypes=[object])(array)
     elif result["dtype"] == "bfloat16":
         array = array.astype(np.float32)  # exact, and printed with its decimals
     threshold = sys.maxsize if args.full else 1000
@@ -148,7 +157,7 @@ def _export(args):
     every = infos if single else [c for i in infos for c in reader.step_captures(i.run, i.tag, i.step)]
     last = {i.step: i for i in infos}
     arrays = {}
-    for info in _progress(every, "reading"):
+    for info in progress(every, "reading"):
         key = (
             "step_%d" % info.step
             if info.repeat == last[info.step].repeat
@@ -172,7 +181,7 @@ def _export(args):
         "saved_dtypes": sorted({str(a.dtype) for a in arrays.values()}),
     }
     if args.json:
-        return _print_json(saved)
+        return print_json(saved)
     print("wrote %s: %d step(s) of %s:%s (%s)" % (args.output, len(steps), args.run, args.tag, infos[-1].dtype))
     repeats = len(arrays) - len(steps) if not single else len(reader.step_captures(args.run, args.tag, steps[0])) - 1
     if repeats:
@@ -193,35 +202,38 @@ def _export(args):
 def _diff(args):
     a = args.a
     if None in a:
-        raise CommandError("A must name RUN:TAG:STEP in full, got %r" % _name(a))
+        raise CommandError("A must name RUN:TAG:STEP in full, got %r" % capture_name(a))
     reader = _load(args.logdir)
     b = tuple(mine if mine is not None else theirs for mine, theirs in zip(args.b, a))
     result = answers.diff(reader, a, b, args.slice, args.rtol, args.atol, with_values=False)
     sliced_shape = result.pop("diff")["shape"]
     stats, canonical = result["stats"], result["slice"]
     if args.json:
-        _print_json(result)
+        print_json(result)
     else:
         for label, capture, side in (("A", a, result["a"]), ("B", b, result["b"])):
-            print("%s  %s  %s %s" % (label, _name(capture), side["dtype"], _shape(side["shape"])))
+            print("%s  %s  %s %s" % (label, capture_name(capture), side["dtype"], shape_text(side["shape"])))
         if canonical != "...":
-            print("slice  [%s] -> %s" % (canonical, _shape(sliced_shape)))
+            print("slice  [%s] -> %s" % (canonical, shape_text(sliced_shape)))
         columns = ("numel", "outside", "nonfinite_mismatch", "max_abs", "mean_abs", "max_rel")
-        _print_table(
+        print_table(
             columns + ("argmax",),
-            [[_number(stats[k]) for k in columns] + [_shape(stats["argmax"]) if stats["argmax"] is not None else "-"]],
+            [
+                [number(stats[k]) for k in columns]
+                + [shape_text(stats["argmax"]) if stats["argmax"] is not None else "-"]
+            ],
         )
-        verdict = "allclose" if stats["allclose"] else "NOT allclose: %s" % _REASONS[stats["reason"]]
+        verdict = "allclose" if stats["allclose"] else "NOT allclose: %s" % DIFF_REASONS[stats["reason"]]
         print("%s (rtol=%g, atol=%g)" % (verdict, args.rtol, args.atol))
     return 0 if stats["allclose"] else 1
 
 
 def _divergence(args):
     reader = _load(args.logdir)
-    with _ProgressBar("comparing") as bar:
+    with ProgressBar("comparing") as bar:
         result = answers.divergence(reader, args.run, args.run2, args.rtol, args.atol, progress=bar)
     if args.json:
-        _print_json(result)
+        print_json(result)
     else:
         first = result["first"]
         print(
@@ -249,16 +261,16 @@ def _divergence(args):
             )
             if first["reason"] in ("shape", "dtype"):
                 detail = "%s (%s vs %s): not comparable element-wise" % (
-                    _REASONS[first["reason"]],
-                    _shape(first["shape"]),
-                    _shape(first["shape2"]),
+                    DIFF_REASONS[first["reason"]],
+                    shape_text(first["shape"]),
+                    shape_text(first["shape2"]),
                 )
             elif first.get("compared") == "statistics":  # one side kept only statistics (health mode)
                 detail = "%s: %d statistics outside tolerance, NaN/Inf counts differ by %d, max_abs %s (over %s)" % (
-                    _REASONS[first["reason"]],
+                    DIFF_REASONS[first["reason"]],
                     first["outside"],
                     first["nonfinite_mismatch"],
-                    _number(first["max_abs"]),
+                    number(first["max_abs"]),
                     "the zero count and finite min, max, mean, std",
                 )
             else:
@@ -266,11 +278,11 @@ def _divergence(args):
                     "%s: %d of %d elements outside tolerance, %d differ in finiteness, max_abs %s "
                     "(over finite pairs)"
                     % (
-                        _REASONS[first["reason"]],
+                        DIFF_REASONS[first["reason"]],
                         first["outside"],
                         math.prod(first["shape"]),
                         first["nonfinite_mismatch"],
-                        _number(first["max_abs"]),
+                        number(first["max_abs"]),
                     )
                 )
             print("first divergence: %s: %s" % (where, detail))
@@ -284,9 +296,9 @@ def _divergence(args):
             "max_rel",
             "unpaired",
         )
-        _print_table(
+        print_table(
             columns + ("reasons",),
-            [[_number(row[c]) for c in columns] + [",".join(row["reasons"]) or "-"] for row in result["tags"]],
+            [[number(row[c]) for c in columns] + [",".join(row["reasons"]) or "-"] for row in result["tags"]],
         )
         for key, run in (("only_in_run", args.run), ("only_in_run2", args.run2)):
             if result[key]:
@@ -297,12 +309,12 @@ def _divergence(args):
 def _alerts(args):
     reader = _load(args.logdir)
     numeric = answers.numeric_capture_count(reader, args.run)
-    with _ProgressBar("checking") as bar:
+    with ProgressBar("checking") as bar:
         found = answers.alerts(reader, args.run, progress=bar)
     if args.json:
-        _print_json({"alerts": found})
+        print_json({"alerts": found})
     elif found:
-        _print_table(
+        print_table(
             ("run", "tag", "step", "repeat", "order", "nan", "posinf", "neginf", "first", "source"),
             [
                 [
@@ -315,7 +327,7 @@ def _alerts(args):
                     a["posinf"],
                     a["neginf"],
                     "first" if a["first"] else "",
-                    _source(a["source"], False),
+                    source_cell(a["source"], False),
                 ]
                 for a in found
             ],
@@ -335,7 +347,7 @@ def _rootcause(args):
         run = runs[0]
     result = answers.root_cause(reader, run, args.step, args.inf)
     if args.json:
-        _print_json(result)
+        print_json(result)
     else:
         print(root_cause_report.describe(result))
     return 0 if result["origin"] is None else 1
@@ -350,97 +362,12 @@ def _load(logdir):
         problem = "is not a directory" if os.path.exists(logdir) else "does not exist"
         raise CommandError("logdir %r %s" % (logdir, problem))
     reader = reader_lib.Reader(logdir)
-    with _ProgressBar("indexing") as bar:
+    with ProgressBar("indexing") as bar:
         reader.refresh(progress=bar)
     if not reader.runs():
         errors = reader.listing_errors()
         raise CommandError("; ".join(errors.values()) if errors else "no TensorCap captures under logdir %r" % logdir)
     return reader
-
-
-def _progress(items, label):
-    """Yields `items`, drawing a progress bar on stderr when it is a terminal."""
-    items = list(items)
-    with _ProgressBar(label) as bar:
-        for done, item in enumerate(items):
-            bar(done, len(items))
-            yield item
-
-
-class _ProgressBar:
-    """`bar(done, total)` draws a progress bar on stderr, only if it is a terminal."""
-
-    def __init__(self, label):
-        self._label = label
-        self._enabled = sys.stderr.isatty()
-        self._last = 0.0
-
-    def __call__(self, done, total):
-        if not self._enabled or not total or time.monotonic() - self._last < 0.1:
-            return
-        self._last = time.monotonic()
-        filled = 30 * done // total
-        sys.stderr.write("\r%s [%s%s] %d/%d" % (self._label, "#" * filled, "." * (30 - filled), done, total))
-        sys.stderr.flush()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info):
-        if self._enabled:
-            sys.stderr.write("\r\033[K")
-            sys.stderr.flush()
-        return False
-
-
-_REASONS = {
-    "values": "values differ",
-    "nonfinite": "NaN/Inf differ",
-    "shape": "shapes differ",
-    "dtype": "dtypes differ",
-    "statistics": "statistics differ",
-}
-
-
-def _decoded(data):
-    """A string as text when it is UTF-8, else as the bytes it is."""
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return data
-
-
-def _source(source, long):
-    """A capture's source for a table: "file:line", the file's base name unless `long`."""
-    if source and not long:
-        source = dict(source, file=os.path.basename(source.get("file", "?")))
-    return capture_info.source_text(source)
-
-
-def _print_json(obj):
-    print(json.dumps(json_util.Cleanse(obj), allow_nan=False))
-    return 0
-
-
-def _print_table(header, rows):
-    rows = [[str(c) for c in row] for row in [header, *rows]]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    for row in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
-
-
-def _number(value):
-    if value is None:
-        return "-"
-    return "%.6g" % value if isinstance(value, float) else str(value)
-
-
-def _shape(shape):
-    return "[%s]" % ", ".join(map(str, shape))
-
-
-def _name(capture):
-    return ":".join("" if part is None else str(part) for part in capture)
 
 
 def main(argv=None):
