@@ -24,6 +24,7 @@ import { createHistogramView } from "./histogram.js";
 import { createImageView } from "./image.js";
 import { createLineageLinks } from "./lineage.js";
 import { createLineView } from "./line.js";
+import { createRunStats, overlayRunNames } from "./overlay.js";
 import { createScalarView } from "./scalar.js";
 import { createSlicer } from "./slicer.js";
 import { createTableView } from "./table.js";
@@ -41,6 +42,7 @@ import { createTableView } from "./table.js";
  * @property {string} sliceText the canonical slice to request ("" for the whole value)
  * @property {number[]} sliceShape the shape that slice gives
  * @property {import("../api.js").StatsRow[]} stats per-step statistics ([] until loaded)
+ * @property {import("./overlay.js").OverlayRun[]|null} overlay every selected run when several are (scalar and line views overlay them), else null
  * @property {import("../api.js").Index} index
  * @property {import("../state.js").DiffTarget|null} diff
  * @property {number} rtol
@@ -113,6 +115,7 @@ export function createCapturePanel(store, tensorboard) {
     slicer.element, status, h("div", { className: "view-area" }, loadingNote, host));
   const element = h("section", { className: "panel capture-panel" }, hint, body);
   const views = new Map();
+  const runStats = createRunStats(() => sync(store.get()));
   const diffView = createDiffView({
     onTarget: (diff) => store.set({ diff }),
     onTolerance: (tolerances) => store.set(tolerances),
@@ -124,7 +127,7 @@ export function createCapturePanel(store, tensorboard) {
   let stats = null;
   let statsKey = ""; // run, tag and step count of the last request
   let statsOwner = ""; // run and tag of `stats`
-  let statsFailed = false; // the last statistics request of `statsOwner` failed
+  let statsFailed = false; // why the last statistics request of `statsOwner` failed, or false
   let statsController = null;
   let renderKey = "";
   let controller = null;
@@ -176,7 +179,7 @@ export function createCapturePanel(store, tensorboard) {
       sync(store.get());
     }, (error) => {
       if (isAbort(error)) return;
-      statsFailed = true;
+      statsFailed = error.message;
       card.statsFailed(error.message);
       sync(store.get());
     });
@@ -221,6 +224,12 @@ export function createCapturePanel(store, tensorboard) {
       card.setCapture({ run, tag, runs, facts });
       loadStats(run, tag, facts.steps);
     }
+    const overlayNames = overlayRunNames(index, state.hidden, run);
+    runStats.want({ index, tag, runs: overlayNames, shownRun: run });
+    const overlay = overlayNames.length > 1 ? runStats.list({
+      index, runs: overlayNames, colours: state.runColours, shownRun: run, shownRows: stats, shownError: statsFailed || null,
+    }) : null;
+    card.setOverlay(overlay);
     const step = state.step ?? facts.steps[facts.steps.length - 1];
     const row = stats?.find((r) => r.step === step);
     const dtype = row?.dtype ?? facts.dtype;
@@ -264,7 +273,9 @@ export function createCapturePanel(store, tensorboard) {
 
     const key = JSON.stringify([run, tag, step, state.diff ? "diff" : view, sliceText, state.diff,
       state.rtol, state.atol, dtype, shape, !state.diff && ["scalar", "heatmap"].includes(view) && Boolean(stats),
-      !state.diff && view === "heatmap" ? state.colour : null]);
+      !state.diff && view === "heatmap" ? state.colour : null,
+      !state.diff && ["scalar", "line"].includes(view) && overlay
+        ? overlay.map((entry) => [entry.run, entry.color, entry.rows?.length ?? null, entry.error]) : null]);
     if (key === renderKey) return;
     renderKey = key;
     const instance = state.diff ? diffView : viewInstance(view);
@@ -279,7 +290,7 @@ export function createCapturePanel(store, tensorboard) {
     else staleTimer = setTimeout(blank, STALE_MS);
     instance.update({
       run, tag, step, dtype, fullShape: shape, axisNames, sliceText, sliceShape: resultShape(entries, shape),
-      stats: stats ?? [], index, diff: state.diff, rtol: state.rtol, atol: state.atol, colour: state.colour,
+      stats: stats ?? [], overlay: state.diff ? null : overlay, index, diff: state.diff, rtol: state.rtol, atol: state.atol, colour: state.colour,
       setColour: (patch) => store.set({ colour: { ...store.get().colour, ...patch } }),
       signal: controller.signal,
       pickStep: (picked) => store.set({ step: picked }),
@@ -310,6 +321,7 @@ export function createCapturePanel(store, tensorboard) {
     // ones on screen stay until they arrive.
     refresh() {
       statsKey = "";
+      runStats.refresh();
       if (capture) loadStats(capture.run, capture.tag, capture.facts.steps);
     },
   };

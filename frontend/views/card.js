@@ -1,6 +1,7 @@
 // The capture card: what a capture is (name, run, dtype, shape, source
 // line), its statistics at the shown step, a chart of min / mean / max over
-// every step, and the step control (slider, ◀ ▶, ←/→ keys, play).
+// every step (every selected run's, in its colour, when several are), and
+// the step control (slider, ◀ ▶, ←/→ keys, play).
 //
 // The card's controls are built once per tag and updated in place, so the
 // step slider keeps its drag while the views follow it.
@@ -9,6 +10,7 @@ import { npyUrl } from "../api.js";
 import { h, show } from "../dom.js";
 import { formatCount, formatShape, formatShort, summaryLine } from "../format.js";
 import { lineChart } from "./line.js";
+import { statsOverlayChart } from "./overlay.js";
 
 const PLAY_MS = 700;
 const STAT_ROWS = [
@@ -82,6 +84,7 @@ export function createCard({ onStep, onRun }) {
   toggle(false);
 
   let statsError = null;
+  let overlay = null; // the selected runs' statistics when several are selected (overlay.js)
 
   function renderStats() {
     const row = stats?.find((r) => r.step === steps[position]);
@@ -98,6 +101,12 @@ export function createCard({ onStep, onRun }) {
     }
     const numeric = stats?.filter((r) => r.dtype !== "string" && r.numel > 0) ?? [];
     const ys = (key) => numeric.map((r) => (r[key] === null ? NaN : r[key]));
+    if (overlay) {
+      show(chartBox, statsOverlayChart({
+        runs: overlay, tag: shown.tag, marker: steps[position], onPick: onStep, pickable: steps, width: chartBox.clientWidth,
+      }));
+      return;
+    }
     show(chartBox, numeric.length > 1 ? lineChart({
       xs: numeric.map((r) => r.step),
       series: [
@@ -155,6 +164,11 @@ export function createCard({ onStep, onRun }) {
     // The statistics could not be fetched: say so instead of "loading…".
     statsFailed(text) {
       statsError = text;
+      renderStats();
+    },
+    // Several selected runs: the chart overlays them (OverlayRun[]), or null for the shown run alone.
+    setOverlay(runs) {
+      overlay = runs;
       renderStats();
     },
     stop: () => toggle(false),

@@ -669,7 +669,7 @@ def test_views_line_histogram_table_image_scalar(page, server):
     open_tab(page, server, "run=baseline&tag=block1/z&step=0&" + HIDE_MANY)
     wait_view(page)
     assert page.locator(".view-tabs .tab.selected").text_content() == "Line"
-    path = page.locator(".view-host path.series").get_attribute("d")
+    path = page.locator(".view-host path.series[data-run=baseline]").get_attribute("d")
     assert path.count("L") == 99
 
     open_tab(page, server, "run=baseline&tag=block1/attn&step=2&" + HIDE_MANY)
@@ -708,7 +708,7 @@ def test_views_line_histogram_table_image_scalar(page, server):
     open_tab(page, server, "run=baseline&tag=loss&" + HIDE_MANY)
     wait_view(page)
     assert page.locator(".scalar-value").text_content() == "%s" % np.float32(np.exp(-19 / 5))
-    expect(page.locator(".view-host path.series")).to_have_count(1)
+    expect(page.locator(".view-host path.series")).to_have_count(2)  # baseline and variant overlaid
     open_tab(page, server, "run=baseline&tag=words&" + HIDE_MANY)
     wait_view(page)
     assert page.locator(".view-host table.values td").all_text_contents() == ["café", "<b>bold</b>", ""]
