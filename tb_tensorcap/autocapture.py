@@ -186,13 +186,8 @@ class Recording(summary.Capturer):
             self._entry_scope = tf_internals.eager_scope_name()
             self._gate_previous = graph_capture.gate.push(self.step)
             if self.mode == "health":
-                recorder = self._recorder
                 self._health = health_mode.BlockHealth(
-                    self._replica + self._tag("_health"),
-                    self.step,
-                    self.prefix,
-                    write=recorder is None or recorder.health,
-                    ring_slots=recorder.keep_steps + 1 if recorder is not None else 0,
+                    self._replica + self._tag("_health"), self.step, self.prefix, self._recorder
                 )
         stack.append(self)
         self._open = True

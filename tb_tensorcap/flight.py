@@ -9,10 +9,16 @@ Each block is one training step, with `record()`'s arguments. The recorder
 writes only each step's health record (statistics of every captured output,
 as health mode does; none with ``health=False``) and keeps the step's values
 in memory: eager values by reference (they stay where they live, on the GPU
-for GPU tensors), the values of a `tf.function` traced in a block in an
-on-device ring of ``keep_steps + 1`` slots (see `traced_store`). At most
-``keep_steps`` earlier steps are kept, and fewer when their values exceed
-``max_bytes`` (oldest dropped first).
+for GPU tensors); the values of a `tf.function` traced in a block by
+reference too when they live in host memory, else in an on-device ring of
+``keep_steps + 1`` slots (see `traced_store`). At most ``keep_steps`` earlier
+steps are kept, and fewer when their values exceed ``max_bytes`` (oldest
+dropped first; said once on stderr). The device ring is sized to
+``max_bytes`` when the function is traced: a tensor that does not fit is
+left out of it (said on stderr then, and again when a trigger writes only its
+statistics). With ``health=False`` and the "nonfinite" trigger a step costs
+one sum per captured output (a finite sum means every element is finite),
+not its statistics.
 
 When the trigger fires, the recorder writes the full values of the kept
 steps and of the trigger step (oldest first, each at its own step: the
@@ -66,6 +72,7 @@ class FlightRecorder:
         self.writer = writer
         self.triggered = []
         self._kept = {}  # replica prefix + block prefix -> deque of StepCaptures
+        self._warned_max_bytes = {}  # id(deque) -> the deque, once max_bytes dropped one of its steps
         self._lock = threading.Lock()
 
     def record(self, prefix="step", ops=None, dtypes=None, max_captures=None, step=None, *, writer=None):
@@ -102,14 +109,16 @@ class FlightRecorder:
                 return False
             earlier = list(kept)
             kept.clear()
-        written, lost = [], []
+        written, lost, why_lost, left_out = [], [], set(), set()
         for step_captures in earlier + [captures]:
-            items = _values(step_captures)
+            items, missing, reason = _values(step_captures)
             if items is None:
                 lost.append(step_captures.step)
+                why_lost.add(reason)
                 continue
             write_values(items, step_captures.step)
             written.append(step_captures.step)
+            left_out.update(missing)
         self.triggered.append({"step": captures.step, "prefix": key, "written_steps": written, "lost_steps": lost})
         reason = "its trigger fired" if callable(self.trigger) else "a captured output held NaN or Inf"
         print(
@@ -120,10 +129,13 @@ class FlightRecorder:
                 key,
                 "s" if len(written) > 1 else "",
                 ", ".join(map(str, written)),
+                "" if not lost else " (steps %s: %s)" % (", ".join(map(str, lost)), "; ".join(sorted(why_lost))),
+            )
+            + (
                 ""
-                if not lost
-                else " (steps %s: values no longer kept on device, a later call of the "
-                "function overwrote them)" % ", ".join(map(str, lost)),
+                if not left_out
+                else " (only the statistics of %s: left out of the device ring by max_bytes)"
+                % ", ".join(sorted(left_out))
             ),
             file=sys.stderr,
             flush=True,
@@ -133,20 +145,46 @@ class FlightRecorder:
     def _evict(self, kept):
         while len(kept) > self.keep_steps:
             kept.popleft()
+        evicted = []
         while kept and sum(c.nbytes for c in kept) > self.max_bytes:
-            kept.popleft()
+            evicted.append(kept.popleft())
+        if evicted and kept is not self._warned_max_bytes.get(id(kept)):
+            self._warned_max_bytes[id(kept)] = kept
+            newest = evicted[-1]
+            print(
+                "tensorcap: flight recorder: max_bytes=%d dropped step %d of %r (%d bytes of values): only %d of "
+                "keep_steps=%d earlier steps fit, so a trigger writes fewer steps before it (said once per prefix)"
+                % (self.max_bytes, newest.step, newest.prefix, newest.nbytes, len(kept), self.keep_steps),
+                file=sys.stderr,
+                flush=True,
+            )
 
 
 def _values(captures):
-    """[(tag, tensor, source, description)] of a step in capture order; None if a ring slot was overwritten."""
-    items = []
+    """(items, left_out, None) for a step, or (None, (), reason) when its values are no longer kept.
+
+    items: [(tag, tensor, source, description)] in capture order; left_out:
+    tags of traced tensors the device ring did not keep (max_bytes).
+    """
+    items, left_out = [], []
     for value in captures.values:
         if value[0] == "eager":
             items.append(value[1])
             continue
-        _, store, slot = value
-        kept = store.slot_values(slot)
-        if kept is None:
-            return None
-        items.extend((tag, tensor, source, None) for (tag, _, _, source), tensor in zip(store.specs, kept))
-    return items
+        _, store, kept = value
+        tensors = store.values(kept)
+        if tensors is None:
+            return None, (), _LOST_REASONS[type(store).__name__]
+        for (tag, _, _, source), tensor in zip(store.specs, tensors):
+            if tensor is None:
+                left_out.append(tag)
+            else:
+                items.append((tag, tensor, source, None))
+    return items, left_out, None
+
+
+_LOST_REASONS = {
+    "DeviceStore": "values no longer kept on device: a later call of the function overwrote its ring slot, "
+    "or the function was traced outside a flight recorder's block",
+    "HostStore": "values not kept: the function ran while no flight recorder's block was open",
+}

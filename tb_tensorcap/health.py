@@ -14,13 +14,20 @@ shape that is only partly known when a `tf.function` is traced is still
 recorded exactly. A value with no finite element has NaN for min, max, mean
 and std (the reader turns them into None, as `analysis` has them).
 
-Precision: float16, bfloat16 and float32 values are reduced in float32, the
-other numeric types in float64; counts are exact. The mean and std are
-two-pass (mean first, then the mean squared deviation), so they match
-`analysis.tensor_stats` to float32 precision.
+Where: a tensor in host memory (the CPU) is reduced by numpy on its own
+buffer, without a copy (`host_row`: numpy's reductions are SIMD and about 5x
+faster than TensorFlow's or XLA's on CPU); a tensor on an accelerator by
+TensorFlow ops placed on its device (`health_row`), so only the numbers
+leave it.
+
+Precision: float16, bfloat16 and float32 values are reduced in float32
+(numpy's sums are pairwise), the other numeric types in float64; counts are
+exact. The mean and std are two-pass (mean first, then the mean squared
+deviation), so they match `analysis.tensor_stats` to float32 precision.
 """
 
 import contextlib
+import functools
 import threading
 
 import numpy as np
@@ -153,13 +160,132 @@ def health_rows(tensors):
     return tf.concat([health_row(t) for t in tensors], axis=0)
 
 
-class BatchedStats:
-    """Computes the health rows of a step's eager tensors in one call per device.
+def is_host_device(device):
+    """Whether a tensor on `device` (a device name, "" when unplaced) lives in host memory.
 
-    A `tf.function` per device, retraced only when the list of dtypes and
-    ranks changes (a training step repeats the same list, so it traces once).
-    The ops run on the tensors' device; only the rows (a few dozen bytes per
-    tensor) come back.
+    An unplaced tensor counts as on the host only when the process sees no
+    accelerator (TensorFlow then places every op on the CPU).
+    """
+    if not device:
+        return not _accelerators()
+    return device.rsplit("device:", 1)[-1].upper().startswith("CPU")
+
+
+@functools.lru_cache(maxsize=1)
+def _accelerators():
+    return bool(tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("TPU"))
+
+
+_HOST_WORK = {np.dtype(np.float32): np.float32, np.dtype(np.float64): np.float64, np.dtype(np.float16): np.float32}
+
+
+def host_row(array, out):
+    """Writes the health row of a numpy `array` (a tensor's host buffer) into float64 `out`.
+
+    The same numbers as `health_row`, computed by numpy on `array` in place.
+    """
+    width = len(metadata.HEALTH_FIELDS)
+    out[width:] = array.shape
+    numel = array.size
+    if array.dtype == object:  # strings: only the count and the empty ones
+        out[:width] = (numel, 0, 0, 0, sum(1 for v in array.flat if not len(v))) + (np.nan,) * 4
+        return
+    x = _host_work(array.reshape(-1))
+    total = x.sum()
+    if np.isfinite(total):  # every element is finite: the short path
+        counts = (numel, 0, 0, 0, np.count_nonzero(x == 0))
+        if numel:
+            mean = float(total) / numel
+            deviation = x - x.dtype.type(mean)
+            np.square(deviation, out=deviation)
+            moments = (x.min(), x.max(), mean, np.sqrt(float(deviation.sum()) / numel))
+        else:
+            moments = (np.nan,) * 4
+    else:
+        finite = np.isfinite(x)
+        nan = np.count_nonzero(np.isnan(x))
+        posinf = np.count_nonzero(x == np.inf)
+        neginf = np.count_nonzero(x == -np.inf)
+        counts = (numel, nan, posinf, neginf, np.count_nonzero(x == 0))
+        kept = x[finite]
+        if kept.size:
+            mean = float(kept.sum()) / kept.size
+            deviation = kept - kept.dtype.type(mean)
+            np.square(deviation, out=deviation)
+            moments = (kept.min(), kept.max(), mean, np.sqrt(float(deviation.sum()) / kept.size))
+        else:
+            moments = (np.nan,) * 4
+    out[:width] = counts + moments
+
+
+def _host_work(flat):
+    """`flat` as the float type it is reduced in (a view when it already is one)."""
+    if np.iscomplexobj(flat):
+        flat = np.abs(flat)
+    work = _HOST_WORK.get(flat.dtype)
+    if work is None:
+        work = np.float32 if flat.dtype == np.bool_ or flat.dtype.name == "bfloat16" else np.float64
+    return flat if flat.dtype == work else flat.astype(work)
+
+
+def host_rows(arrays):
+    """The concatenated health rows of numpy `arrays`, float64 1-D."""
+    width = len(metadata.HEALTH_FIELDS)
+    out = np.empty(sum(width + np.ndim(a) for a in arrays), np.float64)
+    offset = 0
+    for array in arrays:
+        array = np.asarray(array)
+        end = offset + width + array.ndim
+        host_row(array, out[offset:end])
+        offset = end
+    return out
+
+
+def host_nonfinite(arrays):
+    """Whether any of numpy `arrays` holds a NaN or an infinity (one sum per array)."""
+    for array in arrays:
+        array = np.asarray(array)
+        if array.dtype == object or array.dtype.kind in "biu":
+            continue
+        x = _host_work(array.reshape(-1))
+        if not np.isfinite(x.sum()) and not np.isfinite(x).all():  # a finite sum: all finite
+            return True
+    return False
+
+
+def row_stats(specs, rows):
+    """The statistics dict of each row of `rows`, in `specs` order ((tag, dtype, rank, ...) each)."""
+    width, offset, found = len(metadata.HEALTH_FIELDS), 0, []
+    for spec in specs:
+        numbers = rows[offset : offset + width].tolist()
+        offset += width + spec[2]
+        found.append(
+            {
+                f: (int(x) if i < 5 else (None if x != x else x))
+                for i, (f, x) in enumerate(zip(metadata.HEALTH_FIELDS, numbers))
+            }
+        )
+    return found
+
+
+def rows_nonfinite(rows, ranks):
+    """Whether any row of `rows` (of tensors of these ranks) counts a NaN or an infinity."""
+    if not len(ranks):
+        return False
+    width = len(metadata.HEALTH_FIELDS)
+    starts = np.cumsum([0] + [width + r for r in ranks[:-1]])
+    return bool(rows[starts + 1].any() or rows[starts + 2].any() or rows[starts + 3].any())
+
+
+class BatchedStats:
+    """Computes the health rows of a step's eager tensors: numpy on the host, one call per accelerator.
+
+    Tensors in host memory are reduced by numpy on their own buffers
+    (`host_row`). For the tensors on each accelerator, one `tf.function` per
+    device, retraced only when the list of dtypes and ranks changes (a
+    training step repeats the same list, so it traces once); the ops run on
+    the tensors' device and only the rows (a few dozen bytes per tensor) come
+    back.
     """
 
     def __init__(self):
@@ -177,6 +303,10 @@ class BatchedStats:
         pieces = [None] * len(tensors)
         for device, positions in by_device.items():
             group = [tensors[p] for p in positions]
+            if is_host_device(device):
+                for p, tensor in zip(positions, group):
+                    pieces[p] = host_rows([tensor._numpy()])  # `_numpy()` shares the tensor's buffer
+                continue
             flat = self._function(device)(group).numpy()
             offset = 0
             for p, tensor in zip(positions, group):
@@ -184,6 +314,14 @@ class BatchedStats:
                 pieces[p] = flat[offset : offset + length]
                 offset += length
         return np.concatenate(pieces)
+
+    def nonfinite(self, tensors):
+        """Whether any of `tensors` holds a NaN or an infinity (a cheap check on the host)."""
+        host = [t for t in tensors if is_host_device(t.device)]
+        others = [t for t in tensors if not is_host_device(t.device)]
+        if host and host_nonfinite([t._numpy() for t in host]):
+            return True
+        return bool(others) and rows_nonfinite(self.rows(others), [t.shape.rank for t in others])
 
     def _function(self, device):
         with self._lock:

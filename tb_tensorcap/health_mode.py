@@ -1,12 +1,14 @@
 """One `record()` block in health mode or under a `FlightRecorder`.
 
 A full-mode block writes every captured value. Here the block instead
-collects its captures and, when it closes, computes their statistics in one
-call per device (`health.BatchedStats`), adds the statistics that the
-`tf.function`s it called kept on device (`traced_store`), and writes them all
-as one health record at the block's step. Under a flight recorder the
-block's values (references to the eager tensors, ring slots of the traced
-ones) then go to the recorder, which keeps or writes them (`flight.py`).
+collects its captures and, when it closes, computes their statistics
+(`health.BatchedStats`: numpy on host tensors' buffers, one call per
+accelerator), adds those the `tf.function`s it called kept (`traced_store`),
+and writes them all as one health record at the block's step. Under a
+flight recorder the block's values (references to the eager tensors, what
+the traced calls kept) then go to the recorder, which keeps or writes them
+(`flight.py`). A flight recorder that writes no health record and triggers
+on non-finite values only needs one sum per tensor, not its statistics.
 """
 
 import threading
@@ -14,7 +16,7 @@ import weakref
 
 import numpy as np
 
-from tb_tensorcap import health, metadata, traced_store
+from tb_tensorcap import health, traced_store
 
 _stats = health.BatchedStats()
 _specs = health.RecordSpecs()
@@ -30,26 +32,28 @@ class StepCaptures:
     Attributes:
       step, prefix: the block's.
       specs: [(tag, dtype, rank, source)] in capture order.
-      rows: float64 vector of their health rows (`health` layout).
+      rows: float64 vector of their health rows (`health` layout), or None
+        when only whether any is non-finite was computed.
       values: in capture order, ("eager", (tag, tensor, source, description))
-        for an eager value (a reference) and ("traced", store, slot) for the
-        values a traced function's call kept in its ring.
-      nbytes: the bytes of the values kept in memory (eager and ring).
+        for an eager value (a reference) and ("traced", store, kept) for the
+        values a traced function's call kept (`traced_store.CallKept`).
+      nbytes: the bytes of the values kept in memory.
     """
 
     def __init__(self, step, prefix):
         self.step, self.prefix = step, prefix
         self.specs, self.values = [], []
-        self.rows = np.zeros([0])
+        self.rows = None
         self.nbytes = 0
+        self._nonfinite = False
 
     def nonfinite(self):
         """Whether any captured output held a NaN or an infinity."""
-        return any(stats["nan"] or stats["posinf"] or stats["neginf"] for _, stats in self.stats())
+        return self._nonfinite
 
     def stats(self):
         """[(tag, statistics dict)] of the step's captures, `analysis.tensor_stats` keys."""
-        return [(spec[0], stats) for spec, stats in zip(self.specs, _row_stats(self.specs, self.rows))]
+        return [(spec[0], stats) for spec, stats in zip(self.specs, health.row_stats(self.specs, self.rows))]
 
 
 class BlockHealth:
@@ -57,20 +61,22 @@ class BlockHealth:
 
     Args:
       record_tag: the tag of the block's health record.
-      step: the block's step.
-      write: whether to write the health record (a flight recorder with
-        health=False only uses the statistics for its trigger).
-      ring_slots: ring slots per tensor in functions this block traces (0:
-        statistics only).
+      step, prefix: the block's.
+      recorder: the `FlightRecorder` the block belongs to, or None (health
+        mode): it says whether to write the health record, whether the
+        trigger needs statistics, and how many steps functions traced in
+        the block keep.
     """
 
-    def __init__(self, record_tag, step, prefix, write=True, ring_slots=0):
+    def __init__(self, record_tag, step, prefix, recorder=None):
         self._record_tag = record_tag
-        self._write = write
-        self._ring_slots = ring_slots
+        self._write = recorder is None or recorder.health
+        self._statistics = self._write or callable(recorder.trigger)
+        self._recorder = recorder
         self.captures = StepCaptures(step, prefix)
         self._eager = []  # (tag, tensor, source, description)
-        self._parts = []  # in capture order: ("eager", index into _eager) or ("traced", store, rows, slot)
+        self._parts = []  # in capture order: ("eager", index into _eager) or ("traced", store, CallKept)
+        traced_store.needs.opened(self, self._statistics, recorder is not None)
 
     def add(self, tag, tensor, source, description=None):
         """An eager value captured by the block (kept by reference until the block closes)."""
@@ -78,11 +84,13 @@ class BlockHealth:
         self._eager.append((tag, tensor, source, description))
 
     def instrument(self, graph, tag, tensor, source):
-        """Makes the function being traced keep `tensor`'s statistics (and value) on device."""
+        """Makes the function being traced keep `tensor`'s statistics (and value) for later calls."""
         with _stores_lock:
             store = _stores.get(graph)
             if store is None:
-                store = _stores[graph] = traced_store.TracedStore(self._ring_slots)
+                recorder = self._recorder
+                slots = recorder.keep_steps + 1 if recorder is not None else 0
+                store = _stores[graph] = traced_store.store_for(tensor, slots, getattr(recorder, "max_bytes", None))
         return store.instrument(tag, tensor, source)
 
     def after_function_call(self):
@@ -90,67 +98,48 @@ class BlockHealth:
         with _stores_lock:
             stores = list(_stores.values())
         for store in stores:
-            polled = store.poll()
-            if polled is not None:
-                _, rows, slot = polled
-                self._parts.append(("traced", store, rows, slot))
+            for kept in store.poll():
+                self._parts.append(("traced", store, kept))
 
     def finish(self, writer):
         """Computes the eager statistics and writes the block's health record; returns the captures."""
+        traced_store.needs.closed(self)
         captures = self.captures
         tensors = [tensor for _, tensor, _, _ in self._eager]
-        eager_rows = _stats.rows(tensors) if tensors else np.zeros([0])
+        if self._statistics:
+            eager_rows = _stats.rows(tensors) if tensors else np.zeros([0])
+            captures._nonfinite = health.rows_nonfinite(eager_rows, [t.shape.rank for t in tensors])
+        else:
+            eager_rows = None
+            captures._nonfinite = bool(tensors) and _stats.nonfinite(tensors)
         ends = np.cumsum([health.row_length(t.shape.rank) for t in tensors], dtype=np.int64)
+        keep = self._recorder is not None
         pieces = []
         for part in self._parts:
             if part[0] == "eager":
                 item = self._eager[part[1]]
                 tag, tensor, source, _ = item
                 captures.specs.append((tag, tensor.dtype.name, tensor.shape.rank, source))
-                pieces.append(eager_rows[(ends[part[1] - 1] if part[1] else 0) : ends[part[1]]])
-                captures.values.append(("eager", item))
-                captures.nbytes += _nbytes(tensor)
+                if eager_rows is not None:
+                    pieces.append(eager_rows[(ends[part[1] - 1] if part[1] else 0) : ends[part[1]]])
+                if keep:
+                    captures.values.append(("eager", item))
+                    captures.nbytes += _nbytes(tensor)
             else:
-                _, store, rows, slot = part
+                _, store, kept = part
                 captures.specs.extend(store.specs)
-                pieces.append(rows)
-                if slot is not None:
-                    captures.values.append(("traced", store, slot))
-                    captures.nbytes += _ring_bytes(store.specs, rows)
-        captures.rows = np.concatenate(pieces) if pieces else np.zeros([0])
+                pieces.append(kept.rows)
+                captures._nonfinite = captures._nonfinite or kept.nonfinite
+                if keep:
+                    captures.values.append(part)
+                    captures.nbytes += kept.nbytes
+        if self._statistics:
+            captures.rows = np.concatenate(pieces) if pieces else np.zeros([0])
         if self._write and captures.specs:
             health.write_record(self._record_tag, _specs.metadata(captures.specs), captures.rows, captures.step, writer)
         return captures
 
 
-def _row_stats(specs, rows):
-    """The statistics dict of each row of `rows` (`health` layout), in `specs` order."""
-    width, offset, found = len(metadata.HEALTH_FIELDS), 0, []
-    for spec in specs:
-        numbers = rows[offset : offset + width]
-        offset += width + spec[2]
-        found.append(
-            {
-                f: (int(x) if i < 5 else (None if np.isnan(x) else float(x)))
-                for i, (f, x) in enumerate(zip(metadata.HEALTH_FIELDS, numbers))
-            }
-        )
-    return found
-
-
 def _nbytes(tensor):
     numel = tensor.shape.num_elements() or 0
     return numel * (tensor.dtype.size if tensor.dtype.name != "string" else 64)
-
-
-def _ring_bytes(specs, rows):
-    """Bytes of the values a traced call kept in its ring, from their element counts."""
-    total = 0
-    for spec, stats in zip(specs, _row_stats(specs, rows)):
-        dtype = spec[1]
-        total += stats["numel"] * (64 if dtype == "string" else np.dtype(_numpy_name(dtype)).itemsize)
-    return total
-
-
-def _numpy_name(dtype):
-    return "uint16" if dtype == "bfloat16" else dtype

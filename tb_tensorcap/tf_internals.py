@@ -18,6 +18,7 @@ from tensorflow.python.eager import context as _context
 from tensorflow.python.eager import execute as _execute
 from tensorflow.python.framework import func_graph as _func_graph
 from tensorflow.python.framework import op_callbacks as _op_callbacks
+from tensorflow.python.framework import ops as _ops
 from tensorflow.python.ops import control_flow_util as _control_flow_util
 from tensorflow.python.ops import resource_variable_ops as _resource_variable_ops
 from tensorflow.python.ops import summary_ops_v2 as _summary_ops_v2
@@ -182,6 +183,42 @@ def tracing_for_xla_or_tf_data():
             return True
         frame = frame.f_back
     return False
+
+
+# -- the end of a trace (checked: TF 2.21) -------------------------------------
+
+
+def at_trace_end(graph, build):
+    """Calls `build()` when the `tf.function` whose `graph` is being traced ends its trace.
+
+    `build` runs in `graph`, after the traced Python function returned, and
+    returns the ops it added; they are made control outputs of the function
+    (else its runtime would prune them: they run after every op whose
+    output they read, before the call returns).
+
+    TensorFlow's hook, ``ops.add_exit_callback_to_default_func_graph``, runs
+    a callback when the innermost ``graph.as_default()`` scope exits, and
+    every op creation opens one. So the callback moves itself out one scope
+    at a time: it runs in ``_func_graph_as_default_inner_cm``'s frame, whose
+    ``old_scope_exit_callbacks`` is the enclosing scope's list, None for
+    the trace's own scope (after automatic control dependencies were
+    computed, before ``func_graph_from_py_func`` extends
+    ``control_outputs``).
+    """
+    if _ops.get_default_graph() is not graph:
+        raise RuntimeError("at_trace_end: %r is not the graph being traced" % (graph,))
+
+    def on_exit():
+        frame = sys._getframe(1)
+        if frame.f_code.co_name != "_func_graph_as_default_inner_cm":
+            raise RuntimeError("at_trace_end: TensorFlow's scope exit callbacks changed (checked: TF 2.21)")
+        enclosing = frame.f_locals.get("old_scope_exit_callbacks")
+        if enclosing is not None:
+            enclosing.append(on_exit)
+        else:
+            graph.control_outputs.extend(build())
+
+    _ops.add_exit_callback_to_default_func_graph(on_exit)
 
 
 # -- variables outside distribution strategies (checked: TF 2.21) -------------

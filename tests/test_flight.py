@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 
 import tb_tensorcap as tensorcap
-from tb_tensorcap import event_files, metadata
+from tb_tensorcap import event_files, metadata, traced_store
 
 pytestmark = pytest.mark.usefixtures("isolated_capture")
 
@@ -100,7 +100,10 @@ def test_nan_at_step_13_keeps_full_values_of_steps_10_to_13(tmp_path, writer_at,
     assert reader.stats("run", log_tag, 13)["nan"] > 0
 
 
-def test_tf_function_keeps_its_values_in_an_on_device_ring(tmp_path, writer_at, capfd):
+@pytest.mark.parametrize("store", ["host", "device"])
+def test_tf_function_keeps_its_values_by_reference_or_in_a_device_ring(tmp_path, writer_at, capfd, monkeypatch, store):
+    if store == "device":  # what an accelerator gets: statistics and a ring of variables on the device
+        monkeypatch.setattr(traced_store, "_trace_end_works", lambda: False)
     writer = writer_at(tmp_path / "run")
     recorder = tensorcap.FlightRecorder(keep_steps=2, writer=writer, health=False)
     function = tf.function(_step)
@@ -139,7 +142,7 @@ def test_custom_trigger_and_later_triggers(tmp_path, writer_at):
     assert [i.step for i in reader.tag_infos("run", "train/Mul") if i.kind == "full"] == [3, 4, 7, 8]
 
 
-def test_max_bytes_drops_the_oldest_steps_first(tmp_path, writer_at):
+def test_max_bytes_drops_the_oldest_steps_first(tmp_path, writer_at, capfd):
     writer = writer_at(tmp_path / "run")
     step_bytes = X.nbytes * 3  # three captured outputs of X's size per step: AddV2, Sub, Log
     recorder = tensorcap.FlightRecorder(keep_steps=5, max_bytes=2 * step_bytes, writer=writer)
@@ -150,6 +153,34 @@ def test_max_bytes_drops_the_oldest_steps_first(tmp_path, writer_at):
         if step == 6:
             assert recorder.kept_steps() == {"train": [5, 6]}
     assert recorder.triggered[0]["written_steps"] == [5, 6, 7]
+    err = capfd.readouterr().err
+    assert "max_bytes=%d dropped step 0 of 'train' (%d bytes of values)" % (2 * step_bytes, step_bytes) in err
+    assert err.count("max_bytes=") == 1  # said once per prefix
+
+
+def test_max_bytes_bounds_the_device_ring(tmp_path, writer_at, capfd, monkeypatch):
+    monkeypatch.setattr(traced_store, "_trace_end_works", lambda: False)
+    writer = writer_at(tmp_path / "run")
+    # Each output of _step is 4 x 2 float32 (32 bytes): two slots of MatMul and Relu fill 128 bytes. A step
+    # also holds its eager output (32 bytes), so only one earlier step fits max_bytes (said once).
+    recorder = tensorcap.FlightRecorder(keep_steps=2, max_bytes=128, writer=writer)
+    function = tf.function(_step)
+    outputs = {}
+    for step in range(6):
+        with recorder.record("fn", step=step):
+            outputs[step] = function(tf.constant(X), tf.constant(W), 100.0 if step == 5 else 0.0)
+    err = capfd.readouterr().err
+    for tag in ("fn/Sub", "fn/Log"):
+        assert "%s is not kept in the on-device ring (the ring would pass max_bytes=128)" % tag in err
+    assert "fn/dense/MatMul is not kept" not in err
+    assert "max_bytes=128 dropped step 0 of 'fn' (96 bytes of values)" in err
+    assert "wrote the full values of steps 4, 5 (only the statistics of fn/Log, fn/Sub" in err
+    writer.flush()
+    reader = tensorcap.load(str(tmp_path))
+    assert [i.step for i in reader.tag_infos("run", "fn/dense/Relu") if i.kind == "full"] == [4, 5]
+    np.testing.assert_array_equal(reader.value("run", "fn/dense/Relu", 4), tf.nn.relu(X @ W).numpy())
+    assert all(i.kind == "health" for i in reader.tag_infos("run", "fn/Log"))
+    assert reader.stats("run", "fn/Log", 5)["nan"] == 8
 
 
 def test_arguments_are_checked():
