@@ -383,26 +383,29 @@ class Reader(LogdirIndex):
 
         return frames.stats_frame(self, run, tags)
 
-    def statistics_columns(self, run):
+    def statistics_columns(self, run, every_capture=False):
         """The known statistics of the last capture at each step of `run`'s tags, as numpy columns.
 
         Rows sorted by (tag, step): "tag_id" (names in "tags"), "step",
-        "string" (a string capture), and "known" (0: not computed yet), "min",
-        "max", "std", "nan", "posinf", "neginf" of `capture_table.STATS_COLUMNS`.
-        Reads no values (see `tag_statistics`).
+        "string" (a string capture), "order" (the capture's place in capture
+        order), and "known" (0: not computed yet), "min", "max", "std", "nan",
+        "posinf", "neginf", "zeros", "numel" of `capture_table.STATS_COLUMNS`.
+        With `every_capture`, every capture (a step's repeats too, in capture
+        order within the step). Reads no values (see `tag_statistics`).
         """
         with self._index_lock:
             table = self._run(run).table
             lookup = table.tag_steps()
-            rows = lookup.rows[lookup.last]
+            rows = lookup.rows if every_capture else lookup.rows[lookup.last]
             string = self._vocab.dtypes.get("string")
             columns = {
                 "tags": list(self._vocab.tags.values),
                 "tag_id": table.columns["tag"][rows],
-                "step": lookup.steps[lookup.last],
+                "step": lookup.steps if every_capture else lookup.steps[lookup.last],
+                "order": rows,
                 "string": table.columns["dtype"][rows] == string if string is not None else np.zeros(len(rows), bool),
             }
-            for name in ("known", "min", "max", "std", "nan", "posinf", "neginf"):
+            for name in ("known", "min", "max", "std", "nan", "posinf", "neginf", "zeros", "numel"):
                 stats = table.stats
                 columns[name] = stats[name][rows] if stats is not None else np.zeros(len(rows), STATS_COLUMNS[name])
             return columns

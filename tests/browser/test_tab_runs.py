@@ -146,7 +146,9 @@ def test_scalar_and_stats_charts_overlay_every_selected_run_with_gaps(page, serv
         "gamma: %s" % loss("gamma", 3),
     ]
     hover_step(page, view, 8, 0, 9)
-    page.wait_for_function("() => document.querySelector('.scalar-view .overlay-readout').textContent.startsWith('step 8')")
+    page.wait_for_function(
+        "() => document.querySelector('.scalar-view .overlay-readout').textContent.startsWith('step 8')"
+    )
     assert readout_lines(page, view)[1] == "beta: %s" % loss("beta", 8)
 
     # The card's min / mean / max chart: three lines per run, each in the run's colour.
@@ -172,5 +174,9 @@ def test_line_view_overlays_the_same_slice_and_names_runs_without_the_tag(page, 
     open_tab(page, server, "run=alpha&tag=only_alpha&step=0")
     wait_view(page)
     entries = page.locator(".view-host .overlay-entry")
-    assert entries.all_text_contents() == ["alpha", "beta — no capture named only_alpha", "gamma — no capture named only_alpha"]
+    assert entries.all_text_contents() == [
+        "alpha",
+        "beta — no capture named only_alpha",
+        "gamma — no capture named only_alpha",
+    ]
     assert page.locator(".view-host path.series[data-run]").count() == 1
