@@ -124,6 +124,22 @@ export const fetchStats = (run, tag, signal) => json("stats", { run, tag }, sign
 export const fetchHistogram = ({ run, tag, step, bins, slice }, signal) =>
   json("histogram", { run, tag, step, bins, slice }, signal);
 
+// A tag's histograms over (at most maxSteps of) its steps, on common bin edges.
+export const fetchHistograms = ({ run, tag, bins, maxSteps, slice }, signal) =>
+  json("histograms", { run, tag, bins, max_steps: maxSteps, slice }, signal);
+
+// Per-tag statistics over steps of every run (max |x|, NaN/Inf, std change), columnar.
+export const fetchTagStats = (signal) => json("tagstats", {}, signal);
+
+// Small multiples: a slice along `axis` at `step`, or over the steps `from`..`to`,
+// pooled to `maxCells` over all panels. The panels' facts come in a header.
+export async function fetchFacets({ run, tag, step, slice, axis, from, to, maxCells }, signal) {
+  const params = { run, tag, step, slice, axis, from, to, max_cells: maxCells, format: "binary" };
+  const response = await request("facets", params, signal);
+  const facts = JSON.parse(response.headers.get("X-TensorCap-Facets") || "{}");
+  return { facts, tensor: decodeBinary(await response.arrayBuffer(), response.headers) };
+}
+
 export const fetchAlerts = (signal) => json("alerts", {}, signal);
 
 export const fetchDivergence = ({ run, run2, rtol, atol }, signal) =>

@@ -91,7 +91,9 @@ export async function render() {
     return `${summaryLine(last)} (${chosen}, step ${last.step})`;
   }
 
-  const sidebar = createSidebar({ onPickTag: pickTag, onHiddenRuns: (hidden) => store.set({ hidden }), peek });
+  const sidebar = createSidebar({
+    onPickTag: pickTag, onHiddenRuns: (hidden) => store.set({ hidden }), peek, onTagView: (patch) => store.set(patch),
+  });
   const capture = createCapturePanel(store, host);
   const alerts = createAlertsPanel({
     onOpen: openCapture, onRefresh: () => loadAlerts(), onRootCause: (run) => store.set({ panel: "rootcause", run }),
@@ -145,6 +147,7 @@ export async function render() {
     if (state.index && (state.index !== previous.index || state.hidden !== previous.hidden)) {
       sidebar.setIndex(state.index, state.hidden, alertCounts);
     }
+    sidebar.setTagView(state);
     if (state.index && (state.tag !== previous.tag || !previous.index)) sidebar.select(state.tag);
     if (state.runColours !== previous.runColours) sidebar.setRunColours(state.runColours);
     show(panelTabs, PANELS.map((panel) => h("button", {

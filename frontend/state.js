@@ -12,7 +12,12 @@
 // Keys: p (panel), run, tag, step, view, slice, diff=1 with drun / dtag /
 // dstep (omitted = same as the shown capture), rtol, atol, r1, r2
 // (divergence runs), vrtol, vatol (divergence tolerances), hide (repeated, one per hidden run), crange / cmap /
-// cscale / clo / chi (heatmap colours).
+// cscale / clo / chi (heatmap colours), smooth / logy (the min/mean/max chart), hmode (histograms over steps:
+// offset or overlay), facet (small multiples: an axis number or "steps"), tsort / tfilter / tmin (the tag
+// tree sorted and filtered by statistics).
+
+import { smoothingWeight } from "./smoothing.js";
+import { TAG_FILTERS, TAG_SORTS } from "./tagstats.js";
 
 export const DEFAULT_RTOL = 1e-5;
 export const DEFAULT_ATOL = 1e-8;
@@ -41,6 +46,13 @@ export const PANELS = ["capture", "alerts", "divergence", "rootcause", "health"]
  * @property {number} divAtol
  * @property {string[]} hidden runs unticked in the sidebar
  * @property {import("./ranges.js").ColourSettings} colour how heatmaps choose their colours
+ * @property {number} smoothing the min/mean/max chart's smoothing weight, 0 to 0.999
+ * @property {boolean} logY the min/mean/max chart on a log y axis
+ * @property {"offset"|"overlay"} histogramMode how histograms over steps are stacked
+ * @property {string} facet small multiples along an axis ("3") or over steps ("steps"); "" = default
+ * @property {string} tagSort "name", or a statistic the tag tree is sorted by (tagstats.js)
+ * @property {string} tagFilter "", or a statistic the tag tree is filtered by (tagstats.js)
+ * @property {number|null} tagMin the bound of a "max |x| >" filter
  * @property {import("./api.js").Index|null} index the last /index reply (not in the URL)
  * @property {string|null} indexError why the last /index request failed (not in the URL)
  * @property {Object<string, string>} runColours run -> TensorBoard's CSS colour for it (not in the URL)
@@ -67,6 +79,13 @@ export const DEFAULT_STATE = Object.freeze({
   divAtol: DEFAULT_ATOL,
   hidden: [],
   colour: DEFAULT_COLOUR,
+  smoothing: 0,
+  logY: false,
+  histogramMode: "offset",
+  facet: "",
+  tagSort: "name",
+  tagFilter: "",
+  tagMin: null,
   index: null, // the last /index reply (not in the URL)
   indexError: null, // why the last /index request failed, or null (not in the URL)
   runColours: {}, // run -> TensorBoard's colour for it (runlist.js; not in the URL)
@@ -102,6 +121,13 @@ export function encodeState(state) {
   }
   put("clo", state.colour.lo);
   put("chi", state.colour.hi);
+  if (state.smoothing) put("smooth", state.smoothing);
+  if (state.logY) put("logy", 1);
+  if (state.histogramMode !== "offset") put("hmode", state.histogramMode);
+  put("facet", state.facet);
+  if (state.tagSort !== "name") put("tsort", state.tagSort);
+  put("tfilter", state.tagFilter);
+  put("tmin", state.tagMin);
   return params.toString();
 }
 
@@ -153,6 +179,13 @@ export function decodeState(hash) {
     divAtol: tolerance(params.get("vatol"), DEFAULT_ATOL),
     hidden: params.getAll("hide"),
     colour: decodeColour(params),
+    smoothing: smoothingWeight(params.get("smooth")),
+    logY: params.get("logy") === "1",
+    histogramMode: params.get("hmode") === "overlay" ? "overlay" : "offset",
+    facet: /^(\d+|steps)$/.test(text("facet")) ? text("facet") : "",
+    tagSort: TAG_SORTS.includes(params.get("tsort")) ? params.get("tsort") : "name",
+    tagFilter: TAG_FILTERS.includes(params.get("tfilter")) ? params.get("tfilter") : "",
+    tagMin: finiteOrNull(params.get("tmin")),
   };
 }
 

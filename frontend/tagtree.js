@@ -55,7 +55,8 @@ export function filterRegex(text) {
 // and {kind: "tag", tag, name, depth, steps, alerts, partial} (partial: some
 // statistics not checked yet, `alerts` is a lower bound). `isOpen(path)` says
 // whether a group is open; with a filter, groups holding matches open.
-export function flatten(root, regex, isOpen) {
+// `keep(tag)`, if given, filters tags further (by their statistics).
+export function flatten(root, regex, isOpen, keep = null) {
   function visit(node, depth) {
     const rows = [];
     let count = 0;
@@ -64,7 +65,7 @@ export function flatten(root, regex, isOpen) {
     for (const group of [...node.groups.values()].sort((a, b) => (a.name < b.name ? -1 : 1))) {
       const inner = visit(group, depth + 1);
       if (!inner.count) continue;
-      const open = regex ? true : isOpen(group.path);
+      const open = regex || keep ? true : isOpen(group.path);
       rows.push({ kind: "group", path: group.path, name: group.name, depth, count: inner.count, alerts: inner.alerts, partial: inner.partial, open });
       if (open) for (const row of inner.rows) rows.push(row);
       count += inner.count;
@@ -72,7 +73,7 @@ export function flatten(root, regex, isOpen) {
       partial ||= inner.partial;
     }
     for (const leaf of node.tags) {
-      if (regex && !regex.test(leaf.tag)) continue;
+      if ((regex && !regex.test(leaf.tag)) || (keep && !keep(leaf.tag))) continue;
       rows.push({ kind: "tag", tag: leaf.tag, name: leaf.name, depth, steps: leaf.steps, alerts: leaf.alerts, partial: Boolean(leaf.partial) });
       count++;
       alerts += leaf.alerts;

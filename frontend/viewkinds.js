@@ -9,6 +9,8 @@ export const VIEW_LABELS = {
   heatmap: "Heatmap",
   image: "Image",
   histogram: "Histogram",
+  steps: "Over steps",
+  facets: "Small multiples",
   table: "Table",
 };
 
@@ -26,7 +28,9 @@ export function availableViews(dtype, shape) {
   if (rank === 0) return ["scalar", "table"];
   const views = ["line", "heatmap"];
   if (isImageLike(shape)) views.push("image");
-  views.push("histogram", "table");
+  views.push("histogram", "steps");
+  if (rank >= 2) views.push("facets");
+  views.push("table");
   return views;
 }
 
@@ -46,13 +50,15 @@ export function resolveView(view, dtype, shape) {
 }
 
 // How many axes `view` draws of a value of `shape`; 0 for views of the
-// whole value (scalar, histogram).
+// whole value (scalar, histogram, histograms over steps). Small multiples
+// draw a heatmap's axes; the axis they facet is one the slice fixes.
 export function viewAxes(view, shape) {
   const rank = shape.length;
   switch (view) {
     case "line":
       return 1;
     case "heatmap":
+    case "facets":
     case "table":
       return Math.min(rank, 2);
     case "image":

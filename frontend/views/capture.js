@@ -18,6 +18,7 @@ import {
 } from "../slicing.js";
 import { availableViews, resolveView, VIEW_LABELS, viewAxes } from "../viewkinds.js";
 import { createCard } from "./card.js";
+import { createFacetsView } from "./facets.js";
 import { createDiffView } from "./diff.js";
 import { createHeatmapView } from "./heatmap.js";
 import { createHistogramView } from "./histogram.js";
@@ -27,6 +28,7 @@ import { createLineView } from "./line.js";
 import { createRunStats, overlayRunNames } from "./overlay.js";
 import { createScalarView } from "./scalar.js";
 import { createSlicer } from "./slicer.js";
+import { createStepHistogramsView } from "./stephistograms.js";
 import { createTableView } from "./table.js";
 
 /**
@@ -49,6 +51,8 @@ import { createTableView } from "./table.js";
  * @property {number} atol
  * @property {import("../ranges.js").ColourSettings} colour how heatmaps choose colours
  * @property {(patch: object) => void} setColour changes the colour settings
+ * @property {{histogramMode: string, facet: string}} settings the views' own settings in the URL state
+ * @property {(patch: object) => void} setSettings changes them
  * @property {AbortSignal} signal aborted when a newer update replaces this one
  * @property {(step: number) => void} pickStep shows another step
  * @property {() => void} rerender asks for update() again (a view's own control changed)
@@ -67,6 +71,7 @@ const STALE_MS = 150;
 const VIEW_FACTORIES = {
   scalar: createScalarView, line: createLineView, heatmap: createHeatmapView,
   image: createImageView, histogram: createHistogramView, table: createTableView,
+  steps: createStepHistogramsView, facets: createFacetsView,
 };
 
 // The B side a diff starts with: the previous step, else another run, else itself.
@@ -97,6 +102,7 @@ export function createCapturePanel(store, tensorboard) {
       const { index, tag, step } = store.get();
       store.set({ run, step: index.runs[run][tag].steps.includes(step) ? step : null });
     },
+    onChart: (patch) => store.set(patch),
   });
   const lineage = createLineageLinks({ onOpen: ({ tag, step }) => store.set({ tag, step, view: "", slice: "", diff: null }) });
   const hint = h("div", { className: "hint" });
@@ -235,6 +241,7 @@ export function createCapturePanel(store, tensorboard) {
     const dtype = row?.dtype ?? facts.dtype;
     const shape = row?.shape ?? facts.shape;
     shown = { step, shape };
+    card.setChart(state);
     card.setStep(step, { dtype, shape });
     lineage.update({ run, tag, step });
 
@@ -275,7 +282,8 @@ export function createCapturePanel(store, tensorboard) {
       state.rtol, state.atol, dtype, shape, !state.diff && ["scalar", "heatmap"].includes(view) && Boolean(stats),
       !state.diff && view === "heatmap" ? state.colour : null,
       !state.diff && ["scalar", "line"].includes(view) && overlay
-        ? overlay.map((entry) => [entry.run, entry.color, entry.rows?.length ?? null, entry.error]) : null]);
+        ? overlay.map((entry) => [entry.run, entry.color, entry.rows?.length ?? null, entry.error]) : null,
+      !state.diff && view === "steps" ? state.histogramMode : null, !state.diff && view === "facets" ? state.facet : null]);
     if (key === renderKey) return;
     renderKey = key;
     const instance = state.diff ? diffView : viewInstance(view);
@@ -292,6 +300,8 @@ export function createCapturePanel(store, tensorboard) {
       run, tag, step, dtype, fullShape: shape, axisNames, sliceText, sliceShape: resultShape(entries, shape),
       stats: stats ?? [], overlay: state.diff ? null : overlay, index, diff: state.diff, rtol: state.rtol, atol: state.atol, colour: state.colour,
       setColour: (patch) => store.set({ colour: { ...store.get().colour, ...patch } }),
+      settings: { histogramMode: state.histogramMode, facet: state.facet },
+      setSettings: (patch) => store.set(patch),
       signal: controller.signal,
       pickStep: (picked) => store.set({ step: picked }),
       rerender: () => {

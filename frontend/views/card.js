@@ -9,8 +9,7 @@
 import { npyUrl } from "../api.js";
 import { h, show } from "../dom.js";
 import { formatCount, formatShape, formatShort, summaryLine } from "../format.js";
-import { lineChart } from "./line.js";
-import { statsOverlayChart } from "./overlay.js";
+import { createStatsChart } from "./statschart.js";
 
 const PLAY_MS = 700;
 const STAT_ROWS = [
@@ -24,8 +23,9 @@ function basename(path) {
   return path.split(/[\\/]/).pop();
 }
 
-// onStep(step): a step was picked; onRun(run): another run was picked.
-export function createCard({ onStep, onRun }) {
+// onStep(step): a step was picked; onRun(run): another run was picked;
+// onChart({smoothing} | {logY}): the min/mean/max chart's settings changed.
+export function createCard({ onStep, onRun, onChart }) {
   const title = h("h2", { className: "capture-name" });
   const description = h("p", { className: "description" });
   const runChoice = h("select", { className: "run-choice", "aria-label": "run", onchange: () => onRun(runChoice.value) });
@@ -40,6 +40,9 @@ export function createCard({ onStep, onRun }) {
   });
   const statsBox = h("dl", { className: "stats" });
   const chartBox = h("div", { className: "stats-chart" });
+  const chart = createStatsChart({ onSettings: onChart });
+  chartBox.append(chart.element);
+  let chartSettings = { smoothing: 0, logY: false };
   const oneLine = h("p", { className: "summary-line" });
   const slider = h("input", {
     type: "range", className: "step-slider", min: 0, max: 0, step: 1, "aria-label": "step",
@@ -99,30 +102,14 @@ export function createCard({ onStep, onRun }) {
         h("dd", { className: ["nan", "posinf", "neginf"].includes(key) && row[key] ? "bad" : null, text: format(row[key]) }),
       ]));
     }
-    const numeric = stats?.filter((r) => r.dtype !== "string" && r.numel > 0) ?? [];
-    const ys = (key) => numeric.map((r) => (r[key] === null ? NaN : r[key]));
-    if (overlay) {
-      show(chartBox, statsOverlayChart({
-        runs: overlay, tag: shown.tag, marker: steps[position], onPick: onStep, pickable: steps, width: chartBox.clientWidth,
-      }));
-      return;
-    }
-    show(chartBox, numeric.length > 1 ? lineChart({
-      xs: numeric.map((r) => r.step),
-      series: [
-        { label: "max", ys: ys("max"), className: "s-max" },
-        { label: "mean", ys: ys("mean"), className: "s-mean" },
-        { label: "min", ys: ys("min"), className: "s-min" },
-      ],
-      describe: (i) => {
-        const r = numeric[i];
-        return `step ${r.step}: min ${formatShort(r.min)}, mean ${formatShort(r.mean)}, max ${formatShort(r.max)}`;
-      },
+    chart.update({
+      rows: stats?.filter((r) => r.dtype !== "string" && r.numel > 0) ?? [],
+      overlay: overlay ? { runs: overlay, tag: shown.tag, pickable: steps } : null,
       marker: steps[position],
       onPick: onStep,
-      height: 140,
+      ...chartSettings,
       width: chartBox.clientWidth,
-    }) : null);
+    });
   }
 
   return {
@@ -169,6 +156,12 @@ export function createCard({ onStep, onRun }) {
     // Several selected runs: the chart overlays them (OverlayRun[]), or null for the shown run alone.
     setOverlay(runs) {
       overlay = runs;
+      renderStats();
+    },
+    // The chart's smoothing and log-y settings (from the URL state).
+    setChart({ smoothing, logY }) {
+      if (smoothing === chartSettings.smoothing && logY === chartSettings.logY) return;
+      chartSettings = { smoothing, logY };
       renderStats();
     },
     stop: () => toggle(false),

@@ -37,15 +37,18 @@ function extent(numbers) {
   return [lo, hi];
 }
 
-// xs: sorted numbers; series: [{label, ys, className, color?, dash?, run?}]
+// xs: sorted numbers; series: [{label, ys, className, color?, dash?, run?, faint?}]
 // (ys[i] null: nothing at xs[i], a gap; `color` a CSS colour for the line,
-// `run` kept in its data-run); describe(i): the readout of point i (text or
-// a node); marker: an x to mark (or null); onPick(x): on click; legend:
-// whether to name the series under the chart.
+// `run` kept in its data-run; a faint series, such as the raw values under a
+// smoothed line, is drawn pale and left out of the legend); describe(i): the
+// readout of point i (text or a node); marker: an x to mark (or null);
+// onPick(x): on click; legend: whether to name the series under the chart;
+// formatY(y): a y axis label (log axes).
 // `width`: the CSS pixels the chart will take (its container's width), so
 // its text is drawn at its own size, not scaled down with the drawing.
 export function lineChart({
   xs, series, describe, marker = null, onPick = null, height = 170, width = 0, legend: named = true,
+  formatY = formatShort,
 }) {
   const WIDTH = Math.max(MIN_WIDTH, Math.min(width || DEFAULT_WIDTH, 1200));
   const plotW = WIDTH - MARGIN.left - MARGIN.right;
@@ -55,7 +58,7 @@ export function lineChart({
   const px = (x) => MARGIN.left + ((x - x0) / (x1 - x0)) * plotW;
   const py = (y) => MARGIN.top + (1 - (y - y0) / (y1 - y0)) * plotH;
 
-  const paths = series.map(({ ys, className, color = null, dash = false, run = null }) => {
+  const paths = series.map(({ ys, className, color = null, dash = false, run = null, faint = false }) => {
     let d = "";
     let pen = "M";
     const flags = [];
@@ -77,8 +80,9 @@ export function lineChart({
       }
     });
     return [svg("path", {
-      className: `series ${className}${dash ? " dashed" : ""}`, d, style: color ? { stroke: color } : null, dataset: run === null ? null : { run },
-    }), dots, flags];
+      className: `series ${className}${dash ? " dashed" : ""}${faint ? " faint" : ""}`, d,
+      style: color ? { stroke: color } : null, dataset: run === null ? null : { run },
+    }), faint ? null : dots, faint ? null : flags];
   });
   const rule = svg("line", { className: "rule", y1: MARGIN.top, y2: MARGIN.top + plotH, visibility: "hidden" });
   const markerLine = marker === null ? null : svg("line", {
@@ -88,16 +92,20 @@ export function lineChart({
   const overlay = svg("rect", {
     className: "overlay", x: MARGIN.left, y: MARGIN.top, width: plotW, height: plotH,
   });
-  const chart = svg("svg", { className: "line-chart", viewBox: `0 0 ${WIDTH} ${height}`, width: WIDTH, height },
+  const chart = svg("svg", {
+    className: "line-chart", viewBox: `0 0 ${WIDTH} ${height}`, width: WIDTH, height,
+    dataset: { yDomain: `${y0},${y1}`, xDomain: `${x0},${x1}` },
+  },
     svg("rect", { className: "frame", x: MARGIN.left, y: MARGIN.top, width: plotW, height: plotH }),
-    label(MARGIN.left - 4, MARGIN.top + 9, formatShort(y1), "end"),
-    label(MARGIN.left - 4, MARGIN.top + plotH, formatShort(y0), "end"),
+    label(MARGIN.left - 4, MARGIN.top + 9, formatY(y1), "end"),
+    label(MARGIN.left - 4, MARGIN.top + plotH, formatY(y0), "end"),
     label(MARGIN.left, height - 6, formatShort(xs[0]), "start"),
     label(WIDTH - MARGIN.right, height - 6, formatShort(xs[xs.length - 1]), "end"),
     paths, markerLine, rule, overlay);
   const readout = h("div", { className: "readout", text: "\u00a0" });
-  const legend = named && series.length > 1
-    ? h("div", { className: "chart-legend" }, series.map((s) => h("span", { className: s.className, text: s.label })))
+  const shownSeries = series.filter((s) => !s.faint);
+  const legend = named && shownSeries.length > 1
+    ? h("div", { className: "chart-legend" }, shownSeries.map((s) => h("span", { className: s.className, text: s.label })))
     : null;
 
   const pointAt = (event) => {

@@ -134,10 +134,12 @@ export function overlayReadout(heading, lines) {
 /**
  * The card's min / mean / max chart over steps for several runs: the mean
  * solid, min and max dashed, all in the run's colour.
- * @param {{runs: OverlayRun[], tag: string, marker: number|null, onPick: (step: number) => void, pickable: number[], width: number}} options
- *   pickable: the steps a click may pick (the shown run's); it picks the nearest
+ * @param {{runs: OverlayRun[], tag: string, marker: number|null, onPick: (step: number) => void, pickable: number[], width: number,
+ *   transform?: (ys: Array<number|null>, label: string) => Array<number|null>, formatY?: (y: number) => string}} options
+ *   pickable: the steps a click may pick (the shown run's); it picks the nearest; transform: what each line
+ *   draws instead of its values (smoothing, log y: statschart.js), formatY its axis labels
  */
-export function statsOverlayChart({ runs, tag, marker, onPick, pickable, width }) {
+export function statsOverlayChart({ runs, tag, marker, onPick, pickable, width, transform = (ys) => ys, formatY }) {
   const drawn = runs.map((entry) => ({
     entry, rows: (entry.rows ?? []).filter((row) => row.dtype !== "string" && row.numel > 0),
   }));
@@ -148,7 +150,7 @@ export function statsOverlayChart({ runs, tag, marker, onPick, pickable, width }
     "— mean   ┄ min, max");
   if (!xs.length) return h("div", { className: "chart" }, legend);
   const series = drawn.flatMap(({ entry }, k) => keys.map((key, j) => ({
-    label: `${entry.run} ${key}`, ys: ys[k * 3 + j], className: `s-run s-${key}-run`, color: entry.color,
+    label: `${entry.run} ${key}`, ys: transform(ys[k * 3 + j], `${entry.run} ${key}`), className: `s-run s-${key}-run`, color: entry.color,
     dash: key !== "mean", run: entry.run,
   })));
   const describe = (i) => overlayReadout(`step ${xs[i]}`, drawn.map(({ entry }, k) => {
@@ -158,7 +160,7 @@ export function statsOverlayChart({ runs, tag, marker, onPick, pickable, width }
     return { run: entry.run, color: entry.color, text };
   }));
   const chart = lineChart({
-    xs, series, describe, marker, legend: false, height: 160, width,
+    xs, series, describe, marker, legend: false, height: 160, width, formatY,
     onPick: (x) => {
       const step = nearestStep(pickable, x);
       if (step !== null) onPick(step);

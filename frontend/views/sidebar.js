@@ -10,8 +10,10 @@
 // or goes to the parent, Home/End jump, Enter or Space opens a tag.
 
 import { h, show } from "../dom.js";
-import { formatCount } from "../format.js";
+import { formatCount, formatShort } from "../format.js";
 import { ancestors, buildTree, filterRegex, flatten, visibleTags } from "../tagtree.js";
+import { keepTag, mergeTagStats, rankedRows, SORT_LABELS } from "../tagstats.js";
+import { createTagStatsBar } from "./tagstats.js";
 
 const ROW_HEIGHT = 26;
 const OPEN_LIMIT = 200;
@@ -29,21 +31,40 @@ function badge(alerts, partial) {
   return h("span", { className: "badge", title: `${alerts} captured steps hold NaN or Inf`, text: `NaN/Inf ${formatCount(alerts)}` });
 }
 
+// A ranked row's statistic: "max|x| 50", "NaN/Inf 3", "Δσ 250%" ("–": not known yet).
+function statText(sort, value) {
+  if (value === null) return "–";
+  if (sort === "maxabs") return `max|x| ${formatShort(value)}`;
+  if (sort === "nonfinite") return `NaN/Inf ${formatCount(value)}`;
+  return `Δσ ${value === Infinity ? "from 0" : `${formatShort(value * 100, 3)}%`}`;
+}
+
 // onPickTag(tag), onHiddenRuns(hidden); peek(tag): a promise of a tag's
-// one-line summary for its row's tooltip (asked once per tag, on hover).
-export function createSidebar({ onPickTag, onHiddenRuns, peek }) {
+// one-line summary for its row's tooltip (asked once per tag, on hover);
+// onTagView(patch): the sort or statistics filter changed (tagSort, tagFilter, tagMin).
+// Sorted by a statistic, the tags are listed flat, largest first, each row
+// showing its value.
+export function createSidebar({ onPickTag, onHiddenRuns, peek, onTagView }) {
   const runList = h("div", { className: "run-list" });
   const filter = h("input", {
     type: "search", className: "tag-filter", placeholder: "Filter tags (regex)", spellcheck: "false", "aria-label": "filter tags",
   });
   const filterError = h("div", { className: "filter-error", role: "alert" });
   const summary = h("div", { className: "tag-summary" });
+  const statsBar = createTagStatsBar({
+    onChange: onTagView,
+    onStats: (reply) => {
+      statsReply = reply;
+      mergeStats();
+      reflatten();
+    },
+  });
   const rowsBox = h("div", { className: "tag-rows" });
   const spacer = h("div", { className: "tag-spacer" }, rowsBox);
   const list = h("div", { className: "tag-list", role: "tree", "aria-label": "tags", dataset: { ownKeys: "" } }, spacer);
   const element = h("nav", { className: "sidebar" },
     h("h3", { text: "Runs" }), runList,
-    h("h3", { text: "Tags" }), filter, filterError, summary, list);
+    h("h3", { text: "Tags" }), statsBar.element, filter, filterError, summary, list);
 
   let tags = new Map();
   let tree = buildTree(tags);
@@ -54,15 +75,30 @@ export function createSidebar({ onPickTag, onHiddenRuns, peek }) {
   let drawQueued = false;
   let active = 0; // the row position the keyboard is on
   const peeked = new Map(); // tag -> its one-line summary, once known
+  let hiddenRuns = [];
+  let shownIndex = null;
+  let tagView = { tagSort: "name", tagFilter: "", tagMin: null };
+  let statsReply = null; // the last /tagstats reply while a statistic is in use
+  let tagStats = new Map(); // tag -> TagStats over the visible runs
+
+  const mergeStats = () => {
+    tagStats = statsReply ? mergeTagStats(statsReply, hiddenRuns) : new Map();
+  };
 
   const isOpen = (path) => opened.get(path) ?? tags.size <= OPEN_LIMIT;
 
   function reflatten() {
-    const result = flatten(tree, regex, isOpen);
+    const { tagSort: sort, tagFilter: statFilter, tagMin: min } = tagView;
+    const ranked = sort !== "name" && statsReply;
+    const result = ranked
+      ? { rows: rankedRows(tags, tagStats, regex, { sort, filter: statFilter, min }) }
+      : flatten(tree, regex, isOpen, statFilter && statsReply ? (tag) => keepTag(tagStats.get(tag), statFilter, min) : null);
     rows = result.rows;
-    summary.textContent = regex
-      ? `${formatCount(result.count)} of ${formatCount(tags.size)} tags match`
+    const count = result.count ?? rows.length;
+    summary.textContent = regex || (statFilter && statsReply)
+      ? `${formatCount(count)} of ${formatCount(tags.size)} tags match`
       : `${formatCount(tags.size)} tags`;
+    if (ranked) summary.textContent += `, by ${SORT_LABELS[sort]}`;
     spacer.style.height = `${rows.length * ROW_HEIGHT}px`;
     draw();
   }
@@ -84,8 +120,11 @@ export function createSidebar({ onPickTag, onHiddenRuns, peek }) {
         badge(row.alerts, row.partial));
     }
     const line = peeked.get(row.tag);
+    const value = row.value === undefined ? null
+      : h("span", { className: "tag-stat", title: `${SORT_LABELS[tagView.tagSort]} over the steps checked`, text: statText(tagView.tagSort, row.value) });
     return h("div", { ...common, title: line ? `${row.tag}\n${line}` : row.tag, "aria-selected": String(row.tag === selected) },
       h("span", { className: "name", text: row.name }),
+      value,
       h("span", { className: "count", title: "steps", text: formatCount(row.steps) }),
       badge(row.alerts, row.partial));
   }
@@ -221,6 +260,10 @@ export function createSidebar({ onPickTag, onHiddenRuns, peek }) {
     // The index, hidden runs or /alerts counts changed.
     setIndex(index, hidden, alertCounts) {
       renderRuns(index, hidden);
+      if (index !== shownIndex) statsBar.refresh();
+      shownIndex = index;
+      hiddenRuns = hidden;
+      mergeStats();
       tags = visibleTags(index, hidden, alertCounts);
       tree = buildTree(tags);
       reflatten();
@@ -229,6 +272,16 @@ export function createSidebar({ onPickTag, onHiddenRuns, peek }) {
     setRunColours(colours) {
       runColours = colours;
       if (runsShown) renderRuns(...runsShown);
+    },
+    // How the tags are sorted and filtered by statistics (URL state).
+    setTagView(view) {
+      const changed = ["tagSort", "tagFilter", "tagMin"].some((key) => view[key] !== tagView[key]);
+      tagView = { tagSort: view.tagSort, tagFilter: view.tagFilter, tagMin: view.tagMin };
+      statsBar.set(tagView);
+      if (changed) {
+        list.scrollTop = 0;
+        reflatten();
+      }
     },
     // Marks `tag` selected, opening its groups and scrolling it into view.
     select(tag) {

@@ -15,8 +15,9 @@ test("default views by rank and dtype", () => {
 });
 
 test("available views and fallback to the default", () => {
-  assert.deepEqual(availableViews("float32", [8, 16]), ["line", "heatmap", "image", "histogram", "table"]);
-  assert.deepEqual(availableViews("float32", [5, 6, 7]), ["line", "heatmap", "histogram", "table"]);
+  assert.deepEqual(availableViews("float32", [8, 16]), ["line", "heatmap", "image", "histogram", "steps", "facets", "table"]);
+  assert.deepEqual(availableViews("float32", [5, 6, 7]), ["line", "heatmap", "histogram", "steps", "facets", "table"]);
+  assert.deepEqual(availableViews("float32", [5]), ["line", "heatmap", "histogram", "steps", "table"]);
   assert.deepEqual(availableViews("string", [2]), ["table"]);
   assert.equal(resolveView("image", "float32", [5, 6, 7]), "heatmap");
   assert.equal(resolveView("", "float32", [5]), "line");
@@ -30,4 +31,6 @@ test("axes drawn per view", () => {
   assert.equal(viewAxes("image", [8, 16, 16, 3]), 3);
   assert.equal(viewAxes("image", [16, 16]), 2);
   assert.equal(viewAxes("histogram", [4, 5]), 0);
+  assert.equal(viewAxes("steps", [4, 5]), 0);
+  assert.equal(viewAxes("facets", [2, 4, 5, 8]), 2);
 });
