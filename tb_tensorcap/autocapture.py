@@ -57,6 +57,7 @@ from tb_tensorcap import (
     block_steps,
     block_writer,
     capture_context,
+    capture_core,
     capture_values,
     graph_capture,
     health_mode,
@@ -237,7 +238,7 @@ class Recording(summary.Capturer):
         (inside a function the block's step, a Python number fixed at trace
         time, is not used).
         """
-        name = capture_values.check_name(name)
+        name = capture_core.check_name(name)
         if writer is not None or axes is not None or not tf.executing_eagerly() or not self._open:
             if tf.executing_eagerly():
                 self._flush()

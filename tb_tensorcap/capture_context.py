@@ -2,22 +2,20 @@
 
 * The one "writing" flag: while TensorCap runs its own ops to write a
   capture, `record()`'s op callback must not capture them (`writing()`).
-* The thread's stack of open `Capturer` / `record` blocks (prefixes nest).
-* Where a capture was made: the user's file, line and function.
+* Where a capture was made: the user's file, line and function, inside
+  `tf.function` too (`capture_core` has the library directories).
 * The default step of a capture with no step: a per-tag counter.
 * The ``replica_<k>/`` prefix inside a `tf.distribute` replica context.
 """
 
-import importlib.util
-import os
 import sys
 import threading
 
 import tensorflow as tf
 
-from tb_tensorcap import metadata, tf_internals
+from tb_tensorcap import capture_core, metadata, tf_internals
 
-_thread_state = threading.local()  # .writing: bool; .capturers: list of open Capturers
+_thread_state = threading.local()  # .writing: bool
 
 
 class writing:
@@ -37,50 +35,9 @@ def is_writing():
     return getattr(_thread_state, "writing", False)
 
 
-def capturer_stack():
-    """This thread's open `Capturer` blocks, innermost last (a mutable list)."""
-    stack = getattr(_thread_state, "capturers", None)
-    if stack is None:
-        stack = _thread_state.capturers = []
-    return stack
-
-
-def innermost_capturer():
-    """The innermost open `Capturer` of this thread, or None."""
-    stack = getattr(_thread_state, "capturers", None)
-    return stack[-1] if stack else None
-
-
-def _package_dirs(*names):
-    """The directories (real paths) of installed packages, found without importing them."""
-    dirs = []
-    for name in names:
-        spec = importlib.util.find_spec(name)
-        for location in (spec.submodule_search_locations or []) if spec else []:
-            dirs.append(os.path.realpath(location) + os.sep)
-    return tuple(dirs)
-
-
-# Frames in these directories are library code, not the capture site.
-_LIBRARY_DIRS = _package_dirs("tb_tensorcap", "tensorflow", "keras", "tf_keras")
-_library_files = {}  # a file name as code objects give it -> whether it is library code
-
-
-def _is_library(filename):
-    """Whether `filename` is in TensorCap, TensorFlow or Keras, compared as real paths.
-
-    Code objects keep the path a module was imported through, which may be
-    relative or not normalised (``demo/../tb_tensorcap/autocapture.py``).
-    """
-    known = _library_files.get(filename)
-    if known is None:
-        known = _library_files[filename] = os.path.realpath(filename).startswith(_LIBRARY_DIRS)
-    return known
-
-
 def user_frame(frame):
     """The innermost frame from `frame` outwards that is user code, not a library's, or None."""
-    while frame is not None and frame.f_code.co_filename.startswith(_LIBRARY_DIRS):
+    while frame is not None and frame.f_code.co_filename.startswith(capture_core.LIBRARY_DIRS):
         frame = frame.f_back
     return frame
 
@@ -92,17 +49,14 @@ def source_location():
     TensorFlow's own stack extraction maps that back to the original lines.
     """
     if tf.executing_eagerly():
-        frame = sys._getframe(2)
-        while frame is not None and _is_library(frame.f_code.co_filename):
-            frame = frame.f_back
-        if frame is not None:
-            code = frame.f_code
-            return {"file": code.co_filename, "line": frame.f_lineno, "function": code.co_name}
+        found = capture_core.frame_location(sys._getframe(2))
+        if found is not None:
+            return found
     else:
         for entry in reversed(tf_internals.traced_stack()):
-            if not _is_library(entry.filename):
+            if not capture_core.is_library(entry.filename):
                 return {"file": entry.filename, "line": entry.lineno, "function": entry.name}
-    return {"file": "<unknown>", "line": 0, "function": "<unknown>"}
+    return dict(capture_core.UNKNOWN_SOURCE)
 
 
 _metadata_cache = {}
@@ -118,18 +72,17 @@ def serialized_metadata(source, description, axes=None):
     return cached
 
 
-class StepCounters:
+class StepCounters(capture_core.StepCounters):
     """Per-tag capture counters: the default step of the n-th capture is n.
 
-    Eager captures count in Python. Inside `tf.function` the count must advance
-    on every call, not once at trace time, so a tag captured there gets a
-    `tf.Variable` counter (created outside the function), which eager captures
-    of that tag then share.
+    Eager captures count in Python (`capture_core.StepCounters`). Inside
+    `tf.function` the count must advance on every call, not once at trace
+    time, so a tag captured there gets a `tf.Variable` counter (created
+    outside the function), which eager captures of that tag then share.
     """
 
     def __init__(self):
-        self._lock = threading.Lock()
-        self._counts = {}
+        super().__init__()
         self._variables = {}
 
     def next_step(self, tag):
@@ -159,7 +112,7 @@ def replica_prefix():
 
     k is the replica context's `replica_id_in_sync_group`. With one replica
     per worker (MultiWorkerMirroredStrategy on one device each) there is no
-    prefix: each worker writes its own run instead (`writers.cluster_task`).
+    prefix: each worker writes its own run instead (`capture_core.cluster_task`).
     """
     if not tf.distribute.has_strategy():
         return ""

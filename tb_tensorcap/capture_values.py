@@ -1,27 +1,20 @@
 """What a capture may hold: converting the user's value to a tensor TensorCap can store.
 
-Checks the name and dtype (the dtypes `codec` decodes, so nothing is written
-that cannot be read back), turns Python and array-like values into tensors
-(strings as UTF-8 bytes, keeping trailing NUL bytes), and plans the split of
+Checks the dtype (the dtypes `codec` decodes, so nothing is written that
+cannot be read back), turns Python and array-like values into tensors
+(through `capture_core.to_numpy`, as the TensorFlow-free path converts them:
+``__array__``, ``__dlpack__``, a device tensor's ``.cpu()``; strings as UTF-8
+bytes, keeping trailing NUL bytes), and plans the split of
 a value too large for one event into chunks (`metadata.CHUNK_BYTES`).
 """
 
 import numpy as np
 import tensorflow as tf
 
-from tb_tensorcap import arrays, codec, metadata
+from tb_tensorcap import capture_core, codec, metadata
 
-# The dtypes TensorCap stores, by TensorFlow name; numpy has no string dtype
-# of its own (Python strings become bytes first).
+# The dtypes TensorCap stores, by TensorFlow name.
 TF_DTYPE_NAMES = frozenset(codec.SUPPORTED_DTYPES)
-NUMPY_DTYPE_NAMES = TF_DTYPE_NAMES - {"string"}
-
-
-def check_name(name):
-    """Returns `name` if it is a usable capture name, else raises ValueError."""
-    if not isinstance(name, str) or not name.strip("/"):
-        raise ValueError("capture name must be a non-empty string, got %r" % (name,))
-    return name
 
 
 def is_storable(dtype):
@@ -40,9 +33,7 @@ def to_tensor(value, tag):
     if isinstance(value, tf.Variable):
         value = value.read_value() if value.dtype != tf.resource else value
     if not isinstance(value, tf.Tensor):
-        value = arrays.python_to_numpy(value, tag)
-        if value.dtype.name not in NUMPY_DTYPE_NAMES and value.dtype != object:
-            raise TypeError("cannot capture %r: dtype %s is not supported" % (tag, value.dtype))
+        value = capture_core.to_numpy(value, tag)
         try:
             value = tf.convert_to_tensor(value)
         except (TypeError, ValueError) as e:

@@ -10,9 +10,9 @@ and the command cannot tell them apart.
 
 A `Writer` plays the part of a ``tf.summary`` writer: pass it as
 ``writer=``, or make it the thread's default with ``as_default(step=...)``.
-Without either, captures go to TensorCap's own writer (`default_writer()`),
-at ``$TENSORCAP_LOGDIR`` or ``runs/<YYYYmmdd-HHMMSS>``, flushed every
-``$TENSORCAP_FLUSH_SECS`` seconds (default 5) and at interpreter exit.
+Without either, captures go to TensorCap's own writer (`default_writer`),
+in the process's default run (`capture_core.DefaultWriter`: the run
+TensorCap's ``tf.summary`` writer uses too), closed at interpreter exit.
 
 A write error (full disk, lost bucket) happens in the background thread;
 TensorBoard's writer raises it on the next write or flush, and so does this
@@ -20,12 +20,9 @@ one, as an `OSError` naming the logdir: captures since the last successful
 flush may be lost, and the error says so.
 """
 
-import atexit
 import contextlib
-import errno
 import functools
 import os
-import sys
 import threading
 import time
 
@@ -33,7 +30,7 @@ from tensorboard.compat.proto import event_pb2
 from tensorboard.summary.writer.event_file_writer import EventFileWriter
 from tensorboard.summary.writer.record_writer import RecordWriter
 
-from tb_tensorcap import codec, event_files
+from tb_tensorcap import capture_core, codec, event_files
 
 
 class Writer:
@@ -151,54 +148,13 @@ def _default_stack():
     return stack
 
 
-class _DefaultWriter:
-    """TensorCap's own writer, created on first use and closed at exit."""
+class DefaultWriter(capture_core.DefaultWriter):
+    """TensorCap's own `Writer` in the process's default run (`capture_core.DefaultWriter`), closed at exit."""
 
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._writer = None
-        self._logdir = None
+    at_exit = "close"
 
-    @property
-    def logdir(self):
-        if self._logdir is None:
-            self._logdir = os.environ.get("TENSORCAP_LOGDIR") or os.path.join("runs", time.strftime("%Y%m%d-%H%M%S"))
-        return self._logdir
-
-    def get(self):
-        with self._lock:
-            if self._writer is None:
-                flush_secs = float(os.environ.get("TENSORCAP_FLUSH_SECS", "5"))
-                self._writer = Writer(self.logdir, flush_secs=flush_secs)
-                print("tensorcap: writing captures to %s" % self.logdir, file=sys.stderr)
-                atexit.register(self._writer.close)
-            check_free_space(self.logdir)
-            return self._writer
+    def _create(self, logdir, flush_secs):
+        return Writer(logdir, flush_secs=flush_secs)
 
 
-_MIN_FREE_BYTES = 1 << 20  # TensorCap's own writer refuses captures below this much free disk
-
-
-def check_free_space(logdir):
-    """Raises OSError (ENOSPC) when the local disk of `logdir` is (nearly) full.
-
-    Checked before each capture to TensorCap's own writer, so that a full disk
-    stops captures with a clear error instead of losing them in a background
-    thread.
-    """
-    if "://" in logdir or not hasattr(os, "statvfs"):
-        return
-    try:
-        disk = os.statvfs(logdir)
-    except OSError:
-        return
-    free = (disk.f_bfree if hasattr(os, "geteuid") and os.geteuid() == 0 else disk.f_bavail) * disk.f_frsize
-    if free < _MIN_FREE_BYTES:
-        raise OSError(
-            errno.ENOSPC,
-            "No space left on device: TensorCap cannot write captures to %r "
-            "(%d bytes free); captures not yet flushed may be lost" % (logdir, free),
-        )
-
-
-default_writer = _DefaultWriter()
+default_writer = DefaultWriter()

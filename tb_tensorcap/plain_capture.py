@@ -14,8 +14,10 @@ writer:
   capture of a tag is step n (from 0).
 * Writer: the explicit ``writer`` argument; else the innermost
   ``writer.as_default()`` block's; else TensorCap's own writer
-  (`event_writer.default_writer`).
+  (`event_writer.default_writer`), in the process's default run.
 * Source: the innermost frame outside TensorCap and the array libraries.
+* `Capturer` blocks share one stack per thread with the TensorFlow path's
+  (`capture_core`, which holds every rule both paths share).
 * Values larger than ``metadata.CHUNK_BYTES`` are written in chunks
   (`metadata.py`).
 
@@ -25,14 +27,9 @@ A value being traced (inside ``jax.jit`` or ``jax.grad``) has no numbers to
 capture; ``jax.debug.callback`` hands them over at run time (see the README).
 """
 
-import importlib.util
-import os
-import sys
-import threading
-
 import numpy as np
 
-from tb_tensorcap import arrays, event_writer, metadata
+from tb_tensorcap import capture_core, event_writer, metadata
 
 
 def capture(value, name, step=None, *, description=None, writer=None, axes=None):
@@ -52,10 +49,10 @@ def capture(value, name, step=None, *, description=None, writer=None, axes=None)
         written.
       OSError: the writer cannot write.
     """
-    innermost = _innermost_capturer()
+    innermost = capture_core.innermost_capturer()
     if innermost is not None:
         return innermost.capture(value, name, step, description=description, writer=writer, axes=axes)
-    write(value, check_name(name), step, description, writer, source_location(), axes)
+    write(value, capture_core.check_name(name), step, description, writer, capture_core.source_location(), axes)
     return value
 
 
@@ -70,75 +67,15 @@ def default_logdir():
     return event_writer.default_writer.logdir
 
 
-class Capturer:
-    """A scope that names captures under a prefix and keeps their values.
+class Capturer(capture_core.Capturer):
+    """A scope that names captures under a prefix and keeps their values (`capture_core.Capturer`).
 
-    As `tensorcap.Capturer` with TensorFlow (see `summary.Capturer`)::
-
-        with tensorcap.Capturer("block1") as cap:
-            z = cap.capture(x * y, "z")        # written as "block1/z"
-        cap["z"], cap.tensors                  # the values, as given
-
-    Args:
-      prefix: the name scope for captures made through this capturer.
-      step, writer: defaults for this capturer's captures (the module rules
-        apply when None); `writer` is a `tensorcap.Writer`.
-      keep: whether to keep captured values in memory (`tensors`).
+    As `tensorcap.Capturer` with TensorFlow, and on the same per-thread
+    stack of blocks; `writer` is a `tensorcap.Writer`.
     """
 
-    def __init__(self, prefix=None, *, step=None, writer=None, keep=True):
-        self._own_prefix = check_name(prefix).strip("/") if prefix else ""
-        self._prefix = self._own_prefix
-        self._step = step
-        self._writer = writer
-        self._keep = keep
-        self._tensors = {}
-
-    @property
-    def prefix(self):
-        """The full prefix this capturer writes under ("" for none)."""
-        return self._prefix
-
-    @property
-    def tensors(self):
-        """A dict of the values captured here, by name relative to the prefix."""
-        return dict(self._tensors)
-
-    def __getitem__(self, name):
-        return self._tensors[name]
-
-    def __contains__(self, name):
-        return name in self._tensors
-
-    def __enter__(self):
-        stack = _capturer_stack()
-        outer = stack[-1].prefix if stack else ""
-        self._prefix = "/".join(p for p in (outer, self._own_prefix) if p)
-        stack.append(self)
-        return self
-
-    def __exit__(self, *exc_info):
-        stack = _capturer_stack()
-        if self in stack:
-            stack.remove(self)
-        return False
-
-    def capture(self, value, name, step=None, *, description=None, writer=None, axes=None):
-        """Like `tensorcap.capture`, under this capturer's prefix."""
-        name = check_name(name)
-        tag = "%s/%s" % (self._prefix, name) if self._prefix else name
-        write(
-            value,
-            tag,
-            step if step is not None else self._step,
-            description,
-            writer if writer is not None else self._writer,
-            source_location(),
-            axes,
-        )
-        if self._keep:
-            self._tensors[name] = value
-        return value
+    def _write(self, value, tag, step, description, writer, source, axes):
+        write(value, tag, step, description, writer, source, axes)
 
 
 def write(value, tag, step, description, writer, source, axes=None):
@@ -148,7 +85,7 @@ def write(value, tag, step, description, writer, source, axes=None):
             "cannot capture %r: writer must be a tensorcap.Writer, not %s (tf.summary writers need "
             "TensorFlow)" % (tag, type(writer).__name__)
         )
-    array = _to_numpy(value, tag)
+    array = capture_core.to_numpy(value, tag)
     axes = metadata.check_axes(axes, array.ndim, tag)
     plan = chunk_plan(array)
     default, default_step = event_writer.active()
@@ -168,22 +105,6 @@ def write(value, tag, step, description, writer, source, axes=None):
         writer.write(
             tag, flat[start:stop], step, metadata.create_summary_metadata(source, description, chunk, axes=axes)
         )
-
-
-def check_name(name):
-    if not isinstance(name, str) or not name.strip("/"):
-        raise ValueError("capture name must be a non-empty string, got %r" % (name,))
-    return name
-
-
-def _to_numpy(value, tag):
-    if type(value).__name__.endswith("Tracer") and type(value).__module__.startswith("jax"):
-        raise TypeError(
-            "cannot capture %r: it is a JAX tracer (inside jax.jit, jax.grad or vmap), which holds no "
-            "numbers yet. Capture outside the traced function, or inside it with "
-            "jax.debug.callback(lambda v: tensorcap.capture(v, %r), value)" % (tag, tag)
-        )
-    return arrays.to_numpy(value, tag)
 
 
 def _check_step(step, tag):
@@ -218,58 +139,5 @@ def _metadata(source, description, axes=None):
     return cached
 
 
-def _package_dirs(*names):
-    """The directories of installed packages, found without importing them."""
-    dirs = []
-    for name in names:
-        spec = importlib.util.find_spec(name)
-        for location in (spec.submodule_search_locations or []) if spec else []:
-            dirs.append(os.path.abspath(location) + os.sep)
-    return tuple(dirs)
-
-
-# Frames in these directories are library code, not the capture site (a
-# capture made from a jax.debug.callback is attributed to the user's call).
-_LIBRARY_DIRS = _package_dirs("tb_tensorcap", "jax", "jaxlib", "flax", "torch")
-
-
-def source_location():
-    """File, line and function of the innermost frame in user code."""
-    frame = sys._getframe(2)
-    while frame is not None and frame.f_code.co_filename.startswith(_LIBRARY_DIRS):
-        frame = frame.f_back
-    if frame is None:
-        return {"file": "<unknown>", "line": 0, "function": "<unknown>"}
-    code = frame.f_code
-    return {"file": code.co_filename, "line": frame.f_lineno, "function": code.co_name}
-
-
-class _StepCounters:
-    """Per-tag capture counters: the default step of the n-th capture of a tag is n."""
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._counts = {}
-
-    def next_step(self, tag):
-        with self._lock:
-            count = self._counts.get(tag, 0)
-            self._counts[tag] = count + 1
-            return count
-
-
-_counters = _StepCounters()
+_counters = capture_core.StepCounters()
 _used_writers = set()  # writers are few and flushed at exit: hold them
-_thread_state = threading.local()
-
-
-def _capturer_stack():
-    stack = getattr(_thread_state, "capturers", None)
-    if stack is None:
-        stack = _thread_state.capturers = []
-    return stack
-
-
-def _innermost_capturer():
-    stack = getattr(_thread_state, "capturers", None)
-    return stack[-1] if stack else None

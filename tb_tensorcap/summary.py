@@ -36,6 +36,7 @@ import tensorflow as tf
 
 from tb_tensorcap import (
     capture_context,
+    capture_core,
     capture_values,
     event_writer,
     metadata,
@@ -67,12 +68,10 @@ def capture(value, name, step=None, *, description=None, writer=None, axes=None)
       TypeError, ValueError: `value` or `name` cannot be captured; nothing was
         written.
     """
-    innermost = capture_context.innermost_capturer()
+    innermost = capture_core.innermost_capturer()
     if innermost is not None:
         return innermost.capture(value, name, step, description=description, writer=writer, axes=axes)
-    write(
-        value, capture_values.check_name(name), step, description, writer, capture_context.source_location(), axes=axes
-    )
+    write(value, capture_core.check_name(name), step, description, writer, capture_context.source_location(), axes=axes)
     return value
 
 
@@ -87,80 +86,19 @@ def default_logdir():
     return writers.default_writer.logdir
 
 
-class Capturer:
-    """A scope that names captures under a prefix and keeps their values.
+class Capturer(capture_core.Capturer):
+    """A scope that names captures under a prefix and keeps their values (`capture_core.Capturer`).
 
-    The article's hand-made context manager, made persistent::
-
-        with tensorcap.Capturer("block1") as cap:
-            z = cap.capture(x * y, "z")        # written as "block1/z"
-        cap["z"], cap.tensors                  # the values, in memory
-
-    Prefixes nest: a `Capturer("b")` entered inside `Capturer("a")` writes
-    under "a/b/". Inside the block, the module-level `tensorcap.capture` also
-    uses the innermost prefix and keeps its value here. The block stack is
-    per thread.
-
-    Args:
-      prefix: the name scope for captures made through this capturer.
-      step, writer: defaults for this capturer's captures (the module rules
-        apply when None).
-      keep: whether to keep captured values in memory (`tensors`).
+    With TensorFlow: `writer` may be a ``tf.summary`` writer or a
+    `tensorcap.Writer`, and values may be tensors, variables or anything
+    `capture()` takes. Its blocks share one stack with the TensorFlow-free
+    `plain_capture.Capturer`.
     """
 
-    def __init__(self, prefix=None, *, step=None, writer=None, keep=True):
-        self._own_prefix = capture_values.check_name(prefix).strip("/") if prefix else ""
-        self._prefix = self._own_prefix
-        self._step = step
-        self._writer = writer
-        self._keep = keep
-        self._tensors = {}
+    _source_location = staticmethod(capture_context.source_location)
 
-    @property
-    def prefix(self):
-        """The full prefix this capturer writes under ("" for none)."""
-        return self._prefix
-
-    @property
-    def tensors(self):
-        """A dict of the values captured here, by name relative to the prefix."""
-        return dict(self._tensors)
-
-    def __getitem__(self, name):
-        return self._tensors[name]
-
-    def __contains__(self, name):
-        return name in self._tensors
-
-    def __enter__(self):
-        stack = capture_context.capturer_stack()
-        outer = stack[-1].prefix if stack else ""
-        self._prefix = "/".join(p for p in (outer, self._own_prefix) if p)
-        stack.append(self)
-        return self
-
-    def __exit__(self, *exc_info):
-        stack = capture_context.capturer_stack()
-        if self in stack:
-            stack.remove(self)
-        return False
-
-    def capture(self, value, name, step=None, *, description=None, writer=None, axes=None):
-        """Like `tensorcap.capture`, under this capturer's prefix."""
-        name = capture_values.check_name(name)
-        tag = "%s/%s" % (self._prefix, name) if self._prefix else name
-        write(
-            value,
-            tag,
-            step if step is not None else self._step,
-            description,
-            writer if writer is not None else self._writer,
-            capture_context.source_location(),
-            axes=axes,
-        )
-        if self._keep:
-            self._tensors[name] = value
-        return value
+    def _write(self, value, tag, step, description, writer, source, axes):
+        write(value, tag, step, description, writer, source, axes=axes)
 
 
 def write(value, tag, step, description, writer, source, lineage_facts=None, axes=None):

@@ -39,6 +39,15 @@ def remove_op_callback(callback):
     _op_callbacks.remove_op_callback(callback)
 
 
+def thread_op_callbacks():
+    """The op callbacks installed in this thread, TensorCap's and others' (checked: TF 2.21).
+
+    A closed `record()` block leaves none of TensorCap's behind; the tests
+    check it through here rather than reach into TensorFlow themselves.
+    """
+    return tuple(_context.context().op_callbacks)
+
+
 def keep_callbacks_path():
     """Keeps TensorFlow's eager `execute` on the path that runs op callbacks (checked: TF 2.21).
 

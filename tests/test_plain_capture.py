@@ -376,7 +376,7 @@ def test_a_full_disk_stops_captures_to_the_default_writer(tmp_path, monkeypatch)
         f_frsize = 4096
 
     monkeypatch.setenv("TENSORCAP_LOGDIR", str(tmp_path / "run"))
-    default = event_writer._DefaultWriter()
+    default = event_writer.DefaultWriter()
     default.get().close()  # created while the disk had room
     monkeypatch.setattr(event_writer.os, "statvfs", lambda path: FullDisk())
     with pytest.raises(OSError) as raised:
