@@ -91,7 +91,7 @@ def forward(params, images, step, capture, nan_at=None):
     keep = tensorcap.capture if capture else (lambda value, *args, **kwargs: value)
     with tf.name_scope("conv"):
         conv = tf.nn.relu(tf.nn.conv2d(images, params["conv/kernel"], 1, "SAME") + params["conv/bias"])
-        keep(conv, "conv/activation", step, description="N x H x W x C: the conv layer's output")
+        keep(conv, "conv/activation", step, description="N x H x W x C: the conv layer's output", axes="NHWC")
         pooled = tf.nn.max_pool2d(conv, 2, 2, "VALID")
     with tf.name_scope("dense1"):
         flat = tf.reshape(pooled, [tf.shape(pooled)[0], -1])
