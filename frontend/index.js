@@ -15,6 +15,7 @@ import { fetchAlerts, fetchIndex, fetchStats, isAbort } from "./api.js";
 import { h, message, show } from "./dom.js";
 import { summaryLine } from "./format.js";
 import { followReload, followTheme, hostWindow, mirrorUrl } from "./host.js";
+import { togglePin } from "./pins.js";
 import { followRunColours } from "./runlist.js";
 import { createStore, decodeState, encodeState, PANELS } from "./state.js";
 import { createProgress } from "./views/progress.js";
@@ -22,6 +23,7 @@ import { createAlertsPanel } from "./views/alerts.js";
 import { createCapturePanel } from "./views/capture.js";
 import { createDivergencePanel } from "./views/divergence.js";
 import { createHealthPanel } from "./views/health.js";
+import { createPinnedPanel } from "./views/pinned.js";
 import { createRootCausePanel } from "./views/rootcause.js";
 import { createSidebar } from "./views/sidebar.js";
 
@@ -29,7 +31,7 @@ const REFRESH_MS = 15000;
 const INCOMPLETE_REFRESH_MS = 2000;
 const FAILED_REFRESH_MS = 5000;
 const PANEL_LABELS = {
-  capture: "Capture", alerts: "Alerts", divergence: "Divergence", rootcause: "Root cause", health: "Health",
+  capture: "Capture", alerts: "Alerts", divergence: "Divergence", rootcause: "Root cause", health: "Health", pinned: "Pinned",
 };
 
 // Whether a key press belongs to a control (a form field, the tag tree, a
@@ -105,9 +107,13 @@ export async function render() {
     onTolerance: (tolerances) => store.set(tolerances),
   });
   const health = createHealthPanel({ onOpen: openCapture, onRun: (run) => store.set({ run }) });
+  const pinned = createPinnedPanel({
+    onOpen: openCapture, onUnpin: (pin) => store.set({ pins: togglePin(store.get().pins, pin) }),
+    onStep: (pinStep) => store.set({ pinStep }), onOwnRange: (pinOwnRange) => store.set({ pinOwnRange }),
+  });
   const panels = {
     capture: capture.element, alerts: alerts.element, divergence: divergence.element, rootcause: rootcause.element,
-    health: health.element,
+    health: health.element, pinned: pinned.element,
   };
   const panelTabs = h("div", { className: "panel-tabs", role: "tablist" });
   const appStatus = h("div", { className: "app-status" });
@@ -152,7 +158,8 @@ export async function render() {
     if (state.runColours !== previous.runColours) sidebar.setRunColours(state.runColours);
     show(panelTabs, PANELS.map((panel) => h("button", {
       role: "tab", className: `tab${panel === state.panel ? " selected" : ""}`, dataset: { panel },
-      "aria-selected": String(panel === state.panel), text: PANEL_LABELS[panel],
+      "aria-selected": String(panel === state.panel),
+      text: panel === "pinned" && state.pins.length ? `${PANEL_LABELS.pinned} ${state.pins.length}` : PANEL_LABELS[panel],
       onclick: () => store.set({ panel }),
     })));
     for (const [panel, node] of Object.entries(panels)) node.hidden = panel !== state.panel;
@@ -161,6 +168,7 @@ export async function render() {
     if (state.panel === "divergence" && state.index) divergence.update(state);
     if (state.panel === "rootcause" && state.index) rootcause.update(state);
     if (state.panel === "health" && state.index) health.update(state);
+    if (state.panel === "pinned") pinned.update(state);
   });
 
   let indexText = "";
@@ -201,6 +209,7 @@ export async function render() {
     if (alertsLoaded) loadAlerts();
     capture.refresh();
     if (store.get().panel === "health") health.refresh();
+    if (store.get().panel === "pinned") pinned.refresh();
   });
 
   // A hash edited by hand (or history navigation) is followed; our own

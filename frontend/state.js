@@ -14,14 +14,16 @@
 // (divergence runs), vrtol, vatol (divergence tolerances), hide (repeated, one per hidden run), crange / cmap /
 // cscale / clo / chi (heatmap colours), smooth / logy (the min/mean/max chart), hmode (histograms over steps:
 // offset or overlay), facet (small multiples: an axis number or "steps"), tsort / tfilter / tmin (the tag
-// tree sorted and filtered by statistics).
+// tree sorted and filtered by statistics), pins (pinned cards, JSON as TensorBoard keeps its own: pins.js),
+// pstep (their shared step), pown=1 (each pinned heatmap in its own colour range).
 
+import { decodePins, encodePins } from "./pins.js";
 import { smoothingWeight } from "./smoothing.js";
 import { TAG_FILTERS, TAG_SORTS } from "./tagstats.js";
 
 export const DEFAULT_RTOL = 1e-5;
 export const DEFAULT_ATOL = 1e-8;
-export const PANELS = ["capture", "alerts", "divergence", "rootcause", "health"];
+export const PANELS = ["capture", "alerts", "divergence", "rootcause", "health", "pinned"];
 
 /**
  * The capture a diff compares against; null parts are "same as shown".
@@ -53,6 +55,9 @@ export const PANELS = ["capture", "alerts", "divergence", "rootcause", "health"]
  * @property {string} tagSort "name", or a statistic the tag tree is sorted by (tagstats.js)
  * @property {string} tagFilter "", or a statistic the tag tree is filtered by (tagstats.js)
  * @property {number|null} tagMin the bound of a "max |x| >" filter
+ * @property {import("./pins.js").Pin[]} pins pinned cards
+ * @property {number|null} pinStep the pinned cards' shared step (null: the latest)
+ * @property {boolean} pinOwnRange each pinned heatmap in its own colour range (false: one shared range)
  * @property {import("./api.js").Index|null} index the last /index reply (not in the URL)
  * @property {string|null} indexError why the last /index request failed (not in the URL)
  * @property {Object<string, string>} runColours run -> TensorBoard's CSS colour for it (not in the URL)
@@ -86,6 +91,9 @@ export const DEFAULT_STATE = Object.freeze({
   tagSort: "name",
   tagFilter: "",
   tagMin: null,
+  pins: [],
+  pinStep: null, // null: the latest step of any pinned card
+  pinOwnRange: false, // false: one colour range shared by the pinned heatmaps
   index: null, // the last /index reply (not in the URL)
   indexError: null, // why the last /index request failed, or null (not in the URL)
   runColours: {}, // run -> TensorBoard's colour for it (runlist.js; not in the URL)
@@ -128,6 +136,9 @@ export function encodeState(state) {
   if (state.tagSort !== "name") put("tsort", state.tagSort);
   put("tfilter", state.tagFilter);
   put("tmin", state.tagMin);
+  put("pins", encodePins(state.pins));
+  put("pstep", state.pinStep);
+  if (state.pinOwnRange) put("pown", 1);
   return params.toString();
 }
 
@@ -186,6 +197,9 @@ export function decodeState(hash) {
     tagSort: TAG_SORTS.includes(params.get("tsort")) ? params.get("tsort") : "name",
     tagFilter: TAG_FILTERS.includes(params.get("tfilter")) ? params.get("tfilter") : "",
     tagMin: finiteOrNull(params.get("tmin")),
+    pins: decodePins(params.get("pins")),
+    pinStep: integerOrNull(params.get("pstep")),
+    pinOwnRange: params.get("pown") === "1",
   };
 }
 

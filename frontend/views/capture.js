@@ -26,6 +26,7 @@ import { createImageView } from "./image.js";
 import { createLineageLinks } from "./lineage.js";
 import { createLineView } from "./line.js";
 import { createRunStats, overlayRunNames } from "./overlay.js";
+import { createPinButtons } from "./pinbutton.js";
 import { createScalarView } from "./scalar.js";
 import { createSlicer } from "./slicer.js";
 import { createStepHistogramsView } from "./stephistograms.js";
@@ -110,6 +111,7 @@ export function createCapturePanel(store, tensorboard) {
   const diffButton = h("button", { className: "diff-toggle", onclick: () => toggleDiff() });
   const linkStatus = h("span", { className: "status" });
   const linkButton = h("button", { text: "Copy link", title: "copy a link to this view", onclick: () => copyLink() });
+  const pinButtons = createPinButtons(store);
   const slicer = createSlicer((text) => store.set({ slice: tidySlice(text, shown.shape) }));
   const status = h("div", { className: "view-status" });
   const host = h("div", { className: "view-host" });
@@ -117,7 +119,7 @@ export function createCapturePanel(store, tensorboard) {
   const loadingNote = h("div", { className: "loading-note", role: "status", hidden: true },
     h("span", { className: "spinner", "aria-hidden": "true" }), loadingText);
   const body = h("div", { className: "capture-body" },
-    card.element, lineage.element, h("div", { className: "toolbar view-bar" }, tabs, diffButton, linkButton, linkStatus),
+    card.element, lineage.element, h("div", { className: "toolbar view-bar" }, tabs, diffButton, pinButtons.element, linkButton, linkStatus),
     slicer.element, status, h("div", { className: "view-area" }, loadingNote, host));
   const element = h("section", { className: "panel capture-panel" }, hint, body);
   const views = new Map();
@@ -236,6 +238,7 @@ export function createCapturePanel(store, tensorboard) {
       index, runs: overlayNames, colours: state.runColours, shownRun: run, shownRows: stats, shownError: statsFailed || null,
     }) : null;
     card.setOverlay(overlay);
+    pinButtons.sync(state);
     const step = state.step ?? facts.steps[facts.steps.length - 1];
     const row = stats?.find((r) => r.step === step);
     const dtype = row?.dtype ?? facts.dtype;

@@ -18,7 +18,7 @@ import time
 import numpy as np
 import pytest
 from servers import TensorBoardProcess
-from test_tab import Problems, open_tab, page, tensorboard_frame, wait_index_complete, wait_view  # noqa: F401
+from test_tab import SCREENSHOTS, Problems, open_tab, page, tensorboard_frame, wait_index_complete, wait_view  # noqa: F401
 
 K = {"gamma": 1, "alpha": 2, "beta": 3}
 TENSORBOARD_ORDER = ["alpha", "alpha_scalars", "beta", "gamma"]
@@ -180,3 +180,112 @@ def test_line_view_overlays_the_same_slice_and_names_runs_without_the_tag(page, 
         "gamma — no capture named only_alpha",
     ]
     assert page.locator(".view-host path.series[data-run]").count() == 1
+
+
+def pinned_cards(frame):
+    return frame.locator(".pinned-panel .pinned-card")
+
+
+def card(frame, run, tag):
+    return frame.locator('.pinned-card[data-run="%s"][data-tag="%s"]' % (run, tag))
+
+
+def colorbar_ticks(frame, run, tag):
+    return card(frame, run, tag).locator(".colorbar-ticks .tick").all_text_contents()
+
+
+def wait_cards_at(frame, step, count):
+    frame.wait_for_function(
+        """([step, count]) => {
+            const cards = [...document.querySelectorAll('.pinned-panel .pinned-card')];
+            return cards.length === count && cards.every((c) => c.dataset.step === String(step)
+                && (c.classList.contains('missing') || c.querySelector('.pinned-picture')?.firstChild
+                    && !c.querySelector('.pinned-note .loading')));
+        }""",
+        arg=[step, count],
+    )
+
+
+def test_pinned_cards_share_the_step_and_colour_range_and_survive_reload(page, server):
+    page.goto(server.base + "/#tensorcap&p.tensorcap.run=alpha&p.tensorcap.tag=w")
+    frame = tensorboard_frame(page)
+    wait_view(frame)
+    frame.locator(".pin-tag").click()  # w in every selected run: alpha, beta, gamma
+    frame.locator(".pin-tag", has_text="Pinned, all runs ✓").wait_for()
+    frame.locator(".run-choice").select_option("gamma")
+    frame.locator(".capture-name").filter(has_text="w").wait_for()
+    frame.locator(".row.tag", has_text="loss").click()
+    frame.locator(".run-choice").select_option("gamma")
+    wait_view(frame)
+    frame.locator(".pin-run").click()  # loss in gamma only
+    frame.locator(".panel-tabs .tab", has_text="Pinned 2").click()
+    wait_cards_at(frame, 9, 4)  # the latest step of any card: loss's 9
+    assert [c.get_attribute("data-run") + " " + c.get_attribute("data-tag") for c in pinned_cards(frame).all()] == [
+        "alpha w", "beta w", "gamma w", "gamma loss"
+    ]
+    assert "No capture at step 9 in alpha (its steps: 0–4)." in card(frame, "alpha", "w").text_content()
+    swatch = card(frame, "beta", "w").locator(".run-swatch")
+    assert swatch.evaluate("s => getComputedStyle(s).backgroundColor") == rgb(expected_colour("beta"))
+
+    # One slider: every card at step 3, beta's w saying it has none there.
+    frame.locator(".pinned-slider").fill("3")
+    wait_cards_at(frame, 3, 4)
+    for run in ("alpha", "gamma"):
+        values = w(run, 3)
+        summary = card(frame, run, "w").locator(".summary-line").text_content()
+        assert "x∈[%d, %d]" % (values.min(), values.max()) in summary, summary
+    assert card(frame, "beta", "w").locator(".pinned-note").text_content() == (
+        "No capture at step 3 in beta (its steps: 0–2, 4)."
+    )
+    assert card(frame, "beta", "w").locator("canvas").count() == 0 or not card(frame, "beta", "w").locator(
+        ".pinned-picture"
+    ).is_visible()
+    assert card(frame, "gamma", "loss").locator(".scalar-value").text_content() == "%s" % loss("gamma", 3)
+    assert frame.locator(".pinned-bar .step-label").text_content() == "step 3 (4 of 10)"
+
+    # One colour range over every pinned heatmap at every step: identical colour bars.
+    lo, hi = min(w(r, s).min() for r in K for s in W_STEPS), max(w(r, s).max() for r in K for s in W_STEPS)
+    assert (lo, hi) == (100, 355)
+    assert colorbar_ticks(frame, "alpha", "w") == colorbar_ticks(frame, "gamma", "w")
+    assert colorbar_ticks(frame, "alpha", "w") == ["100", "200", "300"]  # 100 to 355
+    assert "shared by 3 heatmaps: 100 to 355" in frame.locator(".pinned-range-note").text_content()
+    frame.locator(".pinned-own input").check()
+    frame.wait_for_function(
+        "() => document.querySelector('.pinned-card[data-run=alpha] .colorbar-ticks .tick')?.textContent !== '100'"
+    )
+    assert colorbar_ticks(frame, "alpha", "w") != colorbar_ticks(frame, "gamma", "w")
+    frame.locator(".pinned-own input").uncheck()
+    frame.wait_for_function(
+        "() => document.querySelector('.pinned-card[data-run=alpha] .colorbar-ticks .tick')?.textContent === '100'"
+    )
+
+    # The pins, the step and the panel live in TensorBoard's URL: a reload restores them.
+    assert "p.tensorcap.pins=" in page.url and "p.tensorcap.pstep=3" in page.url
+    page.reload()
+    frame = tensorboard_frame(page)
+    wait_cards_at(frame, 3, 4)
+    assert frame.locator(".panel-tabs .tab.selected").text_content() == "Pinned 2"
+    assert colorbar_ticks(frame, "alpha", "w") == colorbar_ticks(frame, "gamma", "w")
+
+    # Unpinning takes the card out, and out of the URL.
+    card(frame, "gamma", "loss").locator(".unpin").click()
+    wait_cards_at(frame, 3, 3)
+    assert "loss" not in page.url.split("p.tensorcap.pins=")[1]
+
+
+@pytest.mark.parametrize("width", [1400, 900])
+def test_pinned_grid_layout(page, server, width):
+    page.set_viewport_size({"width": width, "height": 900})
+    open_tab(page, server, 'p=pinned&pins=[{"tag":"w"},{"tag":"vec","run":"alpha"}]&pstep=1')
+    wait_cards_at(page, 1, 4)
+    boxes = [c.bounding_box() for c in pinned_cards(page).all()]
+    grid = page.locator(".pinned-grid").bounding_box()
+    columns = len({round(b["x"]) for b in boxes})
+    assert columns == (3 if width == 1400 else 2), boxes
+    assert all(b["x"] >= grid["x"] - 1 and b["x"] + b["width"] <= grid["x"] + grid["width"] + 1 for b in boxes)
+    assert page.evaluate("document.scrollingElement.scrollWidth <= document.scrollingElement.clientWidth")
+    for c in pinned_cards(page).all():  # the picture stays inside its card
+        inner = c.locator(".pinned-picture").bounding_box()
+        outer = c.bounding_box()
+        assert inner["x"] + inner["width"] <= outer["x"] + outer["width"] + 1
+    page.screenshot(path=str(SCREENSHOTS / ("pinned-%d.png" % width)))

@@ -16,6 +16,7 @@ test("a full state round-trips through the hash", () => {
     panel: "divergence", run: "run a", tag: "block1/z&<img src=x>", step: 12, view: "heatmap",
     slice: "3, :, :, 0", diff: { run: "other", tag: null, step: 4 }, rtol: 0.001, atol: 0,
     divRun: "a", divRun2: "b#c", hidden: ["x,y", "z"],
+    pins: [{ tag: "block1/attn", run: "run a" }, { tag: "loss", run: null }], pinStep: 7, pinOwnRange: true,
   };
   const hash = encodeState(state);
   assert.deepEqual(decodeState(`#${hash}`), state);
