@@ -45,10 +45,10 @@ function createPinnedCard({ run, tag, onOpen, onUnpin }) {
   const summary = h("p", { className: "summary-line" });
   const note = h("div", { className: "pinned-note" });
   const picture = h("div", { className: "pinned-picture" });
-  const element = h("section", { className: "card pinned-card", dataset: { run, tag } },
+  const element = h("section", { className: "pinned-card", dataset: { run, tag } },
     h("header", null,
       h("button", { className: "pinned-title", title: `open ${tag} in ${run}`, onclick: onOpen },
-        h("span", { className: "capture-name", text: tag })),
+        h("span", { className: "pinned-name", text: tag })),
       h("span", { className: "pinned-run" }, swatch, run),
       h("button", { className: "unpin", title: "unpin", "aria-label": `unpin ${tag} in ${run}`, text: "✕", onclick: onUnpin })),
     summary, note, picture);
@@ -150,12 +150,12 @@ function createPinnedCard({ run, tag, onOpen, onUnpin }) {
  *   onOwnRange: (own: boolean) => void}} handlers
  */
 export function createPinnedPanel({ onOpen, onUnpin, onStep, onOwnRange }) {
-  const hint = h("div", { className: "hint" });
+  const hint = h("div", { className: "pinned-hint" });
   const slider = h("input", {
-    type: "range", className: "step-slider pinned-slider", min: 0, max: 0, step: 1, "aria-label": "shared step",
+    type: "range", className: "pinned-slider", min: 0, max: 0, step: 1, "aria-label": "shared step",
     oninput: () => onStep(steps[Number(slider.value)]),
   });
-  const stepLabel = h("span", { className: "step-label" });
+  const stepLabel = h("span", { className: "pinned-step" });
   const ownRange = h("input", { type: "checkbox", onchange: () => onOwnRange(ownRange.checked) });
   const rangeNote = h("span", { className: "pinned-range-note" });
   const toolbar = h("div", { className: "toolbar pinned-bar" },

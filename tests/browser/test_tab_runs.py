@@ -241,7 +241,7 @@ def test_pinned_cards_share_the_step_and_colour_range_and_survive_reload(page, s
         ".pinned-picture"
     ).is_visible()
     assert card(frame, "gamma", "loss").locator(".scalar-value").text_content() == "%s" % loss("gamma", 3)
-    assert frame.locator(".pinned-bar .step-label").text_content() == "step 3 (4 of 10)"
+    assert frame.locator(".pinned-bar .pinned-step").text_content() == "step 3 (4 of 10)"
 
     # One colour range over every pinned heatmap at every step: identical colour bars.
     lo, hi = min(w(r, s).min() for r in K for s in W_STEPS), max(w(r, s).max() for r in K for s in W_STEPS)
