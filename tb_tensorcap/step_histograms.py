@@ -18,6 +18,7 @@ from tb_tensorcap import analysis, slicing
 
 DEFAULT_STEPS = 100
 MAX_STEPS = 1000
+MAX_COUNTS = 1 << 18  # bins x steps in one reply (about 2 MB of JSON at most)
 
 
 class HistogramError(ValueError):
@@ -35,6 +36,11 @@ def sample_positions(count, most):
 
 def histograms(reader, run, tag, bins, max_steps=DEFAULT_STEPS, slice_text=""):
     """The reply of `/histograms` (documented in http_api.md)."""
+    if bins * max_steps > MAX_COUNTS:
+        raise HistogramError(
+            "%d bins x %d steps is more than %d counts in one reply: ask for fewer bins or steps"
+            % (bins, max_steps, MAX_COUNTS)
+        )
     infos = reader.tag_infos(run, tag)
     if any(info.dtype == "string" for info in infos):
         raise HistogramError("%r holds strings: a histogram needs numbers" % tag)

@@ -83,6 +83,8 @@ def test_histograms_of_a_slice_and_refusals(reader):
     assert reply["edges"][0] == act(0)[0, 0, 0, 5] and reply["edges"][-1] == act(STEPS - 1)[0, 0, 3, 5]
     with pytest.raises(answers.InvalidQuestion, match="strings"):
         answers.histograms(reader, "run", "words")
+    with pytest.raises(answers.InvalidQuestion, match="fewer bins or steps"):
+        answers.histograms(reader, "run", "w", bins=1000, max_steps=1000)  # a reply bounded in size
 
 
 def test_facets_along_an_axis_pool_within_max_cells(reader):

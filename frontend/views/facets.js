@@ -20,8 +20,11 @@ import { useStylesheet } from "./stylesheet.js";
 export const FACET_CELLS = 1 << 17;
 const PANEL_PX = 120;
 
+// A facet choice in words: "steps", "channel (axis 3)", or "axis 3" for an unnamed axis.
 function facetName(facet, names) {
-  return facet === "steps" ? "steps" : `${axisLabel(names, Number(facet))} (axis ${facet})`;
+  if (facet === "steps") return "steps";
+  const label = axisLabel(names, Number(facet));
+  return label === `axis ${facet}` ? label : `${label} (axis ${facet})`;
 }
 
 // One panel: its canvas painted in `range`, its label and the readout on hover.
@@ -92,7 +95,9 @@ export function createFacetsView() {
     const extent = sharedExtent(facts.panels);
     const range = { ...colourRange([extent.lo, extent.hi], { range: "step", map: colour.map, scale: colour.scale }, []) };
     range.note = `one range shared by all ${facts.labels.length} panels (their unpooled values)${range.note.replace(/^range of this step/, "")}`;
-    const name = facet === "steps" ? (s) => `step ${s}` : (i) => `${axisLabel(axisNames, Number(facet))} ${i}`;
+    const axisName = facet === "steps" ? "" : axisLabel(axisNames, Number(facet));
+    const name = facet === "steps" ? (s) => `step ${s}`
+      : (i) => (axisNames?.[Number(facet)] ? `${axisName} ${i}` : `${axisName} = ${i}`);
     const describe = (k, row, col, value) => {
       const at = withIndex(entries, facet === "steps" ? -1 : Number(facet), facts.labels[k]);
       const position = [row, col].slice(2 - (tensor.shape.length - 1));
