@@ -44,6 +44,7 @@ bench: $(INSTALLED)
 	$(PY) benchmarks/record_bench.py
 	$(PY) benchmarks/load_bench.py
 	$(PY) benchmarks/plain_capture_bench.py
+	$(PY) benchmarks/views_bench.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
