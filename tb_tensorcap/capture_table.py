@@ -21,6 +21,8 @@ slices, never per-capture dictionaries.
 
 import numpy as np
 
+from tb_tensorcap import metadata
+
 COLUMNS = {
     "tag": np.int32,
     "step": np.int64,
@@ -83,12 +85,23 @@ class RowBuffer:
     def __init__(self):
         self.rows = []  # (tag, step, wall_time, dtype, shape, facts, file, offset)
         self.chunk_locations = {}  # row within this buffer -> ((file, offset), ...)
-        self.stats = {}  # row within this buffer -> statistics recorded with it (health mode)
+        self.stats_blocks = []  # (first row within this buffer, float64 [rows, HEALTH_FIELDS]) recorded with them
 
     def add(self, tag, step, wall_time, dtype, shape, facts, file, offset, chunk_locations=None):
         if chunk_locations is not None:
             self.chunk_locations[len(self.rows)] = chunk_locations
         self.rows.append((tag, step, wall_time, dtype, shape, facts, file, offset))
+
+    def add_block(self, tags, step, wall_time, dtypes, shapes, facts, file, offset, statistics):
+        """Rows of one health record (lists of tag, dtype, shape and facts ids) with their statistics.
+
+        `statistics`: float64 [rows, 9], `metadata.HEALTH_FIELDS` in order (NaN for a missing moment).
+        """
+        self.stats_blocks.append((len(self.rows), statistics))
+        count = len(tags)
+        self.rows.extend(
+            zip(tags, [step] * count, [wall_time] * count, dtypes, shapes, facts, [file] * count, [offset] * count)
+        )
 
     def columns(self):
         """{name: numpy column} of the rows."""
@@ -121,8 +134,8 @@ class CaptureTable:
             self.chunk_locations[start + row] = locations
         if self.stats is not None:
             self.stats = _grown(self.stats, len(self))
-        for row, stats in rows.stats.items():
-            self.set_stats(start + row, stats)
+        for first, statistics in rows.stats_blocks:
+            self.set_stats_block(start + first, statistics)
         self._tag_steps = None
 
     def locations(self, row):
@@ -170,6 +183,15 @@ class CaptureTable:
         else:
             self.stats["digest"][row] = np.frombuffer(bytes.fromhex(stats["digest"]), np.uint8)
             self.stats["known"][row] = KNOWN
+
+    def set_stats_block(self, first, statistics):
+        """Stores recorded (health) statistics, [rows, HEALTH_FIELDS] float64, for rows `first`... on."""
+        if self.stats is None:
+            self.stats = _grown(None, len(self))
+        end = first + len(statistics)
+        for i, name in enumerate(metadata.HEALTH_FIELDS):
+            self.stats[name][first:end] = statistics[:, i]
+        self.stats["known"][first:end] = KNOWN_WITHOUT_DIGEST
 
     def nonfinite_rows(self):
         """Rows whose known statistics count a NaN or an infinity, ascending."""

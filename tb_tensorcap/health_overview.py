@@ -68,6 +68,14 @@ def overview(reader, run, max_steps=400, max_tags=1000, progress=None):
     width = int(column_bins[-1]) + 1 if len(column_bins) else 0
     height = int(row_bins[-1]) + 1 if len(row_bins) else 0
     cells = row_of * width + column_of
+    order = np.argsort(cells, kind="stable")  # captures cell by cell, in data order within a cell
+    sorted_cells = cells[order]
+    starts = np.flatnonzero(np.r_[True, sorted_cells[1:] != sorted_cells[:-1]]) if count else np.zeros(0, np.int64)
+    cell_ids = sorted_cells[starts]
+    cell_flags = np.bitwise_or.reduceat(flags[order], starts) if count else flags
+    cell_magnitude = np.fmax.reduceat(magnitude[order], starts) if count else magnitude
+    picked = order[_picks(starts, cell_flags, cell_magnitude, flags[order], magnitude[order], steps_of[order])]
+    size = height * width
     return {
         "run": run,
         "tags": tag_names,
@@ -75,9 +83,9 @@ def overview(reader, run, max_steps=400, max_tags=1000, progress=None):
         "columns": _spans(column_bins, steps.tolist()),
         "captures": count,
         "unknown": int(np.count_nonzero(numeric & (columns["known"] == 0))),
-        "magnitude": _cell_max(cells, magnitude, height * width),
-        "flags": _cell_or(cells, flags, height * width),
-        "open": _cell_pick(cells, flags, magnitude, tags_of, steps_of, height * width),
+        "magnitude": _scatter(size, cell_ids, np.round(cell_magnitude, 3), skip_nan=True),
+        "flags": _scatter(size, cell_ids, cell_flags),
+        "open": _scatter(size, cell_ids, np.stack([tags_of[picked], steps_of[picked]], axis=1)),
     }
 
 
@@ -100,32 +108,33 @@ def _spans(bins, labels):
     return spans
 
 
-def _cell_max(cells, magnitude, size):
-    """Per cell, the largest magnitude (None where no capture has a finite non-zero value)."""
-    out = np.full(size, -np.inf)
-    known = ~np.isnan(magnitude)
-    np.maximum.at(out, cells[known], magnitude[known])
-    return [None if v == -np.inf else round(float(v), 3) for v in out]
-
-
-def _cell_or(cells, flags, size):
-    out = np.zeros(size, np.int64)
-    np.bitwise_or.at(out, cells, flags)
-    empty = np.ones(size, bool)
-    empty[cells] = False
-    return [None if e else int(f) for f, e in zip(out, empty)]
-
-
-def _cell_pick(cells, flags, magnitude, tags_of, steps_of, size):
-    """Per cell, [tag index, step] of the capture a click opens (None for an empty cell)."""
+def _scatter(size, cell_ids, values, skip_nan=False):
+    """A row-major list of `size` cells: `values` at `cell_ids`, None elsewhere (and for NaN with `skip_nan`)."""
     out = [None] * size
-    if not len(cells):
-        return out
-    bad = (flags & (NAN | POSINF | NEGINF)) != 0
-    # Sort by cell, then non-finite first (earliest step), then largest magnitude.
-    within = np.where(bad, steps_of.astype(np.float64), -np.nan_to_num(magnitude, nan=-np.inf))
-    order = np.lexsort((within, ~bad, cells))
-    first = order[np.r_[True, cells[order][1:] != cells[order][:-1]]]
-    for k in first:
-        out[int(cells[k])] = [int(tags_of[k]), int(steps_of[k])]
+    for cell, value in zip(cell_ids.tolist(), values.tolist()):
+        if not (skip_nan and value != value):
+            out[cell] = value
     return out
+
+
+def _picks(starts, cell_flags, cell_magnitude, flags, magnitude, steps):
+    """Per cell (captures sorted cell by cell, each cell from `starts`), the position of the capture a click opens.
+
+    The earliest capture holding NaN/Inf; else the one with the largest
+    magnitude; else (no finite non-zero value) the cell's first. Ties: the
+    first in data order.
+    """
+    if not len(starts):
+        return starts
+    bad = (flags & (NAN | POSINF | NEGINF)) != 0
+    cell_of = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(flags)]))
+    cell_bad = (cell_flags & (NAN | POSINF | NEGINF)) != 0
+    earliest_bad = np.minimum.reduceat(np.where(bad, steps, np.iinfo(np.int64).max), starts)
+    wanted = np.where(
+        cell_bad[cell_of], bad & (steps == earliest_bad[cell_of]), magnitude == cell_magnitude[cell_of]
+    )  # NaN == NaN is false: a cell with no magnitude keeps its first capture
+    picks = starts.copy()
+    hits = np.flatnonzero(wanted)
+    first_hit = hits[np.r_[True, cell_of[hits][1:] != cell_of[hits][:-1]]] if len(hits) else hits
+    picks[cell_of[first_hit]] = first_hit
+    return picks

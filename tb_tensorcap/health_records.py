@@ -25,6 +25,62 @@ def statistics_only_message(run, tag, step):
     )
 
 
+class RecordLayout:
+    """Where each row of a health record sits in its tensor, from the record's metadata.
+
+    A training step writes the same metadata at every step, so the reader
+    builds this once per distinct metadata and then reads every record of it
+    with a few numpy operations (`numbers`), not a Python object per row.
+
+    Attributes:
+      tags, dtypes, ranks: per row.
+      sources, ops: per row, the source dict and lineage dict (or None).
+      total: how many numbers the record's tensor holds.
+
+    Raises ValueError for a row naming an unknown dtype.
+    """
+
+    def __init__(self, health):
+        sources, ops = health["sources"], health.get("ops", [])
+        self.tags, self.dtypes, self.sources, self.ops, ranks = [], [], [], [], []
+        for tag, dtype, rank, source_index, *op_index in health["rows"]:
+            if dtype not in codec.SUPPORTED_DTYPES:
+                raise ValueError("health record names an unknown dtype %r" % (dtype,))
+            self.tags.append(tag)
+            self.dtypes.append(dtype)
+            ranks.append(rank)
+            self.sources.append(sources[source_index] if source_index >= 0 else None)
+            self.ops.append(ops[op_index[0]] if op_index and op_index[0] >= 0 else None)
+        width = len(metadata.HEALTH_FIELDS)
+        self.ranks = np.asarray(ranks, np.int64)
+        starts = np.concatenate([[0], np.cumsum(width + self.ranks)])
+        self.total = int(starts[-1])
+        self._stat_index = starts[:-1, None] + np.arange(width)
+        self._dim_index = np.concatenate(
+            [np.arange(start + width, end) for start, end in zip(starts[:-1], starts[1:])] or [np.zeros(0, np.int64)]
+        ).astype(np.int64)
+
+    def numbers(self, tensor_proto):
+        """(statistics, dims) of one record: float64 [rows, len(HEALTH_FIELDS)] and every row's dims, concatenated.
+
+        Raises ValueError when the tensor does not hold the rows the metadata names.
+        """
+        values = np.asarray(codec.to_ndarray(tensor_proto), dtype=np.float64).reshape(-1)
+        if values.size < self.total:
+            raise ValueError("health record holds %d numbers, its rows need more" % values.size)
+        if values.size != self.total:
+            raise ValueError("health record holds %d numbers, its rows name %d" % (values.size, self.total))
+        return values[self._stat_index], values[self._dim_index]
+
+    def shapes(self, dims):
+        """Each row's shape (a tuple of ints) from `numbers`' dims."""
+        flat, shapes, offset = dims.astype(np.int64).tolist(), [], 0
+        for rank in self.ranks.tolist():
+            shapes.append(tuple(flat[offset : offset + rank]))
+            offset += rank
+        return shapes
+
+
 def decode(tensor_proto, health):
     """The rows of one health record: [(tag, dtype, shape, stats, source, op)].
 
@@ -32,30 +88,16 @@ def decode(tensor_proto, health):
     value's bytes are unknown). Raises ValueError when the tensor does not
     hold the rows the metadata names.
     """
-    values = np.asarray(codec.to_ndarray(tensor_proto), dtype=np.float64).reshape(-1)
-    sources = health["sources"]
-    width = len(metadata.HEALTH_FIELDS)
-    rows, offset = [], 0
-    ops = health.get("ops", [])
-    for tag, dtype, rank, source_index, *op_index in health["rows"]:
-        if dtype not in codec.SUPPORTED_DTYPES:
-            raise ValueError("health record names an unknown dtype %r" % (dtype,))
-        end = offset + width + rank
-        if end > values.size:
-            raise ValueError("health record holds %d numbers, its rows need more" % values.size)
-        numbers = values[offset:end]
-        offset = end
-        shape = tuple(int(d) for d in numbers[width:])
-        stats = {name: int(numbers[i]) for i, name in enumerate(_COUNTS)}
+    layout = RecordLayout(health)
+    numbers, dims = layout.numbers(tensor_proto)
+    rows = []
+    for k, shape in enumerate(layout.shapes(dims)):
+        row = numbers[k].tolist()
+        stats = {name: int(row[i]) for i, name in enumerate(_COUNTS)}
         for i, name in enumerate(_MOMENTS, len(_COUNTS)):
-            number = float(numbers[i])
-            stats[name] = None if math.isnan(number) else number
+            stats[name] = None if math.isnan(row[i]) else row[i]
         stats["digest"] = None
-        source = sources[source_index] if source_index >= 0 else None
-        op = ops[op_index[0]] if op_index and op_index[0] >= 0 else None
-        rows.append((tag, dtype, shape, stats, source, op))
-    if offset != values.size:
-        raise ValueError("health record holds %d numbers, its rows name %d" % (values.size, offset))
+        rows.append((layout.tags[k], layout.dtypes[k], shape, stats, layout.sources[k], layout.ops[k]))
     return rows
 
 

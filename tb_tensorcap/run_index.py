@@ -41,6 +41,7 @@ class Vocabulary:
         self._fact_ids = {}  # key -> id, or the ValueError its metadata raised
         self._dtype_ids = {}  # DataType enum -> dtype id
         self._value_ids = {}  # see value_ids
+        self._health_plans = {}  # facts id of a health record's metadata -> HealthPlan
 
     def facts_id(self, key):
         """The id of the facts of `key`: ("meta", content bytes, description), or
@@ -84,11 +85,46 @@ class Vocabulary:
                 self._value_ids[key] = found
         return found
 
+    def health_plan(self, facts_id):
+        """The `HealthPlan` of the health record whose metadata has `facts_id` (made once)."""
+        plan = self._health_plans.get(facts_id)
+        if plan is None:
+            plan = self._health_plans[facts_id] = HealthPlan(self.facts[facts_id][0]["health"], self)
+        return plan
+
     def dtype_id(self, enum):
         found = self._dtype_ids.get(enum)
         if found is None:
             found = self._dtype_ids[enum] = self.dtypes.id(codec.dtype_name(enum))
         return found
+
+
+class HealthPlan:
+    """A health record's rows as index columns: decoded once per distinct record metadata.
+
+    Each row is a capture of its own tag with its own facts (source and
+    lineage; `Vocabulary.facts_id` of ("health", JSON)); only the shapes
+    may change from step to step (they are recorded in the row), and are
+    interned again only when they do.
+    """
+
+    def __init__(self, health, vocab):
+        self.layout = layout = health_records.RecordLayout(health)
+        self.tag_ids = [vocab.tags.id(tag) for tag in layout.tags]
+        self.dtype_ids = [vocab.dtypes.id(dtype) for dtype in layout.dtypes]
+        self.facts_ids = [
+            vocab.facts_id(("health", json.dumps({"source": source, "op": op}, sort_keys=True)))
+            for source, op in zip(layout.sources, layout.ops)
+        ]
+        self._dims = None
+        self._shape_ids = None
+
+    def shape_ids(self, dims, vocab):
+        """The shape id of each row, from the record's dims (`RecordLayout.numbers`)."""
+        if self._dims is None or not np.array_equal(dims, self._dims):
+            self._dims = dims
+            self._shape_ids = [vocab.shapes.id(shape) for shape in self.layout.shapes(dims)]
+        return self._shape_ids
 
 
 class FileState:
@@ -194,7 +230,19 @@ class RunIndex:
                     continue
                 facts = vocab.facts[ids[0]][0]
                 if "health" in facts:
-                    self._add_health_rows(value, facts["health"], step, wall_time, file_id, offset, vocab, rows)
+                    plan = vocab.health_plan(ids[0])
+                    statistics, dims = plan.layout.numbers(tensor)
+                    rows.add_block(
+                        plan.tag_ids,
+                        step,
+                        wall_time,
+                        plan.dtype_ids,
+                        plan.shape_ids(dims, vocab),
+                        plan.facts_ids,
+                        file_id,
+                        offset,
+                        statistics,
+                    )
                 else:
                     self._add_chunk(value.tag, step, wall_time, facts, ids[0], file_id, offset, vocab, rows)
             except ValueError as e:
@@ -213,23 +261,6 @@ class RunIndex:
         dtype_id = vocab.dtypes.id(chunk["dtype"])
         shape_id = vocab.shapes.id(tuple(chunk["shape"]))
         rows.add(key[0], step, wall_time, dtype_id, shape_id, facts_id, *locations[0], chunk_locations=locations)
-
-    @staticmethod
-    def _add_health_rows(value, health, step, wall_time, file_id, offset, vocab, rows):
-        """One row per capture of a health record, with its recorded statistics."""
-        for tag, dtype, shape, stats, source, op in health_records.decode(value.tensor, health):
-            facts_id = vocab.facts_id(("health", json.dumps({"source": source, "op": op}, sort_keys=True)))
-            rows.stats[len(rows)] = stats
-            rows.add(
-                vocab.tags.id(tag),
-                step,
-                wall_time,
-                vocab.dtypes.id(dtype),
-                vocab.shapes.id(shape),
-                facts_id,
-                file_id,
-                offset,
-            )
 
     def _check_tail(self, path):
         """Reports, once per position, a local file that ends in an incomplete record.

@@ -90,7 +90,12 @@ def test_bad_requests_get_clear_errors(app):
 
 def test_empty_bins_are_null():
     assert health_overview._bins(5, 2).tolist() == [0, 0, 0, 1, 1]
-    assert health_overview._cell_or(np.array([0]), np.array([1]), 2) == [1, None]
+    assert health_overview._scatter(3, np.array([0, 2]), np.array([1.5, np.nan]), skip_nan=True) == [1.5, None, None]
+    # A cell with no finite non-zero magnitude opens its first capture; NaN/Inf ones open the earliest bad step.
+    starts = np.array([0, 2])
+    flags, magnitude, steps = np.array([0, 0, 0, 1]), np.array([np.nan, np.nan, 2.0, 1.0]), np.array([0, 1, 5, 6])
+    cell_flags, cell_magnitude = np.array([0, 1]), np.array([np.nan, 2.0])
+    assert health_overview._picks(starts, cell_flags, cell_magnitude, flags, magnitude, steps).tolist() == [0, 3]
 
 
 def test_the_command_says_which_steps_kept_only_statistics(flight_logdir, capsys):
