@@ -222,11 +222,12 @@ export async function render() {
     if (document.visibilityState === "visible") refreshIndex();
   });
   document.addEventListener("keydown", (event) => {
-    if (event.defaultPrevented || store.get().panel !== "capture" || typing(event.target)) return;
+    const { panel } = store.get();
+    if (event.defaultPrevented || !["capture", "pinned"].includes(panel) || typing(event.target)) return;
     if (event.altKey || event.ctrlKey || event.metaKey) return;
     if (event.key === "ArrowLeft" || event.key === "ArrowRight") {
       event.preventDefault();
-      capture.stepBy(event.key === "ArrowLeft" ? -1 : 1);
+      (panel === "pinned" ? pinned : capture).stepBy(event.key === "ArrowLeft" ? -1 : 1);
     }
   });
 

@@ -58,29 +58,33 @@ export function togglePin(pins, pin) {
 /**
  * The cards the pins show: a tag in a run as it is (even when the run no
  * longer holds it: the card says so); a tag in every selected run holding
- * it, in sorted run order. A capture pinned twice is shown once.
+ * it, in sorted run order: one card overlaying them all when
+ * `overlaid(tag)` (charts: scalars, 1-D values), else a card per run. A
+ * capture pinned twice is shown once.
  * @param {Pin[]} pins
  * @param {import("./api.js").Index} index
  * @param {string[]} hidden runs unticked in the sidebar
- * @returns {Array<{run: string, tag: string, pin: Pin}>}
+ * @param {(tag: string) => boolean} [overlaid]
+ * @returns {Array<{runs: string[], tag: string, pin: Pin}>}
  */
-export function expandPins(pins, index, hidden) {
+export function expandPins(pins, index, hidden, overlaid = () => false) {
   const cards = [];
   const seen = new Set();
-  const add = (run, tag, pin) => {
-    const key = JSON.stringify([run, tag]);
+  const add = (runs, tag, pin) => {
+    const key = JSON.stringify([runs, tag]);
     if (!seen.has(key)) {
       seen.add(key);
-      cards.push({ run, tag, pin });
+      cards.push({ runs, tag, pin });
     }
   };
   for (const pin of pins) {
-    if (pin.run !== null) add(pin.run, pin.tag, pin);
-    else {
-      for (const run of Object.keys(index.runs).sort()) {
-        if (!hidden.includes(run) && index.runs[run][pin.tag]) add(run, pin.tag, pin);
-      }
+    if (pin.run !== null) {
+      add([pin.run], pin.tag, pin);
+      continue;
     }
+    const runs = Object.keys(index.runs).sort().filter((run) => !hidden.includes(run) && index.runs[run][pin.tag]);
+    if (overlaid(pin.tag) && runs.length) add(runs, pin.tag, pin);
+    else for (const run of runs) add([run], pin.tag, pin);
   }
   return cards;
 }

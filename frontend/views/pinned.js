@@ -13,14 +13,16 @@
 
 import { fetchStats, fetchValue, isAbort } from "../api.js";
 import { h, message, show } from "../dom.js";
-import { formatShort, summaryLine } from "../format.js";
+import { formatExact, formatShort, summaryLine } from "../format.js";
 import { expandPins, sharedExtent, stepUnion } from "../pins.js";
 import { colourRange } from "../ranges.js";
+import { scalarOf } from "../series.js";
 import { formatSlice, resultShape, sliceForView } from "../slicing.js";
 import { defaultView, viewAxes } from "../viewkinds.js";
 import { createHeatmap, HEATMAP_CELLS } from "./heatmap.js";
 import { createImageView } from "./image.js";
 import { createLineView } from "./line.js";
+import { createRunStats, overlayReadout, scalarOverlayChart } from "./overlay.js";
 import { createScalarView } from "./scalar.js";
 import { createTableView } from "./table.js";
 
@@ -144,6 +146,79 @@ function createPinnedCard({ run, tag, onOpen, onUnpin }) {
   };
 }
 
+// A pinned chart of a tag over every selected run holding it (a tag pin of
+// a scalar or 1-D capture): the runs overlaid in their colours (overlay.js),
+// each run's value at the shared step listed, or that it has none there.
+function createOverlayCard({ runs, tag, onOpen, onUnpin, onStep }) {
+  const values = h("div", { className: "pinned-values" });
+  const note = h("div", { className: "pinned-note" });
+  const picture = h("div", { className: "pinned-picture" });
+  const element = h("section", { className: "pinned-card overlaid", dataset: { tag, runs: runs.join(", ") } },
+    h("header", null,
+      h("button", { className: "pinned-title", title: `open ${tag}`, onclick: onOpen },
+        h("span", { className: "pinned-name", text: tag })),
+      h("span", { className: "pinned-run", text: `${runs.length} runs` }),
+      h("button", { className: "unpin", title: "unpin", "aria-label": `unpin ${tag} in every run`, text: "✕", onclick: onUnpin })),
+    values, note, picture);
+  let redraw = null;
+  const runStats = createRunStats(() => redraw?.());
+  const lineView = createLineView();
+  let controller = null;
+  let drawnKey = "";
+  return {
+    element,
+    overlaid: true,
+    abort() {
+      controller?.abort();
+    },
+    refresh() {
+      runStats.refresh();
+      drawnKey = "";
+    },
+    async drawAt({ index, step, colours, allSteps }) {
+      redraw = () => this.drawAt({ index, step, colours, allSteps });
+      element.dataset.step = String(step);
+      runStats.want({ index, tag, runs, shownRun: null });
+      const list = runStats.list({ index, runs, colours, shownRun: null, shownRows: null, shownError: null });
+      const key = JSON.stringify([step, list.map((e) => [e.run, e.color, e.rows?.length ?? null, e.error])]);
+      if (key === drawnKey) return;
+      drawnKey = key;
+      const withStep = list.filter((e) => e.facts?.steps.includes(step));
+      const rowAt = (e) => e.rows?.find((r) => r.step === step);
+      show(values, overlayReadout(`step ${step}`, list.map((e) => ({
+        run: e.run, color: e.color,
+        text: !e.facts?.steps.includes(step) ? `no capture at step ${step}`
+          : e.error ? `statistics unavailable: ${e.error}`
+            : !rowAt(e) ? "loading…" : rowAt(e).numel === 1 ? formatExact(scalarOf(rowAt(e)), rowAt(e).dtype) : summaryLine(rowAt(e)),
+      }))));
+      if (list.some((e) => e.facts && !e.rows && !e.error)) {
+        show(note, h("span", { className: "loading", text: `Loading ${tag}…` }));
+        return;
+      }
+      show(note);
+      const first = withStep[0];
+      if (!first || first.facts.shape.length === 0) {
+        show(picture, scalarOverlayChart({ runs: list, tag, marker: step, onPick: onStep, pickable: allSteps, width: picture.clientWidth }));
+        return;
+      }
+      controller?.abort();
+      controller = new AbortController();
+      const row = rowAt(first);
+      if (picture.firstChild !== lineView.element) show(picture, lineView.element);
+      try {
+        await lineView.update({
+          run: first.run, tag, step, dtype: row?.dtype ?? first.facts.dtype, fullShape: row?.shape ?? first.facts.shape,
+          sliceText: "", overlay: list, signal: controller.signal,
+        });
+      } catch (error) {
+        if (isAbort(error)) return;
+        drawnKey = "";
+        show(note, message(error.message, "error"));
+      }
+    },
+  };
+}
+
 /**
  * @param {{onOpen: (capture: {run: string, tag: string, step: number}) => void,
  *   onUnpin: (pin: import("../pins.js").Pin) => void, onStep: (step: number) => void,
@@ -159,8 +234,8 @@ export function createPinnedPanel({ onOpen, onUnpin, onStep, onOwnRange }) {
   const ownRange = h("input", { type: "checkbox", onchange: () => onOwnRange(ownRange.checked) });
   const rangeNote = h("span", { className: "pinned-range-note" });
   const toolbar = h("div", { className: "toolbar pinned-bar" },
-    h("button", { title: "previous step", text: "◀", onclick: () => stepBy(-1) }), slider,
-    h("button", { title: "next step", text: "▶", onclick: () => stepBy(1) }), stepLabel,
+    h("button", { title: "previous step (←)", text: "◀", onclick: () => stepBy(-1) }), slider,
+    h("button", { title: "next step (→)", text: "▶", onclick: () => stepBy(1) }), stepLabel,
     h("label", { className: "pinned-own", title: "each heatmap coloured over its own steps, not one range for all" },
       ownRange, "own colour ranges"),
     rangeNote);
@@ -199,31 +274,35 @@ export function createPinnedPanel({ onOpen, onUnpin, onStep, onOwnRange }) {
       + "show side by side here, at one step and in one colour range.";
     toolbar.hidden = !pins.length;
     if (!index) return;
-    const wanted = expandPins(pins, index, hidden);
-    const keys = new Set(wanted.map(({ run, tag }) => JSON.stringify([run, tag])));
+    // A tag pinned in every run: one chart overlaying them for scalars and 1-D values.
+    const overlaid = (tag) => {
+      const facts = Object.values(index.runs).map((tags) => tags[tag]).find(Boolean);
+      return Boolean(facts) && facts.dtype !== "string" && facts.shape.length <= 1;
+    };
+    const wanted = expandPins(pins, index, hidden, overlaid);
+    const keys = new Set(wanted.map(({ runs, tag }) => JSON.stringify([runs, tag])));
     for (const [key, card] of cards) {
       if (!keys.has(key)) {
         card.abort();
         cards.delete(key);
       }
     }
-    const shown = wanted.map(({ run, tag, pin }) => {
-      const key = JSON.stringify([run, tag]);
+    const shown = wanted.map(({ runs, tag, pin }) => {
+      const key = JSON.stringify([runs, tag]);
+      const open = () => onOpen({ run: runs[0], tag, step: state.pinStep ?? steps[steps.length - 1] });
       if (!cards.has(key)) {
-        cards.set(key, createPinnedCard({
-          run, tag,
-          onOpen: () => onOpen({ run, tag, step: state.pinStep ?? steps[steps.length - 1] }),
-          onUnpin: () => onUnpin(pin),
-        }));
+        cards.set(key, pin.run === null && overlaid(tag)
+          ? createOverlayCard({ runs, tag, onOpen: open, onUnpin: () => onUnpin(pin), onStep })
+          : createPinnedCard({ run: runs[0], tag, onOpen: open, onUnpin: () => onUnpin(pin) }));
       }
       const card = cards.get(key);
-      const facts = index.runs[run]?.[tag] ?? null;
-      if (facts) loadStats(card, run, tag, facts);
-      return { card, facts, run };
+      const factsList = runs.map((run) => index.runs[run]?.[tag] ?? null);
+      if (!card.overlaid && factsList[0]) loadStats(card, runs[0], tag, factsList[0]);
+      return { card, facts: factsList[0], factsList, run: runs[0] };
     });
     show(grid, shown.map(({ card }) => card.element));
 
-    steps = stepUnion(shown.map(({ facts }) => facts));
+    steps = stepUnion(shown.flatMap(({ factsList }) => factsList));
     const step = state.pinStep !== null && steps.includes(state.pinStep) ? state.pinStep : steps[steps.length - 1] ?? null;
     position = Math.max(steps.indexOf(step), 0);
     slider.max = String(Math.max(steps.length - 1, 0));
@@ -232,7 +311,7 @@ export function createPinnedPanel({ onOpen, onUnpin, onStep, onOwnRange }) {
     ownRange.checked = state.pinOwnRange;
 
     // The shared range: over every heatmap card at every step, once all their statistics are in.
-    const heatmaps = shown.filter(({ facts }) => facts && defaultView(facts.dtype, facts.shape) === "heatmap");
+    const heatmaps = shown.filter(({ card, facts }) => !card.overlaid && facts && defaultView(facts.dtype, facts.shape) === "heatmap");
     let shared = null;
     if (!state.pinOwnRange && heatmaps.length) {
       const waiting = heatmaps.some(({ card }) => !card.stats && !card.statsError);
@@ -244,16 +323,21 @@ export function createPinnedPanel({ onOpen, onUnpin, onStep, onOwnRange }) {
           : `colour range shared by ${heatmaps.length} heatmap${heatmaps.length > 1 ? "s" : ""}: `
             + `${formatShort(shared.lo)} to ${formatShort(shared.hi)} over all their steps`;
     for (const { card, facts, run } of shown) {
-      card.drawAt({ facts, step, shared: state.pinOwnRange ? null : shared, color: runColours[run] });
+      if (card.overlaid) card.drawAt({ index, step, colours: runColours, allSteps: steps });
+      else card.drawAt({ facts, step, shared: state.pinOwnRange ? null : shared, color: runColours[run] });
     }
   }
 
   return {
     element,
     update,
+    stepBy,
     // TensorBoard's reload: statistics asked again, pictures redrawn.
     refresh() {
-      for (const card of cards.values()) card.statsKey = "";
+      for (const card of cards.values()) {
+        card.statsKey = "";
+        card.refresh?.();
+      }
       if (last) update(last);
     },
   };

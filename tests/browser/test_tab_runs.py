@@ -218,18 +218,18 @@ def test_pinned_cards_share_the_step_and_colour_range_and_survive_reload(page, s
     frame.locator(".run-choice").select_option("gamma")
     wait_view(frame)
     frame.locator(".pin-run").click()  # loss in gamma only
-    frame.locator(".panel-tabs .tab", has_text="Pinned 2").click()
-    wait_cards_at(frame, 9, 4)  # the latest step of any card: loss's 9
-    assert [c.get_attribute("data-run") + " " + c.get_attribute("data-tag") for c in pinned_cards(frame).all()] == [
-        "alpha w", "beta w", "gamma w", "gamma loss"
-    ]
+    frame.locator(".pin-tag").click()  # loss in every run: one chart overlaying them
+    frame.locator(".panel-tabs .tab", has_text="Pinned 3").click()
+    wait_cards_at(frame, 9, 5)  # the latest step of any card: loss's 9
+    assert [(c.get_attribute("data-run") or c.get_attribute("data-runs")) + " " + c.get_attribute("data-tag")
+            for c in pinned_cards(frame).all()] == ["alpha w", "beta w", "gamma w", "gamma loss", "alpha, beta, gamma loss"]
     assert "No capture at step 9 in alpha (its steps: 0–4)." in card(frame, "alpha", "w").text_content()
     swatch = card(frame, "beta", "w").locator(".run-swatch")
     assert swatch.evaluate("s => getComputedStyle(s).backgroundColor") == rgb(expected_colour("beta"))
 
     # One slider: every card at step 3, beta's w saying it has none there.
     frame.locator(".pinned-slider").fill("3")
-    wait_cards_at(frame, 3, 4)
+    wait_cards_at(frame, 3, 5)
     for run in ("alpha", "gamma"):
         values = w(run, 3)
         summary = card(frame, run, "w").locator(".summary-line").text_content()
@@ -241,7 +241,19 @@ def test_pinned_cards_share_the_step_and_colour_range_and_survive_reload(page, s
         ".pinned-picture"
     ).is_visible()
     assert card(frame, "gamma", "loss").locator(".scalar-value").text_content() == "%s" % loss("gamma", 3)
+    overlaid = frame.locator(".pinned-card.overlaid")
+    assert overlaid.locator(".pinned-values .overlay-line").all_text_contents() == [
+        "alpha: %s" % loss("alpha", 3), "beta: no capture at step 3", "gamma: %s" % loss("gamma", 3)
+    ]
+    assert overlaid.locator("path.series[data-run]").count() == 3
     assert frame.locator(".pinned-bar .pinned-step").text_content() == "step 3 (4 of 10)"
+
+    frame.locator(".pinned-panel").click(position={"x": 5, "y": 5})
+    page.keyboard.press("ArrowRight")  # → walks the shared steps too
+    wait_cards_at(frame, 4, 5)
+    assert "x∈[340, 355]" in card(frame, "beta", "w").locator(".summary-line").text_content()
+    page.keyboard.press("ArrowLeft")
+    wait_cards_at(frame, 3, 5)
 
     # One colour range over every pinned heatmap at every step: identical colour bars.
     lo, hi = min(w(r, s).min() for r in K for s in W_STEPS), max(w(r, s).max() for r in K for s in W_STEPS)
@@ -263,12 +275,14 @@ def test_pinned_cards_share_the_step_and_colour_range_and_survive_reload(page, s
     assert "p.tensorcap.pins=" in page.url and "p.tensorcap.pstep=3" in page.url
     page.reload()
     frame = tensorboard_frame(page)
-    wait_cards_at(frame, 3, 4)
-    assert frame.locator(".panel-tabs .tab.selected").text_content() == "Pinned 2"
+    wait_cards_at(frame, 3, 5)
+    assert frame.locator(".panel-tabs .tab.selected").text_content() == "Pinned 3"
     assert colorbar_ticks(frame, "alpha", "w") == colorbar_ticks(frame, "gamma", "w")
 
     # Unpinning takes the card out, and out of the URL.
     card(frame, "gamma", "loss").locator(".unpin").click()
+    wait_cards_at(frame, 3, 4)
+    frame.locator(".pinned-card.overlaid .unpin").click()
     wait_cards_at(frame, 3, 3)
     assert "loss" not in page.url.split("p.tensorcap.pins=")[1]
 

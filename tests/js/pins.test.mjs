@@ -26,7 +26,14 @@ test("toggling pins adds and removes", () => {
 test("a tag pin is a card per selected run holding it; a run pin stays even without its tag", () => {
   const index = { runs: { b: { t: {}, u: {} }, a: { t: {} }, c: { t: {} }, d: {} } };
   const cards = expandPins([{ tag: "t", run: null }, { tag: "u", run: "b" }, { tag: "t", run: "a" }, { tag: "u", run: "d" }], index, ["c"]);
-  assert.deepEqual(cards.map(({ run, tag }) => [run, tag]), [["a", "t"], ["b", "t"], ["b", "u"], ["d", "u"]]);
+  assert.deepEqual(cards.map(({ runs, tag }) => [runs, tag]), [[["a"], "t"], [["b"], "t"], [["b"], "u"], [["d"], "u"]]);
+});
+
+test("a tag pin of a chart is one card overlaying every selected run holding it", () => {
+  const index = { runs: { b: { t: {}, u: {} }, a: { t: {} }, c: { t: {} } } };
+  const cards = expandPins([{ tag: "t", run: null }, { tag: "t", run: "a" }, { tag: "u", run: null }], index, ["c"], (tag) => tag === "t");
+  assert.deepEqual(cards.map(({ runs, tag }) => [runs, tag]), [[["a", "b"], "t"], [["a"], "t"], [["b"], "u"]]);
+  assert.deepEqual(expandPins([{ tag: "t", run: null }], index, ["a", "b", "c"], () => true), []);
 });
 
 test("the shared slider walks every card's steps", () => {
