@@ -43,12 +43,14 @@ function chart(reply, mode, width, readout) {
     const line = `M${points.join("L")}`;
     const area = `M${binX(0).toFixed(2)},${trace.baseline}L${points.join("L")}L${binX(bins - 1).toFixed(2)},${trace.baseline}Z`;
     const bad = nonFiniteText(row);
-    return svg("g", { className: "trace", style: { opacity: String(shade(k, rows.length)) } },
-      mode === "offset" ? svg("path", { className: "ridge-area", d: area }) : null,
-      svg("path", {
-        className: "ridge", d: line,
-        dataset: { step: String(row.step), baseline: String(trace.baseline), height: String(trace.height) },
-      }),
+    // Older steps paler (the lines only: labels keep their contrast).
+    return svg("g", { className: "trace" },
+      svg("g", { style: { opacity: String(shade(k, rows.length)) } },
+        mode === "offset" ? svg("path", { className: "ridge-area", d: area }) : null,
+        svg("path", {
+          className: "ridge", d: line,
+          dataset: { step: String(row.step), baseline: String(trace.baseline), height: String(trace.height) },
+        })),
       labelled(k)
         ? svg("text", { className: "ridge-label", x: MARGIN.left + plotW + 6, y: trace.baseline, text: `step ${row.step}` })
         : null,

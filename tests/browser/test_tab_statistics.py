@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import stats_logdir as logdir
 from servers import TensorBoardProcess
-from test_tab import Problems, open_tab, wait_index_complete, wait_view
+from test_tab import LOWEST_CONTRAST, Problems, open_tab, wait_index_complete, wait_view
 
 HIDE_MANY = "&hide=many"
 
@@ -265,3 +265,18 @@ def test_sorting_ten_thousand_tags_draws_only_the_visible_rows(page, server):
     )
     assert first.locator(".tag-stat").text_content() == "max|x| 9999"
     assert page.locator(".tag-list .row").count() < 100  # virtual: only the rows on screen exist
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_new_views_text_contrast_meets_wcag_aa(page, server, scheme):
+    page.emulate_media(color_scheme=scheme)
+    for fragment in (
+        "run=train&tag=hist/w&view=steps&tsort=maxabs",
+        "run=train&tag=act/nhwc&view=facets&tfilter=maxabs&tmin=1",
+        "run=train&tag=curve&smooth=0.5&logy=1",
+    ):
+        open_tab(page, server, fragment + HIDE_MANY)
+        wait_view(page)
+        page.wait_for_timeout(300)
+        worst = page.evaluate(LOWEST_CONTRAST)
+        assert worst["ratio"] >= 4.5, (fragment, worst)
