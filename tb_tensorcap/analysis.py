@@ -134,26 +134,15 @@ def histogram(array, bins):
     Returns {"bins": [{"left", "right", "count"}], "nan", "posinf", "neginf",
     "numel"}. No finite value gives no bins; a constant value gives one bin.
     """
-    if np.asarray(array).dtype == object:
-        raise ValueError("a histogram needs numeric values, not strings")
-    real = _as_real(np.asarray(array).reshape(-1))
+    real = real_elements(array)
     finite = real[np.isfinite(real)]
-    result = {
-        "numel": int(real.size),
-        "nan": int(np.count_nonzero(np.isnan(real))),
-        "posinf": int(np.count_nonzero(real == np.inf)),
-        "neginf": int(np.count_nonzero(real == -np.inf)),
-        "bins": [],
-    }
+    edges = []
     if finite.size:
         lo, hi = float(finite.min()), float(finite.max())
-        if lo == hi:
-            result["bins"] = [{"left": lo, "right": hi, "count": int(finite.size)}]
-        else:
-            counts, edges = np.histogram(finite, bins=bins, range=(lo, hi))
-            result["bins"] = [
-                {"left": float(edges[i]), "right": float(edges[i + 1]), "count": int(c)} for i, c in enumerate(counts)
-            ]
+        edges = [lo, hi] if lo == hi else np.linspace(lo, hi, bins + 1).tolist()
+    result = counts_in_edges(real, edges)
+    counts = result.pop("counts")
+    result["bins"] = [{"left": edges[i], "right": edges[i + 1], "count": c} for i, c in enumerate(counts)]
     return result
 
 
