@@ -20,7 +20,7 @@ export function createPinButtons(store) {
     // Says whether the shown capture (and its tag) are pinned.
     sync({ pins, run, tag }) {
       const pinned = (r) => pins.some((p) => p.tag === tag && p.run === r);
-      inRun.textContent = pinned(run) ? "📌 Pinned ✓" : "📌 Pin";
+      inRun.textContent = pinned(run) ? "Pinned ✓" : "Pin";
       inRun.title = pinned(run) ? `unpin ${tag} in ${run}` : `pin ${tag} in ${run} to the Pinned panel`;
       inRun.classList.toggle("selected", pinned(run));
       allRuns.textContent = pinned(null) ? "Pinned, all runs ✓" : "Pin, all runs";

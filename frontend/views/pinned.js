@@ -270,7 +270,7 @@ export function createPinnedPanel({ onOpen, onUnpin, onStep, onOwnRange }) {
     last = state;
     const { index, pins, hidden, runColours } = state;
     hint.hidden = Boolean(pins.length);
-    hint.textContent = pins.length ? "" : "Nothing pinned yet. Pin a capture from its card (📌 Pin): pinned captures "
+    hint.textContent = pins.length ? "" : "Nothing pinned yet. Pin a capture from its card (its Pin button): pinned captures "
       + "show side by side here, at one step and in one colour range.";
     toolbar.hidden = !pins.length;
     if (!index) return;
