@@ -72,30 +72,30 @@ def serialized_metadata(source, description, axes=None):
     return cached
 
 
-class StepCounters(capture_core.StepCounters):
+class StepCounters:
     """Per-tag capture counters: the default step of the n-th capture is n.
 
-    Eager captures count in Python (`capture_core.StepCounters`). Inside
+    Eager captures count in Python, in the process's counters that the
+    TensorFlow-free path counts in too (`capture_core.step_counters`). Inside
     `tf.function` the count must advance on every call, not once at trace
     time, so a tag captured there gets a `tf.Variable` counter (created
-    outside the function), which eager captures of that tag then share.
+    outside the function, starting where the count was), which eager captures
+    of that tag then share.
     """
 
     def __init__(self):
-        super().__init__()
+        self._lock = threading.Lock()
         self._variables = {}
 
     def next_step(self, tag):
         with self._lock:
             variable = self._variables.get(tag)
             if variable is None and tf.executing_eagerly():
-                count = self._counts.get(tag, 0)
-                self._counts[tag] = count + 1
-                return count
+                return capture_core.step_counters.next_step(tag)
             if variable is None:
                 with tf.init_scope():
                     variable = tf.Variable(
-                        self._counts.get(tag, 0),
+                        capture_core.step_counters.count(tag),
                         dtype=tf.int64,
                         trainable=False,
                         name="tensorcap_step",

@@ -12,6 +12,7 @@ writers), and then they act as one:
 * one notion of where a capture was made: the innermost frame outside
   TensorCap and the libraries that call user code (TensorFlow, Keras, JAX,
   Flax, PyTorch);
+* one per-tag counter of default steps (`step_counters`);
 * one default run (`DefaultWriter`): ``$TENSORCAP_LOGDIR``, else
   ``runs/<YYYYmmdd-HHMMSS>`` with the time the process first needed it (so
   TensorCap's TensorFlow writer and its TensorFlow-free one write to the same
@@ -215,10 +216,21 @@ class StepCounters:
         self._counts = {}
 
     def next_step(self, tag):
+        """The default step of this capture of `tag`, counted."""
         with self._lock:
             count = self._counts.get(tag, 0)
             self._counts[tag] = count + 1
             return count
+
+    def count(self, tag):
+        """How many captures of `tag` were counted."""
+        with self._lock:
+            return self._counts.get(tag, 0)
+
+
+# The process's counters, shared by both paths: a tag captured without a step through
+# either counts on (`capture_context.StepCounters` adds tf.function's counters). Tests replace it.
+step_counters = StepCounters()
 
 
 # -- TensorCap's own writer -------------------------------------------------------------

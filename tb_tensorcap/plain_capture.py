@@ -11,10 +11,12 @@ writer:
 
 * Step: the explicit ``step`` argument; else the step of the innermost
   ``writer.as_default(step=...)`` block; else a per-name counter: the n-th
-  capture of a tag is step n (from 0).
+  capture of a tag is step n (from 0), counted with the TensorFlow path's.
 * Writer: the explicit ``writer`` argument; else the innermost
-  ``writer.as_default()`` block's; else TensorCap's own writer
-  (`event_writer.default_writer`), in the process's default run.
+  ``writer.as_default()`` block's; else, in a program that also captures
+  through TensorFlow (`summary` is loaded), the TensorFlow path's rules (the
+  active ``tf.summary`` writer, else TensorCap's own); else TensorCap's own
+  writer (`event_writer.default_writer`), in the process's default run.
 * Source: the innermost frame outside TensorCap and the array libraries.
 * `Capturer` blocks share one stack per thread with the TensorFlow path's
   (`capture_core`, which holds every rule both paths share).
@@ -26,6 +28,8 @@ What needs TensorFlow: `record()` (automatic capture of every op),
 A value being traced (inside ``jax.jit`` or ``jax.grad``) has no numbers to
 capture; ``jax.debug.callback`` hands them over at run time (see the README).
 """
+
+import sys
 
 import numpy as np
 
@@ -85,14 +89,20 @@ def write(value, tag, step, description, writer, source, axes=None):
             "cannot capture %r: writer must be a tensorcap.Writer, not %s (tf.summary writers need "
             "TensorFlow)" % (tag, type(writer).__name__)
         )
+    default, default_step = event_writer.active()
+    tensorflow_path = sys.modules.get("tb_tensorcap.summary") if writer is None and default is None else None
+    if tensorflow_path is not None:
+        # The program captures through TensorFlow too: its writer rules (the active tf.summary
+        # writer) then apply to every capture without a tensorcap.Writer, as for tensorcap.capture.
+        tensorflow_path.write(value, tag, step, description, None, source, axes=axes)
+        return
     array = capture_core.to_numpy(value, tag)
     axes = metadata.check_axes(axes, array.ndim, tag)
     plan = chunk_plan(array)
-    default, default_step = event_writer.active()
     writer = writer or default or event_writer.default_writer.get()
     if step is None:
         step = default_step
-    step = _counters.next_step(tag) if step is None else _check_step(step, tag)
+    step = capture_core.step_counters.next_step(tag) if step is None else _check_step(step, tag)
     _used_writers.add(writer)
     if plan is None:
         writer.write(tag, array, step, _metadata(source, description, axes))
@@ -139,5 +149,4 @@ def _metadata(source, description, axes=None):
     return cached
 
 
-_counters = capture_core.StepCounters()
 _used_writers = set()  # writers are few and flushed at exit: hold them

@@ -67,8 +67,9 @@ def isolated_capture(monkeypatch):
     """
     import tensorflow as tf
 
-    from tb_tensorcap import capture_context, writers
+    from tb_tensorcap import capture_context, capture_core, writers
 
+    monkeypatch.setattr(capture_core, "step_counters", capture_core.StepCounters())
     monkeypatch.setattr(capture_context, "step_counters", capture_context.StepCounters())
 
     class NoDefaultWriter:

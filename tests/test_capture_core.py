@@ -20,28 +20,33 @@ from tb_tensorcap import capture_core
 pytestmark = pytest.mark.usefixtures("isolated_capture")
 
 MIXED_PROGRAM = """
+import sys
 import numpy as np
 import tensorflow as tf
 import tb_tensorcap as tensorcap
 from tb_tensorcap import plain_capture
 
-tensorcap.capture(tf.constant([1.0, 2.0]), "tf_value")       # TensorCap's tf.summary writer
-plain_capture.capture(np.arange(3), "numpy_value")           # TensorCap's TensorFlow-free writer
-plain_capture.capture(np.arange(3) + 1, "numpy_value")       # its step 1
+plain_capture.capture(np.float32([0, 1]), "counted")   # TensorFlow's path not loaded yet: the TF-free writer, step 0
+tensorcap.capture(tf.constant([1.0, 2.0]), "counted")  # TensorCap's tf.summary writer, the same run, step 1
+plain_capture.capture(np.float32([2, 3]), "counted")   # step 2, by TensorFlow's rules from now on
 with tensorcap.Capturer("outer") as outer:
     with plain_capture.Capturer("inner") as inner:
-        tensorcap.capture(np.float32(1.5), "x")              # the innermost block writes it
-    plain_capture.capture(np.float32(2.5), "y")              # written by the TensorFlow block
+        tensorcap.capture(np.float32(1.5), "x")          # the innermost block writes it
+    plain_capture.capture(np.float32(2.5), "y")          # written by the TensorFlow block
+user = tf.summary.create_file_writer(sys.argv[1])
+with user.as_default(step=7), plain_capture.Capturer("numpy"):
+    plain_capture.capture(np.ones(2), "z")               # joins the user's active tf.summary writer
+user.flush()
 print("logdirs", tensorcap.default_logdir(), plain_capture.default_logdir())
 print("kept", sorted(inner.tensors), sorted(outer.tensors))
 tensorcap.flush()
 """
 
 
-def test_numpy_and_tensorflow_captures_share_one_default_run_and_one_block_stack(tmp_path):
+def test_numpy_and_tensorflow_captures_share_one_default_run_one_block_stack_and_one_step_count(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("TENSORCAP_LOGDIR", "TF_CONFIG")}
     proc = subprocess.run(
-        [sys.executable, "-c", MIXED_PROGRAM],
+        [sys.executable, "-c", MIXED_PROGRAM, str(tmp_path / "user")],
         env=dict(env, TF_CPP_MIN_LOG_LEVEL="3"),
         capture_output=True,
         text=True,
@@ -57,12 +62,14 @@ def test_numpy_and_tensorflow_captures_share_one_default_run_and_one_block_stack
     assert "kept ['x'] ['y']" in proc.stdout
     reader = tensorcap.load(tmp_path / logdir, cache_dir=None)
     assert reader.runs() == ["."]
-    assert reader.tags(".") == ["numpy_value", "outer/inner/x", "outer/y", "tf_value"]
-    assert reader.steps(".", "numpy_value") == [0, 1]
-    assert reader.value(".", "numpy_value", 1).tolist() == [1, 2, 3]
-    assert reader.value(".", "tf_value", 0).tolist() == [1.0, 2.0]
+    assert reader.tags(".") == ["counted", "outer/inner/x", "outer/y"]
+    assert reader.steps(".", "counted") == [0, 1, 2]
+    assert [reader.value(".", "counted", step).tolist() for step in (0, 1, 2)] == [[0, 1], [1, 2], [2, 3]]
+    assert reader.repeats(".", "counted") == 0
     assert float(reader.value(".", "outer/inner/x", 0)) == 1.5
     assert float(reader.value(".", "outer/y", 0)) == 2.5
+    user = tensorcap.load(tmp_path / "user", cache_dir=None)
+    assert user.tags(".") == ["numpy/z"] and user.steps(".", "numpy/z") == [7]
 
 
 class _TorchCudaLike:
