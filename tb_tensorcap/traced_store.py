@@ -75,7 +75,8 @@ class Needs:
 
     def now(self):
         """(any block open, statistics needed, values needed)."""
-        open_ = list(self._open.values())
+        with self._lock:
+            open_ = list(self._open.values())
         return bool(open_), any(s for s, _ in open_), any(v for _, v in open_)
 
 
@@ -121,6 +122,7 @@ class HostStore:
         self._tensors = []
         self._graph = graph
         self._pending = []  # CallKept of the calls not polled yet
+        self._error = None  # what a call's numpy_function raised, for the next poll
         self._lock = threading.Lock()
 
     def instrument(self, tag, tensor, source):
@@ -139,7 +141,20 @@ class HostStore:
         return [done.op]
 
     def _on_call(self, *arrays):
-        """Runs inside each call (in TensorFlow's thread), with the tensors' buffers as numpy arrays."""
+        """Runs inside each call (in TensorFlow's thread), with the tensors' buffers as numpy arrays.
+
+        Never raises: an error would fail the user's call. It is kept and
+        raised by the next `poll` instead, in the block's thread, where the
+        block reports it as any failure of capturing.
+        """
+        try:
+            return self._keep(arrays)
+        except Exception as e:  # noqa: BLE001 - never break the user's function
+            with self._lock:
+                self._error = e
+            return np.bool_(False)
+
+    def _keep(self, arrays):
         open_, statistics, values = needs.now()
         if not open_:
             return np.bool_(False)
@@ -159,6 +174,9 @@ class HostStore:
         """The `CallKept` of each call since the last poll, in call order."""
         with self._lock:
             pending, self._pending = self._pending, []
+            error, self._error = self._error, None
+        if error is not None:
+            raise error
         return pending
 
     def values(self, kept):

@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 
 import tb_tensorcap as tensorcap
-from tb_tensorcap import event_files, metadata, traced_store
+from tb_tensorcap import event_files, health, metadata, traced_store
 
 pytestmark = pytest.mark.usefixtures("isolated_capture")
 
@@ -383,3 +383,19 @@ def test_health_captures_keep_the_order_ops_ran_in(tmp_path, writer_at):
     order = [i.tag for i in reader.captures("run") if i.step == 1]
     # The function's internal ops come where the call ran: after AddV2, before its output and Relu.
     assert order == ["blk/AddV2", "blk/Mul", "blk/Log", "blk/<lambda>", "blk/Relu"]
+
+
+def test_an_error_inside_a_traced_call_never_fails_the_users_call(tmp_path, writer_at, monkeypatch):
+    writer = writer_at(tmp_path / "run")
+    function = tf.function(_step)
+    with tensorcap.record("fn", step=0, writer=writer, mode="health"):  # traced here, host store
+        function(tf.constant(X), tf.constant(W), 0.0)
+
+    def broken(arrays):
+        raise MemoryError("no room for the statistics")
+
+    monkeypatch.setattr(health, "host_rows", broken)
+    with pytest.warns(RuntimeWarning, match="capturing failed.*no room for the statistics"):
+        with tensorcap.record("fn", step=1, writer=writer, mode="health"):
+            out = function(tf.constant(X), tf.constant(W), 0.0)
+    np.testing.assert_allclose(out.numpy(), _step(tf.constant(X), tf.constant(W), 0.0).numpy())
