@@ -7,10 +7,13 @@ each in this process:
 
 * the cold scan (`Reader.refresh`: 10 million statistics-only captures) and
   the reopen of the saved index in a new `Reader`;
-* `answers.health` (what the `/health` route answers) on the reopened index:
-  wall time (median of `--repeats`) and the reply's size as JSON, checking
-  that the planted NaN's cell is flagged and opens it;
-* the same reply at the tab's default size and at `max_steps=2000`.
+* the first lookup of the reopened index (its (tag, step) view, built once
+  and shared by every route);
+* `answers.health` (what the `/health` route answers): the first answer,
+  the same question again (a kept reply; median of `--repeats`), and the
+  reply's size as JSON, checking that the planted NaN's cell is flagged and
+  opens it; at the route's default size (200 x 400) and at what the tab asks
+  on a 1,200-pixel-wide panel (400 columns x 1,000 rows).
 
     python benchmarks/health_overview_bench.py [--tags 1000] [--steps 10000]
 

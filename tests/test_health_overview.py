@@ -109,3 +109,43 @@ def test_the_command_says_which_steps_kept_only_statistics(flight_logdir, capsys
     assert cli.main(["show", str(flight_logdir), "train", "step/Log", "--step", "3"]) == 2
     assert "health mode: only its statistics" in capsys.readouterr().err
     assert cli.main(["alerts", str(flight_logdir), "--json"]) == 1
+
+
+class _Columns:
+    """A reader stand-in: `statistics_columns` (rows sorted by tag id, step, capture order) and what keys replies."""
+
+    def __init__(self, rows, tags):
+        self.rows, self.tags = rows, tags
+
+    def compute_stats(self, run, progress=None):
+        pass
+
+    def count(self, run):
+        return len(self.rows)
+
+    def progress(self):
+        return {"statistics": {"done": len(self.rows), "total": len(self.rows)}}
+
+    def statistics_columns(self, run, every_capture=False):
+        fields = ("tag_id", "step", "order", "min", "max", "nan", "posinf", "neginf", "zeros", "numel")
+        columns = {name: np.array([r[i] for r in self.rows]) for i, name in enumerate(fields)}
+        columns.update(tags=self.tags, string=np.zeros(len(self.rows), bool), known=np.ones(len(self.rows), np.int8))
+        return columns
+
+
+def test_rows_follow_first_capture_and_every_repeat_counts():
+    # Tag id 0 ("late") was first captured after tag id 1 ("early"); "late" has two captures at step 1,
+    # the earlier one holding NaN: the cell is flagged and opens it, though the last capture is finite.
+    rows = [
+        (0, 0, 5, -1.0, 100.0, 0, 0, 0, 0, 4),
+        (0, 1, 6, -1.0, 1.0, 2, 0, 0, 0, 4),
+        (0, 1, 7, -1.0, 1.0, 0, 0, 0, 0, 4),
+        (1, 0, 0, 0.0, 0.0, 0, 0, 0, 4, 4),
+        (1, 1, 1, 0.5, 2.0, 0, 0, 0, 0, 4),
+    ]
+    reply = health_overview.overview(_Columns(rows, ["late", "early"]), "run")
+    assert reply["tags"] == ["early", "late"]
+    assert reply["flags"] == [8, 0, 0, 1]  # early: all zeros, fine; late: fine, NaN
+    assert reply["magnitude"] == [None, pytest.approx(math.log10(2), abs=1e-3), 2.0, 0.0]
+    assert reply["open"] == [[0, 0], [0, 1], [1, 0], [1, 1]]
+    assert reply["captures"] == 5 and reply["unknown"] == 0
