@@ -3,14 +3,16 @@
 //
 // The run order comes from TensorBoard itself: its run list over the plugin
 // channel where TensorBoard frames the tab (the very list its colours are
-// given from), else its `data/runs` route, asked again when the index holds a
-// run not seen yet. A run TensorBoard has not listed yet is grey (as in
-// TensorBoard) until it is.
+// given from; its `data/runs` when no answer comes within 3 s), else its
+// `data/runs` route, asked again when the index holds a run not seen yet. A
+// run TensorBoard has not listed yet is grey (as in TensorBoard) until it is.
 
 import { fetchTensorBoardRuns, isAbort } from "./api.js";
 import { h } from "./dom.js";
 import { followRunList } from "./host.js";
 import { createColourIds, runColourMap } from "./runcolors.js";
+
+const RUN_LIST_WAIT_MS = 3000;
 
 /**
  * @param {Window|null} host TensorBoard's window, or null
@@ -46,7 +48,14 @@ export function followRunColours(host, store) {
     });
   }
 
-  if (host) followRunList(host, seen).catch(() => seen(Object.keys(store.get().index?.runs ?? {}).sort()));
+  if (host) {
+    // A TensorBoard that does not answer GetRuns (an older one): its data/runs instead.
+    const fallback = () => {
+      if (!ids.known() && store.get().index) askTensorBoard(store.get().index);
+    };
+    followRunList(host, seen).catch(fallback);
+    setTimeout(fallback, RUN_LIST_WAIT_MS);
+  }
   new MutationObserver(update).observe(document.documentElement, { attributes: true, attributeFilter: ["data-theme"] });
   store.subscribe((state, previous) => {
     if (!state.index) return;
