@@ -42,7 +42,7 @@ function stepRanges(steps) {
 }
 
 // One pinned card: its header, summary, note and picture.
-function createPinnedCard({ run, tag, onOpen, onUnpin }) {
+function createPinnedCard({ run, tag, onOpen, onUnpin, onStep }) {
   const swatch = h("i", { className: "run-swatch", "aria-hidden": "true" });
   const summary = h("p", { className: "summary-line" });
   const note = h("div", { className: "pinned-note" });
@@ -133,7 +133,7 @@ function createPinnedCard({ run, tag, onOpen, onUnpin }) {
             sliceShape: sliced ? resultShape(entries, shape) : shape, stats: this.stats,
             // A line or scalar chart in the run's colour, with its name (an overlay of one run).
             overlay: [{ run, color: color ?? "currentColor", facts, rows: this.stats, error: null }],
-            signal, pickStep: () => {}, rerender: () => {},
+            signal, pickStep: onStep, rerender: () => {},
           });
         }
       } catch (error) {
@@ -293,14 +293,15 @@ export function createPinnedPanel({ onOpen, onUnpin, onStep, onOwnRange }) {
       if (!cards.has(key)) {
         cards.set(key, pin.run === null && overlaid(tag)
           ? createOverlayCard({ runs, tag, onOpen: open, onUnpin: () => onUnpin(pin), onStep })
-          : createPinnedCard({ run: runs[0], tag, onOpen: open, onUnpin: () => onUnpin(pin) }));
+          : createPinnedCard({ run: runs[0], tag, onOpen: open, onUnpin: () => onUnpin(pin), onStep }));
       }
       const card = cards.get(key);
       const factsList = runs.map((run) => index.runs[run]?.[tag] ?? null);
       if (!card.overlaid && factsList[0]) loadStats(card, runs[0], tag, factsList[0]);
       return { card, facts: factsList[0], factsList, run: runs[0] };
     });
-    show(grid, shown.map(({ card }) => card.element));
+    const elements = shown.map(({ card }) => card.element);
+    if (elements.length !== grid.children.length || elements.some((e, i) => grid.children[i] !== e)) show(grid, elements);
 
     steps = stepUnion(shown.flatMap(({ factsList }) => factsList));
     const step = state.pinStep !== null && steps.includes(state.pinStep) ? state.pinStep : steps[steps.length - 1] ?? null;
