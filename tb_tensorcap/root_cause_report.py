@@ -8,6 +8,8 @@ were not captured), and `describe(reply)`, the few lines the command and
 `print(tensorcap.rootcause(...))` show.
 """
 
+from tb_tensorcap import codec
+
 # Ops that turn an exact zero, or a negative value, of an input into NaN/Inf.
 _ZERO_SENSITIVE = {
     "Log": (0,),
@@ -24,20 +26,9 @@ _ZERO_SENSITIVE = {
     "Digamma": (0,),
     "Lgamma": (0,),
 }
-# Inputs of these dtypes cannot be NaN/Inf: not capturing them hides nothing.
-_NO_NONFINITE_DTYPES = {
-    "resource",
-    "variant",
-    "string",
-    "bool",
-    "int8",
-    "int16",
-    "int32",
-    "int64",
-    "uint8",
-    "uint16",
-    "uint32",
-    "uint64",
+# Inputs of these dtypes cannot be NaN/Inf (handles, strings, booleans, integers): not capturing them hides nothing.
+_NO_NONFINITE_DTYPES = frozenset(["resource", "variant", "string"]) | {
+    name for name in codec.SUPPORTED_DTYPES if name != "string" and codec.numpy_dtype(name).kind in "biu"
 }
 _NEGATIVE_SENSITIVE = {"Log": (0,), "Sqrt": (0,), "Rsqrt": (0,), "Pow": (0,), "Xlogy": (1,)}
 
