@@ -15,9 +15,11 @@ instrumented so its internal values are written too (`graph_capture`).
 With each op output it stores the op's lineage, where each input came from
 (`lineage`); tensors from outside the block that can hold NaN/Inf (data,
 Python numbers, a function's arguments and constants) are captured too,
-once per block, as ``<prefix>/input/<name>`` (``<prefix>/<fn>/argument/<name>``,
-``<prefix>/<fn>/constant/<name>`` inside a function). Health mode keeps no
-lineage yet.
+once per block and step (the k-th call of a `tf.function` in the block
+finds its inputs at its own step, below), as ``<prefix>/input/<name>`` (``<prefix>/<fn>/argument/<name>``,
+``<prefix>/<fn>/constant/<name>`` inside a function). Health mode and the
+flight recorder keep the same lineage with each statistics row (and with the
+full values the recorder writes), so a root cause needs statistics alone.
 
 Steps: the explicit ``step``; else TensorFlow's summary step; else the
 number of times a block with this prefix was entered before (step n = the
@@ -43,7 +45,10 @@ Threads and nesting: TensorFlow's op callbacks are thread-local, and so is
 (`tf.distribute.MirroredStrategy` runs replicas in their own threads: open the
 block inside the replica function). In nested blocks each op is captured once,
 by the innermost block, under the inner prefix nested in the outer one; each
-block has its own op counter and its own step. `tensorcap.capture()` inside a
+block has its own op counter and its own step; a tensor the outer block
+captured is linked to that capture (at the outer block's step), not captured
+again by the inner one, and the outer block's later ops link to the inner
+block's captures. `tensorcap.capture()` inside a
 block writes under the block's prefix at its step, in order with the ops.
 The ops TensorCap itself runs to write are never captured.
 """
@@ -205,6 +210,8 @@ class Recording(summary.Capturer):
             stack.remove(self)
             if not stack:
                 op_callback.remove()
+            else:
+                stack[-1]._lineage.adopt(self._lineage)
         try:
             if self._health is not None:
                 self._finish_health()
@@ -224,7 +231,7 @@ class Recording(summary.Capturer):
             self._recorder._step_done(self._replica + self.prefix, captures, self._write_full)
 
     def _write_full(self, items, step):
-        """Writes the flight recorder's [(tag, tensor, source, description)] in full at `step` (`block_writer`)."""
+        """Writes the flight recorder's [(tag, tensor, source, description, lineage)] at `step` (`block_writer`)."""
         block_writer.write_full(items, step, self._writer, self._replica)
 
     # -- manual captures inside the block ---------------------------------------
@@ -277,7 +284,7 @@ class Recording(summary.Capturer):
             self._lineage.not_captured(outputs, op_type)
             return
         scope = op_naming.eager_scope(tf_internals.eager_scope_name(), self._entry_scope)
-        step = None
+        step = self.step
         if call is not None:
             base, step = op_naming.op_base(scope, name, 0), self.step + call
         else:
@@ -291,13 +298,13 @@ class Recording(summary.Capturer):
                 continue
             if source is None:
                 source = capture_context.source_location()
-                found = self._lineage.op(name, op_type, inputs, base, self._capture_external)
+                found = self._lineage.op(name, op_type, inputs, base, self._capture_external, step, self._outer())
             if self._limit is not None and self.count >= self._limit:
                 self._stop()
                 return
             tag = op_naming.output_tag(base, k)
             self._add(tag, tensor, source, step=step, lineage_facts=found)
-            self._lineage.produced(tensor, self._replica + self._tag(tag))
+            self._lineage.produced(tensor, self._replica + self._tag(tag), step)
             if self._keep:
                 self._tensors[tag] = tensor
 
@@ -331,29 +338,34 @@ class Recording(summary.Capturer):
                 source = capture_context.source_location()
                 found = lineage.graph_op(name, op_type, inputs, graph, self._instrument_external)
             tag = op_naming.output_tag(base, k)
-            self._instrument(tag, tensor, source, found)
-            lineage.graph_produced(graph, tensor, self._replica + self._tag(tag))
+            if self._instrument(tag, tensor, source, found):
+                lineage.graph_produced(graph, tensor, self._replica + self._tag(tag))
+            else:
+                lineage.graph_not_captured(graph, [tensor], name)
 
-    def _capture_external(self, name, tensor, origin):
-        """Captures an eager tensor from outside the block; its full tag, or None if not (filters, health mode)."""
-        if (
-            self._health is not None
-            or not self._wanted(tensor.dtype)
-            or (self._limit is not None and self.count >= self._limit)
-        ):
+    def _capture_external(self, name, tensor, origin, step):
+        """Captures an eager tensor from outside the block at `step`; its full tag, or None if not.
+
+        (None: filtered out by ``dtypes``, or past ``max_captures``.)
+        """
+        if not self._wanted(tensor.dtype) or (self._limit is not None and self.count >= self._limit):
             return None
-        self._add(name, tensor, capture_context.source_location(), lineage_facts={"origin": origin})
+        self._add(name, tensor, capture_context.source_location(), step=step, lineage_facts={"origin": origin})
         return self._replica + self._tag(name)
 
+    def _outer(self):
+        """The lineages of the thread's enclosing open blocks, innermost first (nested blocks)."""
+        stack = op_callback.open_records()
+        if len(stack) < 2 or stack[-1] is not self:
+            return ()
+        return [block._lineage for block in reversed(stack[:-1])]
+
     def _instrument_external(self, name, tensor, origin):
-        """Instruments a function's argument or constant; its full tag, or None if not (filters, health mode)."""
-        if (
-            self._health is not None
-            or not self._wanted(tensor.dtype)
-            or (self._limit is not None and self.count >= self._limit)
-        ):
+        """Instruments a function's argument or constant; its full tag, or None if not (filters, max_captures)."""
+        if not self._wanted(tensor.dtype) or (self._limit is not None and self.count >= self._limit):
             return None
-        self._instrument(name, tensor, capture_context.source_location(), {"origin": origin})
+        if not self._instrument(name, tensor, capture_context.source_location(), {"origin": origin}):
+            return None
         return self._replica + self._tag(name)
 
     def _wanted(self, dtype):
@@ -392,15 +404,12 @@ class Recording(summary.Capturer):
         return "%s/%s" % (self.prefix, name) if self.prefix else name
 
     def _add(self, name, tensor, source, description=None, step=None, lineage_facts=None):
-        """Counts one capture and buffers (or writes) it, with its lineage ({"op": ...}, {"origin": ...}).
-
-        Health mode keeps no lineage yet: its rows carry statistics only.
-        """
+        """Counts one capture and buffers (or writes) it, with its lineage ({"op": ...}, {"origin": ...})."""
         tag = self._tag(name)
         self.count += 1
         self.tags.append(tag)
         if self._health is not None and (step is None or step == self.step):
-            self._health.add(self._replica + tag, tensor, source, description)
+            self._health.add(self._replica + tag, tensor, source, description, lineage_facts)
             return
         nbytes = block_writer.nbytes(tensor)
         if nbytes > block_writer.DIRECT_BYTES or (step is not None and step != self.step):
@@ -420,20 +429,23 @@ class Recording(summary.Capturer):
         """Adds a gated summary write of a symbolic `tensor` to its graph, with its lineage.
 
         In health mode, the ops keeping its statistics (and, under a flight
-        recorder, its value) on device instead.
+        recorder, its value) on device instead. Returns whether it
+        instrumented the tensor (health mode cannot when its rank is unknown).
         """
         tag = self._tag(name)
         if self._health is not None:
             with capture_context.writing():
-                if self._health.instrument(tensor.graph, self._replica + tag, tensor, source):
-                    self.count += 1
-                    self.tags.append(tag)
-            return
+                done = self._health.instrument(tensor.graph, self._replica + tag, tensor, source, lineage_facts)
+            if done:
+                self.count += 1
+                self.tags.append(tag)
+            return done
         self.count += 1
         self.tags.append(tag)
         graph_capture.add_gated_write(
             self._replica + tag, tensor, self._writer, lineage.serialized_metadata(source, None, lineage_facts)
         )
+        return True
 
 
 _storable_dtypes = {}

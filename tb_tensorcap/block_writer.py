@@ -12,7 +12,7 @@ still suppresses the writing.
 import numpy as np
 import tensorflow as tf
 
-from tb_tensorcap import capture_context, codec, summary, tf_internals
+from tb_tensorcap import capture_context, codec, lineage, summary, tf_internals
 
 # Buffered values are written when they reach this many bytes; one value
 # larger than DIRECT_BYTES is written on its own (chunked by `summary`).
@@ -46,19 +46,21 @@ class PendingValues:
 
 
 def write_full(items, step, writer, replica):
-    """Writes [(tag, tensor, source, description)] (tags with the `replica` prefix) in full at `step`; flushes.
+    """Writes [(tag, tensor, source, description, lineage)] (tags with the `replica` prefix) in full at `step`.
+
+    Flushes the writer after.
 
     The flight recorder's path: a health block's kept values, written when a
     NaN appears.
     """
     pieces, pending = [], 0
     with capture_context.writing(), tf_internals.writer_as_default(writer):
-        for tag, tensor, source, description in items:
+        for tag, tensor, source, description, facts in items:
             size = nbytes(tensor)
             if size > DIRECT_BYTES:  # chunked if needed; `write` adds this thread's replica prefix again
-                summary.write(tensor, tag[len(replica) :], step, description, writer, source)
+                summary.write(tensor, tag[len(replica) :], step, description, writer, source, facts)
                 continue
-            _encode(pieces, tag, tensor, capture_context.serialized_metadata(source, description))
+            _encode(pieces, tag, tensor, lineage.serialized_metadata(source, description, facts))
             pending += size
             if pending >= FLUSH_BYTES:
                 tf.summary.experimental.write_raw_pb(b"".join(pieces), step=step)

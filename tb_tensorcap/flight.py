@@ -97,8 +97,8 @@ class FlightRecorder:
     def _step_done(self, key, captures, write_values):
         """Called when a block closes: fires the trigger or keeps the step.
 
-        `write_values(items, step)` writes [(tag, tensor, source, description)]
-        as full captures at `step`; the block's writer is flushed after.
+        `write_values(items, step)` writes [(tag, tensor, source, description,
+        lineage)] as full captures at `step`; the block's writer is flushed after.
         """
         fired = self.trigger(captures.stats()) if callable(self.trigger) else captures.nonfinite()
         with self._lock:
@@ -163,7 +163,7 @@ class FlightRecorder:
 def _values(captures):
     """(items, left_out, None) for a step, or (None, (), reason) when its values are no longer kept.
 
-    items: [(tag, tensor, source, description)] in capture order; left_out:
+    items: [(tag, tensor, source, description, lineage)] in capture order; left_out:
     tags of traced tensors the device ring did not keep (max_bytes).
     """
     items, left_out = [], []
@@ -175,11 +175,11 @@ def _values(captures):
         tensors = store.values(kept)
         if tensors is None:
             return None, (), _LOST_REASONS[type(store).__name__]
-        for (tag, _, _, source), tensor in zip(store.specs, tensors):
+        for (tag, _, _, source, lineage), tensor in zip(store.specs, tensors):
             if tensor is None:
                 left_out.append(tag)
             else:
-                items.append((tag, tensor, source, None))
+                items.append((tag, tensor, source, None, lineage))
     return items, left_out, None
 
 

@@ -353,25 +353,35 @@ class RecordSpecs:
         self._max_cached = max_cached
 
     def metadata(self, specs):
-        """`SummaryMetadata` for `specs`: [(tag, dtype, rank, source dict or None[, op dict or None])]."""
-        key = tuple((spec[0], spec[1], spec[2], _source_key(spec[3]), repr(_op(spec))) for spec in specs)
+        """`SummaryMetadata` for `specs`: [(tag, dtype, rank, source dict or None[, lineage])].
+
+        lineage: None, or {"op": ...} and/or {"origin": ...} (metadata.py, "Lineage").
+        """
+        key = tuple((spec[0], spec[1], spec[2], _source_key(spec[3]), repr(_lineage(spec))) for spec in specs)
         cached = self._cache.get(key)
         if cached is None:
-            sources, ops, rows, index_of = [], [], [], {}
+            sources, ops, origins, rows, index_of = [], [], [], [], {}
             for spec in specs:
                 tag, dtype, rank, source = spec[:4]
-                source_index = _index(index_of, sources, _source_key(source), source)
-                op = _op(spec)
-                op_index = _index(index_of, ops, ("op", repr(op)), op)
-                rows.append((tag, dtype, rank, source_index, op_index))
+                lineage = _lineage(spec)
+                rows.append(
+                    (
+                        tag,
+                        dtype,
+                        rank,
+                        _index(index_of, sources, ("source", _source_key(source)), source),
+                        _index(index_of, ops, ("op", repr(lineage.get("op"))), lineage.get("op")),
+                        _index(index_of, origins, ("origin", repr(lineage.get("origin"))), lineage.get("origin")),
+                    )
+                )
             if len(self._cache) >= self._max_cached:
                 self._cache.clear()
-            cached = self._cache[key] = metadata.create_health_metadata(rows, sources, ops)
+            cached = self._cache[key] = metadata.create_health_metadata(rows, sources, ops, origins)
         return cached
 
 
-def _op(spec):
-    return spec[4] if len(spec) > 4 else None
+def _lineage(spec):
+    return (spec[4] if len(spec) > 4 else None) or {}
 
 
 def _index(index_of, items, key, item):

@@ -31,11 +31,12 @@ class StepCaptures:
 
     Attributes:
       step, prefix: the block's.
-      specs: [(tag, dtype, rank, source)] in capture order.
+      specs: [(tag, dtype, rank, source, lineage)] in capture order
+        (lineage: {"op": ...} and/or {"origin": ...}, or None).
       rows: float64 vector of their health rows (`health` layout), or None
         when only whether any is non-finite was computed.
-      values: in capture order, ("eager", (tag, tensor, source, description))
-        for an eager value (a reference) and ("traced", store, kept) for the
+      values: in capture order, ("eager", (tag, tensor, source, description,
+        lineage)) for an eager value (a reference) and ("traced", store, kept) for the
         values a traced function's call kept (`traced_store.CallKept`).
       nbytes: the bytes of the values kept in memory.
     """
@@ -74,24 +75,27 @@ class BlockHealth:
         self._statistics = self._write or callable(recorder.trigger)
         self._recorder = recorder
         self.captures = StepCaptures(step, prefix)
-        self._eager = []  # (tag, tensor, source, description)
+        self._eager = []  # (tag, tensor, source, description, lineage)
         self._parts = []  # in capture order: ("eager", index into _eager) or ("traced", store, CallKept)
         traced_store.needs.opened(self, self._statistics, recorder is not None)
 
-    def add(self, tag, tensor, source, description=None):
-        """An eager value captured by the block (kept by reference until the block closes)."""
+    def add(self, tag, tensor, source, description=None, lineage=None):
+        """An eager value captured by the block (kept by reference until the block closes), with its lineage."""
         self._parts.append(("eager", len(self._eager)))
-        self._eager.append((tag, tensor, source, description))
+        self._eager.append((tag, tensor, source, description, lineage))
 
-    def instrument(self, graph, tag, tensor, source):
-        """Makes the function being traced keep `tensor`'s statistics (and value) for later calls."""
+    def instrument(self, graph, tag, tensor, source, lineage=None):
+        """Makes the function being traced keep `tensor`'s statistics (and value) for later calls.
+
+        Returns whether it did (a tensor of unknown rank cannot be).
+        """
         with _stores_lock:
             store = _stores.get(graph)
             if store is None:
                 recorder = self._recorder
                 slots = recorder.keep_steps + 1 if recorder is not None else 0
                 store = _stores[graph] = traced_store.store_for(tensor, slots, getattr(recorder, "max_bytes", None))
-        return store.instrument(tag, tensor, source)
+        return store.instrument(tag, tensor, source, lineage)
 
     def after_function_call(self):
         """Collects what the traced functions kept during the call that just ran (before its outputs)."""
@@ -105,7 +109,7 @@ class BlockHealth:
         """Computes the eager statistics and writes the block's health record; returns the captures."""
         traced_store.needs.closed(self)
         captures = self.captures
-        tensors = [tensor for _, tensor, _, _ in self._eager]
+        tensors = [item[1] for item in self._eager]
         if self._statistics:
             eager_rows = _stats.rows(tensors) if tensors else np.zeros([0])
             captures._nonfinite = health.rows_nonfinite(eager_rows, [t.shape.rank for t in tensors])
@@ -118,8 +122,8 @@ class BlockHealth:
         for part in self._parts:
             if part[0] == "eager":
                 item = self._eager[part[1]]
-                tag, tensor, source, _ = item
-                captures.specs.append((tag, tensor.dtype.name, tensor.shape.rank, source))
+                tag, tensor, source, _, lineage = item
+                captures.specs.append((tag, tensor.dtype.name, tensor.shape.rank, source, lineage))
                 if eager_rows is not None:
                     pieces.append(eager_rows[(ends[part[1] - 1] if part[1] else 0) : ends[part[1]]])
                 if keep:

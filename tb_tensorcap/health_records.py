@@ -34,23 +34,29 @@ class RecordLayout:
 
     Attributes:
       tags, dtypes, ranks: per row.
-      sources, ops: per row, the source dict and lineage dict (or None).
+      sources: per row, the source dict (or None).
+      lineages: per row, {"op": ...} and/or {"origin": ...} (metadata.py,
+        "Lineage"), empty when the row carries none.
       total: how many numbers the record's tensor holds.
 
     Raises ValueError for a row naming an unknown dtype.
     """
 
     def __init__(self, health):
-        sources, ops = health["sources"], health.get("ops", [])
-        self.tags, self.dtypes, self.sources, self.ops, ranks = [], [], [], [], []
-        for tag, dtype, rank, source_index, *op_index in health["rows"]:
+        sources, ops, origins = health["sources"], health.get("ops", []), health.get("origins", [])
+        self.tags, self.dtypes, self.sources, self.lineages, ranks = [], [], [], [], []
+        for tag, dtype, rank, source_index, *lineage_indices in health["rows"]:
             if dtype not in codec.SUPPORTED_DTYPES:
                 raise ValueError("health record names an unknown dtype %r" % (dtype,))
             self.tags.append(tag)
             self.dtypes.append(dtype)
             ranks.append(rank)
             self.sources.append(sources[source_index] if source_index >= 0 else None)
-            self.ops.append(ops[op_index[0]] if op_index and op_index[0] >= 0 else None)
+            lineage = {}
+            for key, index, items in zip(("op", "origin"), lineage_indices, (ops, origins)):
+                if index >= 0:
+                    lineage[key] = items[index]
+            self.lineages.append(lineage)
         width = len(metadata.HEALTH_FIELDS)
         self.ranks = np.asarray(ranks, np.int64)
         starts = np.concatenate([[0], np.cumsum(width + self.ranks)])
@@ -82,7 +88,10 @@ class RecordLayout:
 
 
 def decode(tensor_proto, health):
-    """The rows of one health record: [(tag, dtype, shape, stats, source, op)].
+    """The rows of one health record: [(tag, dtype, shape, stats, source, lineage)].
+
+    `lineage` is {"op": ...} and/or {"origin": ...} (metadata.py, "Lineage"),
+    empty when the row carries none.
 
     `stats` has `analysis.tensor_stats`' keys; its "digest" is None (the
     value's bytes are unknown). Raises ValueError when the tensor does not
@@ -97,7 +106,7 @@ def decode(tensor_proto, health):
         for i, name in enumerate(_MOMENTS, len(_COUNTS)):
             stats[name] = None if math.isnan(row[i]) else row[i]
         stats["digest"] = None
-        rows.append((layout.tags[k], layout.dtypes[k], shape, stats, layout.sources[k], layout.ops[k]))
+        rows.append((layout.tags[k], layout.dtypes[k], shape, stats, layout.sources[k], layout.lineages[k]))
     return rows
 
 

@@ -40,77 +40,136 @@ def uncaptured(op_type):
 
 
 class EagerLineage:
-    """One block's eager tensors, each with the lineage entry saying where it came from."""
+    """One block's eager tensors, each with the lineage entry saying where it came from.
+
+    Each entry's tag lives at a step: the block's, or step + k for what the
+    k-th call of a `tf.function` in the block made (`graph_capture`). An op
+    whose captures go to another step than an input's names that step in
+    the input's entry ("step"); an outside input is captured again at the
+    op's step, so every call of a function finds its inputs at its own
+    step. A tensor an enclosing open block knows (nested blocks) is linked
+    to that block's capture, not captured again, and what a nested block
+    captured is known to the enclosing block once the nested one closes.
+    """
 
     def __init__(self):
-        self._entries = {}  # id(tensor) -> (weak reference, entry)
-        self._names = {}  # external input name -> id of the tensor holding it
+        # id(tensor) -> (weak reference, entry, step of its tag, outside): outside is None, or for an
+        # input from outside the block {"name": its capture's name, "at": {step: its entry there}}
+        self._entries = {}
+        self._names = {}  # (external input name, step) -> id of the tensor holding it
 
-    def op(self, display_name, op_type, inputs, base, capture_external):
-        """The lineage of an op about to be captured: {"op": ...}, plus "origin" for a variable read.
+    def op(self, display_name, op_type, inputs, base, capture_external, step, outer=()):
+        """The lineage of an op about to be captured at `step`: {"op": ...}, plus "origin" for a variable read.
 
-        Inputs from outside the block are captured here (before the op's
-        outputs, so they come first in capture order), once per block, by
-        `capture_external(name, tensor, origin)`, which returns the full tag,
-        or None when it did not capture it (filters, max_captures).
+        Inputs from outside the block (and unknown to the `outer` blocks'
+        lineages, innermost first) are captured here (before the op's
+        outputs, so they come first in capture order), once per block and
+        step, by `capture_external(name, tensor, origin, step)`, which
+        returns the full tag, or None when it did not capture it (filters,
+        max_captures).
         """
         entries = []
         for index, tensor in enumerate(inputs):
-            entry = self._get(tensor)
-            if entry is None:
-                entry = self._external(tensor, "%s.%d" % (base, index), capture_external)
+            known = self._get(tensor)
+            if known is None:
+                entry = self._from_outer(tensor, step, outer)
+                if entry is None:
+                    entry = self._external(tensor, "%s.%d" % (base, index), capture_external, step)
+            else:
+                entry, at, outside = known
+                if outside is not None and at != step:
+                    entry = self._external_again(tensor, entry, outside, capture_external, step)
+                elif at is not None and at != step:
+                    entry = dict(entry, step=at)
             entries.append(entry)
         found = {"op": {"type": display_name, "inputs": entries}}
         if op_type == "ReadVariableOp" and entries and entries[0].get("external") == "variable":
             found["origin"] = {"kind": "variable", "name": entries[0]["name"]}
         return found
 
-    def produced(self, tensor, tag):
-        """`tensor` was captured under the full `tag`."""
-        self._remember(tensor, {"tag": tag})
+    def produced(self, tensor, tag, step):
+        """`tensor` was captured under the full `tag` at `step`."""
+        self._remember(tensor, {"tag": tag}, step)
 
     def not_captured(self, tensors, op_type):
         entry = uncaptured(op_type)
         for tensor in tensors:
             if tensor is not None:
-                self._remember(tensor, entry)
+                self._remember(tensor, entry, None)
 
-    def _external(self, tensor, fallback_name, capture_external):
-        if tensor.dtype == tf.resource:
-            entry = {"external": "variable", "name": variable_name(tensor), "dtype": "resource"}
-        else:
-            local = local_name(tensor)
-            entry = {"external": "input", "name": local, "dtype": tensor.dtype.name}
-            if can_hold_nonfinite(tensor.dtype):
-                name = "input/" + self._unique_name(local or fallback_name, tensor)
-                tag = capture_external(name, tensor, {"kind": "input", "name": local})
-                if tag is not None:
-                    entry["tag"] = tag
-        self._remember(tensor, entry)
-        return entry
+    def entry_at(self, tensor, step):
+        """`tensor`'s entry as seen from a capture at `step` (an inner block's), or None if unknown."""
+        known = self._get(tensor)
+        if known is None:
+            return None
+        entry, at, _ = known
+        return dict(entry, step=at) if at is not None and at != step else entry
 
-    def _get(self, tensor):
-        found = self._entries.get(id(tensor))
-        if found is not None and found[0]() is tensor:
-            return found[1]
+    def adopt(self, inner):
+        """Takes over what a closed `inner` block captured, so this block's later ops link to it."""
+        for key, (ref, entry, at, _) in inner._entries.items():
+            if at is not None and ref() is not None and self._get(ref()) is None:
+                self._entries[key] = (ref, entry, at, None)
+
+    def _from_outer(self, tensor, step, outer):
+        for lineage in outer:
+            entry = lineage.entry_at(tensor, step)
+            if entry is not None:
+                return entry
         return None
 
-    def _remember(self, tensor, entry):
+    def _external(self, tensor, fallback_name, capture_external, step):
+        if tensor.dtype == tf.resource:
+            entry = {"external": "variable", "name": variable_name(tensor), "dtype": "resource"}
+            self._remember(tensor, entry, None)
+            return entry
+        local = local_name(tensor)
+        entry = {"external": "input", "name": local, "dtype": tensor.dtype.name}
+        if not can_hold_nonfinite(tensor.dtype):
+            self._remember(tensor, entry, None)
+            return entry
+        name = "input/" + self._unique_name(local or fallback_name, tensor, step)
+        tag = capture_external(name, tensor, {"kind": "input", "name": local}, step)
+        if tag is not None:
+            entry["tag"] = tag
+        self._remember(tensor, entry, step if tag is not None else None, {"name": name, "at": {step: entry}})
+        return entry
+
+    def _external_again(self, tensor, entry, outside, capture_external, step):
+        """An outside input captured at another step, captured (once) at `step` too."""
+        again = outside["at"].get(step)
+        if again is None:
+            again = {k: v for k, v in entry.items() if k != "tag"}
+            tag = capture_external(outside["name"], tensor, {"kind": "input", "name": entry.get("name")}, step)
+            if tag is not None:
+                again["tag"] = tag
+            outside["at"][step] = again
+        return again
+
+    def _get(self, tensor):
+        """(entry, step of its tag, outside) of a tensor the block saw (see `_entries`), or None."""
+        found = self._entries.get(id(tensor))
+        if found is not None and found[0]() is tensor:
+            return found[1:]
+        return None
+
+    def _remember(self, tensor, entry, step, outside=None):
         try:
-            self._entries[id(tensor)] = (weakref.ref(tensor), entry)
+            self._entries[id(tensor)] = (weakref.ref(tensor), entry, step, outside)
         except TypeError:  # not weakly referable: cannot be recognised later
             pass
 
-    def _unique_name(self, name, tensor):
-        """`name`, or `name_1`, `name_2`, ... when another tensor of the block has it."""
+    def _unique_name(self, name, tensor, step):
+        """`name`, or `name_1`, `name_2`, ... when another tensor of the block has it at `step`."""
         candidate, n = name, 0
-        while self._names.setdefault(candidate, id(tensor)) != id(tensor):
+        while self._names.setdefault((candidate, step), id(tensor)) != id(tensor):
             n += 1
             candidate = "%s_%d" % (name, n)
         return candidate
 
 
 _graph_entries = weakref.WeakKeyDictionary()  # FuncGraph -> {tensor.ref(): entry}
+_graph_external_names = weakref.WeakKeyDictionary()  # FuncGraph -> names of its arguments and constants so far
 # FuncGraph -> {tensor.ref(): (name, tensor, origin)}: arguments to capture at their first use.
 _pending_arguments = weakref.WeakKeyDictionary()
 
@@ -135,7 +194,7 @@ def graph_external(op_type, tensor, op_name, graph, capture_external):
         entry = {"external": "variable", "name": variable_name(tensor), "dtype": "resource"}
     else:
         kind = "argument" if op_type == "Placeholder" else "constant"
-        op_name = (op_name or op_type).strip("/")  # "ones/": a name scope used as a name
+        op_name = _unique_in(graph, (op_name or op_type).strip("/"))  # "ones/": a name scope used as a name
         entry = {"external": kind, "name": op_name, "dtype": tensor.dtype.name}
         if can_hold_nonfinite(tensor.dtype):
             name, origin = "%s/%s/%s" % (graph.name, kind, op_name), {"kind": kind, "name": op_name}
@@ -146,6 +205,20 @@ def graph_external(op_type, tensor, op_name, graph, capture_external):
                 if tag is not None:
                     entry["tag"] = tag
     graph_entries(graph)[tensor.ref()] = entry
+
+
+def _unique_in(graph, name):
+    """`name`, or `name_1`, `name_2`, ... when an argument or constant of `graph` has it already.
+
+    (Keras names both placeholders of its ``(x, y)`` argument ``data``.)
+    """
+    used = _graph_external_names.setdefault(graph, set())
+    candidate, n = name, 0
+    while candidate in used:
+        n += 1
+        candidate = "%s_%d" % (name, n)
+    used.add(candidate)
+    return candidate
 
 
 def graph_op(display_name, op_type, inputs, graph, capture_external):

@@ -30,14 +30,16 @@ Lineage (version 2). ``record()`` writes, with each op output it captures,
 An input is one of:
 
 * ``{"tag": T}``: the output of another capture of the same run and step
-  (T is its full tag, replica prefix included);
+  (T is its full tag, replica prefix included); ``{"tag": T, "step": S}``
+  when that capture is at another step S (what an earlier call of a
+  `tf.function` in the same block made, or an enclosing block's capture);
 * ``{"external": KIND, "name": N, "tag": T}``: a tensor from outside the
   block, with KIND ``"variable"`` (N: the variable's name), ``"input"`` (an
   eager tensor made before the block or from a Python value; N: the user's
   local variable name when one holds it), ``"argument"`` (an argument of a
   ``tf.function``; N: its name) or ``"constant"`` (a constant inside a
   ``tf.function``). ``tag`` names the capture of its value at the same step
-  when there is one (absent for values that cannot hold NaN/Inf, such as
+  (at ``step`` when given) when there is one (absent for values that cannot hold NaN/Inf, such as
   integers, and for resource handles); ``dtype`` is the tensor's dtype;
 * ``{"external": "uncaptured", "op": TYPE}``: the output of an op of the block
   that TensorCap did not capture (filtered out by ``ops=``/``dtypes=``, past
@@ -57,11 +59,13 @@ order followed by the capture's dimensions; the content names the rows::
        "health": {"fields": ["numel", "nan", ...],
                   "rows": [["block/MatMul", "float32", 2, 0, 1], ...],
                   "sources": [{"file": ..., "line": ..., "function": ...}],
-                  "ops": [{"type": "MatMul", "inputs": [...]}]}}
+                  "ops": [{"type": "MatMul", "inputs": [...]}],
+                  "origins": [{"kind": "input", "name": "x"}]}}
 
   Each row is [tag, dtype, rank, index into "sources" or -1, index into
-  "ops" or -1]; "ops" holds lineage as a capture's "op" does (below), so a
-  root cause can be found from statistics alone. The value's own
+  "ops" or -1, index into "origins" or -1] (the last one or two may be
+  absent: -1); "ops" and "origins" hold lineage as a capture's "op" and
+  "origin" do (above), so a root cause can be found from statistics alone. The value's own
   tag (``<prefix>/_health``) only groups the rows; the reader lists each row
   as a capture of its own tag, whose value is not available.
 
@@ -185,14 +189,15 @@ def create_summary_metadata(source=None, description=None, chunk=None, op=None, 
     )
 
 
-def create_health_metadata(rows, sources, ops=()):
+def create_health_metadata(rows, sources, ops=(), origins=()):
     """Returns the `SummaryMetadata` of one health record (module docstring).
 
     Args:
-      rows: [(tag, dtype name, rank, source index or -1, op index or -1)],
-        in value order.
+      rows: [(tag, dtype name, rank, source index or -1, op index or -1,
+        origin index or -1)], in value order.
       sources: the source dicts the rows point into.
       ops: the lineage dicts ({"type", "inputs"}) the rows point into.
+      origins: the origin dicts ({"kind", "name"}) the rows point into.
     """
     content = {
         "version": PROTO_VERSION,
@@ -201,6 +206,7 @@ def create_health_metadata(rows, sources, ops=()):
             "rows": [list(r) for r in rows],
             "sources": list(sources),
             "ops": list(ops),
+            "origins": list(origins),
         },
     }
     return summary_pb2.SummaryMetadata(
@@ -252,24 +258,30 @@ def _check_health(health):
     """Raises ValueError unless `health` is a well-formed health description."""
     if not isinstance(health, dict) or list(health.get("fields") or ()) != list(HEALTH_FIELDS):
         raise ValueError("TensorCap health record has unknown fields: %r" % (health,)[:200])
-    rows, sources, ops = health.get("rows"), health.get("sources"), health.setdefault("ops", [])
-    if not isinstance(rows, list) or not isinstance(sources, list) or not isinstance(ops, list):
-        raise ValueError("TensorCap health record has no rows, sources or ops")
+    rows, sources = health.get("rows"), health.get("sources")
+    ops, origins = health.setdefault("ops", []), health.setdefault("origins", [])
+    if not all(isinstance(x, list) for x in (rows, sources, ops, origins)):
+        raise ValueError("TensorCap health record has no rows, sources, ops or origins")
     for op in ops:
         _check_lineage({"op": op})
+    for origin in origins:
+        _check_lineage({"origin": origin})
     for row in rows:
         if not (
             isinstance(row, list)
-            and len(row) in (4, 5)
+            and len(row) in (4, 5, 6)
             and isinstance(row[0], str)
             and isinstance(row[1], str)
             and isinstance(row[2], int)
             and row[2] >= 0
-            and isinstance(row[3], int)
-            and -1 <= row[3] < len(sources)
-            and (len(row) == 4 or (isinstance(row[4], int) and -1 <= row[4] < len(ops)))
+            and all(_index_into(index, items) for index, items in zip(row[3:], (sources, ops, origins)))
         ):
             raise ValueError("TensorCap health record has a malformed row: %r" % (row,))
+
+
+def _index_into(index, items):
+    """Whether `index` is -1 or an index into `items` (a health row's reference)."""
+    return isinstance(index, int) and not isinstance(index, bool) and -1 <= index < len(items)
 
 
 def _check_lineage(parsed):
@@ -283,6 +295,8 @@ def _check_lineage(parsed):
                 isinstance(entry.get("tag"), str) or entry.get("external") in EXTERNAL_KINDS
             ):
                 raise ValueError("TensorCap metadata has a bad op input %r" % (entry,))
+            if "step" in entry and (not isinstance(entry["step"], int) or isinstance(entry["step"], bool)):
+                raise ValueError("TensorCap metadata has an op input with a bad step %r" % (entry,))
     origin = parsed.get("origin")
     if origin is not None and (not isinstance(origin, dict) or origin.get("kind") not in EXTERNAL_KINDS):
         raise ValueError("TensorCap metadata has a bad 'origin' %r" % (origin,))

@@ -192,9 +192,10 @@ class Reader(LogdirIndex):
 
         Returns None when the capture carries no lineage (a `capture()` call,
         a version 1 file): its inputs are unknown. Otherwise a list with, per
-        input, "index" and either "tag" (the capture that produced it, at the
-        same `step`) or "external" (its kind: variable, input, argument,
-        constant, uncaptured) with "name" / "op" and the "tag" of the value's
+        input, "index", "step" (where its capture is: `step`, or the step
+        the lineage names) and either "tag" (the capture that produced it)
+        or "external" (its kind: variable, input, argument, constant,
+        uncaptured) with "name" / "op" and the "tag" of the value's
         own capture when there is one; "captured" tells whether that tag is
         in the index at `step`.
         """
@@ -205,13 +206,14 @@ class Reader(LogdirIndex):
             lookup, tag_ids = self._run(run).table.tag_steps(), self._vocab.tags
             entries = []
             for i, entry in enumerate(info.op["inputs"]):
+                at = entry.get("step", step)
                 tag_id = tag_ids.get(entry["tag"]) if "tag" in entry else None
-                captured = tag_id in lookup.bounds and _nonempty(lookup.step_range(tag_id, step))
-                entries.append(dict(entry, index=i, step=step, captured=captured))
+                captured = tag_id in lookup.bounds and _nonempty(lookup.step_range(tag_id, at))
+                entries.append(dict(entry, index=i, step=at, captured=captured))
             return entries
 
     def consumers(self, run, tag, step):
-        """The captured op outputs of `step` that took this capture as an input.
+        """The captured op outputs (of `step`, or another step) that took this capture as an input.
 
         A list of {"tag", "step", "repeat", "index"} (index: which input of
         the consumer; repeat: which of the consumer's captures at `step`), in
@@ -244,7 +246,7 @@ class Reader(LogdirIndex):
         for facts_id, tag_id, step, repeat in zip(*(c.tolist() for c in columns)):
             for index, entry in enumerate(facts[facts_id][0]["op"]["inputs"]):
                 if "tag" in entry:
-                    consumers.setdefault((entry["tag"], step), []).append(
+                    consumers.setdefault((entry["tag"], entry.get("step", step)), []).append(
                         {"tag": names[tag_id], "step": step, "repeat": repeat, "index": index}
                     )
         return consumers

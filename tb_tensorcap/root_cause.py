@@ -258,7 +258,8 @@ class _Graph:
         if node.op is None:
             return []
         return [
-            self.info(entry["tag"], node.step, node.order) if "tag" in entry else None for entry in node.op["inputs"]
+            self.info(entry["tag"], entry.get("step", node.step), node.order) if "tag" in entry else None
+            for entry in node.op["inputs"]
         ]
 
     def around(self, culprit, chain):
@@ -269,23 +270,26 @@ class _Graph:
         (level = position in the chain), each with its NaN/Inf counts; edges
         are [input tag, consumer tag] pairs among them.
         """
-        levels = {culprit.tag: 0}
+        levels, steps = {culprit.tag: 0}, {culprit.tag: culprit.step}
         for position, link in enumerate(chain):
             levels.setdefault(link["tag"], position)
+            steps.setdefault(link["tag"], link["step"])
         frontier = [culprit]
         for depth in range(1, _GRAPH_DEPTH + 1):
             frontier = [i for node in frontier for i in self.input_infos(node) if i is not None]
             for info in frontier:
                 levels.setdefault(info.tag, -depth)
+                steps.setdefault(info.tag, info.step)
         frontier = [culprit]
         for depth in range(1, _GRAPH_DEPTH + 1):
             frontier = [c for node in frontier for c in self.consumers(node)]
             for info in frontier:
                 levels.setdefault(info.tag, depth)
+                steps.setdefault(info.tag, info.step)
         tags = sorted(levels, key=lambda t: (abs(levels[t]), t))[:_GRAPH_NODES]
         nodes, edges = [], []
         for tag in tags:
-            info = self.info(tag, culprit.step)
+            info = self.info(tag, steps[tag])
             stats = self.stats(info)
             nodes.append(
                 {

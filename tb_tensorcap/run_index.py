@@ -45,7 +45,7 @@ class Vocabulary:
 
     def facts_id(self, key):
         """The id of the facts of `key`: ("meta", content bytes, description), or
-        ("health", JSON of a health row's {"source", "op"})."""
+        ("health", JSON of a health row's {"source", "op"[, "origin"]})."""
         found = self._fact_ids.get(key)
         if found is None:
             try:
@@ -113,8 +113,8 @@ class HealthPlan:
         self.tag_ids = [vocab.tags.id(tag) for tag in layout.tags]
         self.dtype_ids = [vocab.dtypes.id(dtype) for dtype in layout.dtypes]
         self.facts_ids = [
-            vocab.facts_id(("health", json.dumps({"source": source, "op": op}, sort_keys=True)))
-            for source, op in zip(layout.sources, layout.ops)
+            vocab.facts_id(("health", json.dumps(dict(lineage, source=source, op=lineage.get("op")), sort_keys=True)))
+            for source, lineage in zip(layout.sources, layout.lineages)
         ]
         self._dims = None
         self._shape_ids = None

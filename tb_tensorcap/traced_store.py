@@ -118,21 +118,21 @@ class HostStore:
     """The statistics (and kept values) of a trace whose tensors live in host memory."""
 
     def __init__(self, graph):
-        self.specs = []  # (tag, dtype name, rank, source) per instrumented tensor
+        self.specs = []  # (tag, dtype name, rank, source, lineage) per instrumented tensor
         self._tensors = []
         self._graph = graph
         self._pending = []  # CallKept of the calls not polled yet
         self._error = None  # what a call's numpy_function raised, for the next poll
         self._lock = threading.Lock()
 
-    def instrument(self, tag, tensor, source):
-        """Adds `tensor` to what the trace's end hands to numpy; False for an unknown rank."""
+    def instrument(self, tag, tensor, source, lineage=None):
+        """Adds `tensor` (with its `lineage`) to what the trace's end hands to numpy; False for an unknown rank."""
         if tensor.shape.rank is None:
             return False
         if not self._tensors:
             tf_internals.at_trace_end(self._graph, self._end_trace)
         self._tensors.append(tensor)
-        self.specs.append((tag, tensor.dtype.name, tensor.shape.rank, source))
+        self.specs.append((tag, tensor.dtype.name, tensor.shape.rank, source, lineage))
         return True
 
     def _end_trace(self):
@@ -223,8 +223,10 @@ class DeviceStore:
         self._slot_writer = {}  # ring slot -> the call count of the call that wrote it
         self._lock = threading.Lock()
 
-    def instrument(self, tag, tensor, source):
+    def instrument(self, tag, tensor, source, lineage=None):
         """Adds to the graph being traced the ops keeping `tensor`'s statistics (and value).
+
+        `lineage` ({"op": ...} and/or {"origin": ...}) goes with its row.
 
         Returns False, adding nothing, for a tensor whose rank is unknown at
         trace time (its row length would be unknown).
@@ -246,7 +248,7 @@ class DeviceStore:
             self._used += length
             self._chunks[chunk][offset : offset + length].assign(row)
             self._layout.append((chunk, offset, length))
-            self.specs.append((tag, tensor.dtype.name, tensor.shape.rank, source))
+            self.specs.append((tag, tensor.dtype.name, tensor.shape.rank, source, lineage))
             self._rings.append(self._ring(tag, tensor) if self.slots else None)
         return True
 

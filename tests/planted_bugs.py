@@ -3,7 +3,8 @@
 Each writes one run under a logdir; the tests then ask the root cause of it
 through the Python function, the `tensorcap` command, the route and the tab,
 and assert the exact culprit op, step and source line (lines marked
-``# LINE:<name>`` here, found by `line()`).
+``# LINE:<name>`` here, found by `line()`). `record_mode` is `record()`'s
+``mode``: "health" keeps statistics only, and the answer must be the same.
 """
 
 import sys
@@ -25,7 +26,7 @@ def line(name):
     raise KeyError(name)
 
 
-def log_softmax_underflow(logdir, run, mode, steps=6, bad_step=UNDERFLOW_STEP):
+def log_softmax_underflow(logdir, run, mode, steps=6, bad_step=UNDERFLOW_STEP, record_mode="full"):
     """A classifier's loss: log(softmax) underflows at `bad_step` (Softmax gives an exact 0).
 
     `mode` "eager" runs the ops eagerly in the block; "function" calls a
@@ -45,12 +46,12 @@ def log_softmax_underflow(logdir, run, mode, steps=6, bad_step=UNDERFLOW_STEP):
     with writer.as_default():
         for step in range(steps):
             x = tf.constant([[1.0, 2.0], [3.0, -4.0]]) * (1000.0 if step == bad_step else 1.0)
-            with tensorcap.record("step", step=step):
+            with tensorcap.record("step", step=step, mode=record_mode):
                 step_fn(x)
     writer.close()
 
 
-def divide_by_a_minus_a(logdir, run):
+def divide_by_a_minus_a(logdir, run, record_mode="full"):
     """``x / (a - a)`` inside a `tf.function` traced in the block: RealDiv of an exact 0."""
 
     @tf.function
@@ -59,29 +60,29 @@ def divide_by_a_minus_a(logdir, run):
         return x / d  # LINE:div
 
     writer = tf.summary.create_file_writer(str(logdir / run))
-    with writer.as_default(), tensorcap.record("div", step=0):
+    with writer.as_default(), tensorcap.record("div", step=0, mode=record_mode):
         ratio(tf.constant([0.0, 1.0]), tf.constant([2.0, 3.0]))
     writer.close()
 
 
-def sqrt_after_minus_inf_mask(logdir, run):
+def sqrt_after_minus_inf_mask(logdir, run, record_mode="full"):
     """Attention weights with a -inf mask (softmax makes them finite), then sqrt of a negative."""
     scores = tf.constant([[0.5, 1.0, 2.0]])
     mask = tf.constant([[0.0, 0.0, -np.inf]])
     writer = tf.summary.create_file_writer(str(logdir / run))
-    with writer.as_default(), tensorcap.record("att", step=0):
+    with writer.as_default(), tensorcap.record("att", step=0, mode=record_mode):
         weights = tf.nn.softmax(scores + mask)
         spread = tf.sqrt(weights - 0.5)  # LINE:sqrt
         tf.reduce_sum(spread)
     writer.close()
 
 
-def nan_in_the_data(logdir, run):
+def nan_in_the_data(logdir, run, record_mode="full"):
     """The input batch itself holds a NaN: the origin is external."""
     x = tf.constant([[1.0, np.nan], [2.0, 3.0]])
     w = tf.Variable(tf.ones((2, 2)), name="w")
     writer = tf.summary.create_file_writer(str(logdir / run))
-    with writer.as_default(), tensorcap.record("data", step=0):
+    with writer.as_default(), tensorcap.record("data", step=0, mode=record_mode):
         tf.nn.relu(tf.matmul(x, w))
     writer.close()
 
@@ -101,7 +102,7 @@ writer = tf.summary.create_file_writer(sys.argv[1])
 
 def step_fn(x):
     replica = tf.distribute.get_replica_context().replica_id_in_sync_group
-    with tensorcap.record("step", step=int(x[0].numpy())):
+    with tensorcap.record("step", step=int(x[0].numpy()), mode=sys.argv[2]):
         shard = x * tf.cast(replica + 1, tf.float32)
         return tf.reduce_sum(tf.sqrt(5.0 - shard))
 
@@ -113,10 +114,55 @@ print("ok")
 """
 
 
-def mirrored_replica_shard(logdir, run):
+def mirrored_replica_shard(logdir, run, record_mode="full"):
     import subprocess
 
     done = subprocess.run(
-        [sys.executable, "-c", MIRRORED, str(logdir / run)], capture_output=True, text=True, timeout=300
+        [sys.executable, "-c", MIRRORED, str(logdir / run), record_mode], capture_output=True, text=True, timeout=300
     )
     assert done.returncode == 0 and "ok" in done.stdout, done.stderr[-3000:]
+
+
+def log_softmax_underflow_in_flight(logdir, run, steps=5, bad_step=UNDERFLOW_STEP):
+    """`log_softmax_underflow` (eager) under a `FlightRecorder` keeping one earlier step.
+
+    Every step writes its health record; the bad step fires the trigger,
+    which writes the full values of it and of the step before.
+    """
+    w = tf.Variable([[1.0, -1.0, 0.5], [0.5, 2.0, -1.0]], name="classifier/w")
+    labels = tf.constant([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    recorder = tensorcap.FlightRecorder(keep_steps=1)
+    writer = tf.summary.create_file_writer(str(logdir / run))
+    with writer.as_default():
+        for step in range(steps):
+            x = tf.constant([[1.0, 2.0], [3.0, -4.0]]) * (1000.0 if step == bad_step else 1.0)
+            with recorder.record("step", step=step):
+                probs = tf.nn.softmax(tf.matmul(x, w))
+                log_probs = tf.math.log(probs)  # LINE:flight_log
+                -tf.reduce_sum(labels * log_probs)
+    writer.close()
+    return recorder
+
+
+def keras_log_softmax_underflow(logdir, run, bad_batch=UNDERFLOW_STEP, **callback_args):
+    """`model.fit` of a small classifier whose hand-written loss is log(softmax), with a
+    `CaptureCallback(**callback_args)`; batch `bad_batch` is scaled so that softmax
+    underflows to an exact 0 there (6 batches of 4, one epoch)."""
+    import keras
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(24, 4)).astype("float32")
+    x[4 * bad_batch : 4 * bad_batch + 4] *= 1e4
+    y = keras.utils.to_categorical(rng.integers(0, 3, size=24), 3).astype("float32")
+
+    def cross_entropy(labels, logits):
+        log_probs = tf.math.log(tf.nn.softmax(logits))  # LINE:keras_log
+        return -tf.reduce_sum(labels * log_probs, axis=-1)
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(3)])
+    model.compile(optimizer=keras.optimizers.SGD(0.01), loss=cross_entropy)
+    writer = tf.summary.create_file_writer(str(logdir / run))
+    callback = tensorcap.keras.CaptureCallback(writer=writer, **callback_args)
+    model.fit(x, y, batch_size=4, epochs=1, shuffle=False, callbacks=[callback], verbose=0)
+    writer.close()

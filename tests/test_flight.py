@@ -59,9 +59,13 @@ def test_health_statistics_equal_full_statistics(tmp_path, writer_at):
     del function
     full.flush(), health.flush()
     reader = tensorcap.load(str(tmp_path))
-    # Full mode also captures the blocks' outside inputs, for the lineage; health mode keeps none.
-    tags = [t for t in reader.tags("full") if not any(k in t for k in ("/input/", "/argument/", "/constant/"))]
-    assert tags == reader.tags("health")
+    # Both modes capture the blocks' outside inputs too (for the lineage), and keep the same lineage.
+    tags = reader.tags("full")
+    assert tags == reader.tags("health") and "eager/input/w" in tags
+    for tag in tags:
+        full_info, health_info = reader.info("full", tag, 2), reader.info("health", tag, 2)
+        assert full_info.origin == health_info.origin, tag
+        assert _inputs_of_user_values(full_info.op) == _inputs_of_user_values(health_info.op), tag
     assert "fn/dense/MatMul" in tags and "fn/Log" in tags  # inside the traced function
     for tag in tags:
         for step in range(3):
@@ -136,7 +140,9 @@ def test_custom_trigger_and_later_triggers(tmp_path, writer_at):
         with recorder.record("train", step=step):
             tf.constant(X) * (5.0 if step in (4, 8) else 1.0)
     assert [t["written_steps"] for t in recorder.triggered] == [[3, 4], [7, 8]]
-    assert seen[0] == [("train/Mul", seen[0][0][1])] and seen[0][0][1]["max"] == pytest.approx(X.max())
+    # The step's captures: Mul's two outside inputs (for the lineage), then Mul.
+    assert [tag for tag, _ in seen[0]] == ["train/input/Mul.0", "train/input/Mul.1", "train/Mul"]
+    assert seen[0][2][1]["max"] == pytest.approx(X.max())
     writer.flush()
     reader = tensorcap.load(str(tmp_path))
     assert [i.step for i in reader.tag_infos("run", "train/Mul") if i.kind == "full"] == [3, 4, 7, 8]
@@ -144,7 +150,8 @@ def test_custom_trigger_and_later_triggers(tmp_path, writer_at):
 
 def test_max_bytes_drops_the_oldest_steps_first(tmp_path, writer_at, capfd):
     writer = writer_at(tmp_path / "run")
-    step_bytes = X.nbytes * 3  # three captured outputs of X's size per step: AddV2, Sub, Log
+    # Per step: three outputs of X's size (AddV2, Sub, Log), the outside input X and two float32 numbers.
+    step_bytes = X.nbytes * 4 + 2 * 4
     recorder = tensorcap.FlightRecorder(keep_steps=5, max_bytes=2 * step_bytes, writer=writer)
     for step in range(8):
         with recorder.record("train", step=step):
@@ -234,22 +241,27 @@ def test_divergence_of_health_runs_compares_statistics(tmp_path, writer_at, caps
     from tb_tensorcap import answers
 
     reply = answers.divergence(reader, "a", "b")
-    assert reply["compared"] == 12  # Mul, Sub and Relu at 4 steps
+    assert reply["compared"] == 24  # Mul, Sub and Relu and their outside inputs (X, 2.0, the shift) at 4 steps
     first = reply["first"]
+    # The first to differ is the shift itself (Sub's outside input 1), then Sub and Relu.
     assert (first["tag"], first["step"], first["reason"], first["compared"]) == (
-        "train/Sub",
+        "train/input/Sub.1",
         2,
         "statistics",
         "statistics",
     )
     assert first["max_abs"] == pytest.approx(0.5)  # min, max and mean moved by 0.5
-    assert sorted(r["tag"] for r in reply["tags"] if r["steps_outside"]) == ["train/Relu", "train/Sub"]
+    assert sorted(r["tag"] for r in reply["tags"] if r["steps_outside"]) == [
+        "train/Relu",
+        "train/Sub",
+        "train/input/Sub.1",
+    ]
     from tb_tensorcap import cli
 
     assert cli.main(["divergence", str(tmp_path), "a", "b"]) == 1
     headline = [line for line in capsys.readouterr().out.splitlines() if line.startswith("first divergence")]
     assert headline == [
-        "first divergence: train/Sub at step 2 (capture #%d, %s): statistics differ: %d statistics outside "
+        "first divergence: train/input/Sub.1 at step 2 (capture #%d, %s): statistics differ: %d statistics outside "
         "tolerance, NaN/Inf counts differ by 0, max_abs 0.5 (over the zero count and finite min, max, mean, std)"
         % (first["order"], "%s:%d" % (first["source"]["file"], first["source"]["line"]), first["outside"])
     ]
@@ -357,7 +369,7 @@ def test_flight_recorder_per_replica(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.strip().splitlines()[-1] == "[('replica_1/train', [2, 3])]"
     reader = tensorcap.load(str(tmp_path))
-    assert reader.tags("mirrored") == [
+    assert [t for t in reader.tags("mirrored") if "/input/" not in t] == [
         "replica_0/train/Log",
         "replica_0/train/Sub",
         "replica_1/train/Log",
@@ -380,7 +392,8 @@ def test_health_captures_keep_the_order_ops_ran_in(tmp_path, writer_at):
             tf.nn.relu(y)
     writer.flush()
     reader = tensorcap.load(str(tmp_path))
-    order = [i.tag for i in reader.captures("run") if i.step == 1]
+    outside = ("/input/", "/argument/", "/constant/")  # captured for the lineage
+    order = [i.tag for i in reader.captures("run") if i.step == 1 and not any(k in i.tag for k in outside)]
     # The function's internal ops come where the call ran: after AddV2, before its output and Relu.
     assert order == ["blk/AddV2", "blk/Mul", "blk/Log", "blk/<lambda>", "blk/Relu"]
 
@@ -399,3 +412,9 @@ def test_an_error_inside_a_traced_call_never_fails_the_users_call(tmp_path, writ
         with tensorcap.record("fn", step=1, writer=writer, mode="health"):
             out = function(tf.constant(X), tf.constant(W), 0.0)
     np.testing.assert_allclose(out.numpy(), _step(tf.constant(X), tf.constant(W), 0.0).numpy())
+
+
+def _inputs_of_user_values(op):
+    """An op's lineage without resource inputs: a function call's also include the variables that
+    TensorCap's instrumentation added to the function, which differ between full and health mode."""
+    return op and [entry for entry in op["inputs"] if entry.get("dtype") != "resource"]

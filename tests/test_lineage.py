@@ -28,6 +28,11 @@ def logdir(tmp_path_factory):
     planted_bugs.divide_by_a_minus_a(root, "divide")
     planted_bugs.sqrt_after_minus_inf_mask(root, "mask")
     planted_bugs.nan_in_the_data(root, "data")
+    planted_bugs.log_softmax_underflow(root, "underflow_eager_health", "eager", record_mode="health")
+    planted_bugs.log_softmax_underflow(root, "underflow_function_health", "function", record_mode="health")
+    planted_bugs.divide_by_a_minus_a(root, "divide_health", record_mode="health")
+    planted_bugs.sqrt_after_minus_inf_mask(root, "mask_health", record_mode="health")
+    planted_bugs.nan_in_the_data(root, "data_health", record_mode="health")
     return root
 
 
@@ -62,6 +67,55 @@ def test_eager_ops_record_the_tags_of_their_inputs(tmp_path, writer_at):
     assert sub_inputs[1]["external"] == "input" and reader.value(".", sub_inputs[1]["tag"], 7) == 1.0
     assert reader.inputs(".", by_op["Relu"], 7)[0]["tag"] == by_op["Sub"]
     assert reader.consumers(".", matmul, 7) == [{"tag": by_op["Sub"], "step": 7, "repeat": 0, "index": 0}]
+
+
+def test_each_call_of_a_function_in_a_block_finds_its_inputs_at_its_own_step(tmp_path, writer_at):
+    @tf.function
+    def double(v):
+        return v * 2.0
+
+    w = writer_at(tmp_path)
+    batches = [tf.constant([1.0, 2.0]), tf.constant([3.0, 4.0]), tf.constant([5.0, float("nan")])]
+    with tensorcap.record("loop", step=10, writer=w):
+        for batch in batches:  # call k writes at step 10 + k
+            h = double(batch)
+        h + 1.0
+    w.flush()
+    reader = tb_tensorcap.load(str(tmp_path))
+    for k, batch in enumerate(batches):
+        argument = reader.inputs(".", "loop/double", 10 + k)[0]
+        assert (argument["tag"], argument["step"], argument["captured"]) == ("loop/input/batch", 10 + k, True)
+        assert reader.value(".", "loop/input/batch", 10 + k).tolist()[0] == batch.numpy().tolist()[0]
+        [inside] = reader.inputs(".", "loop/Mul", 10 + k)[:1]
+        assert (inside["tag"], inside["step"]) == ("loop/double/argument/v", 10 + k)
+    [add_input, _] = reader.inputs(".", "loop/AddV2", 10)
+    assert (add_input["tag"], add_input["step"], add_input["captured"]) == ("loop/double", 12, True)
+    assert {"tag": "loop/AddV2", "step": 10, "repeat": 0, "index": 0} in reader.consumers(".", "loop/double", 12)
+    reply = tb_tensorcap.rootcause(reader, ".")
+    assert (reply["origin"], reply["culprit"]["tag"], reply["culprit"]["step"]) == ("external", "loop/input/batch", 12)
+
+
+def test_a_nested_block_links_to_the_outer_blocks_captures(tmp_path, writer_at):
+    w = writer_at(tmp_path)
+    x = tf.constant([1.0, -4.0])
+    with tensorcap.record("outer", step=5, writer=w):
+        a = x * 3.0
+        with tensorcap.record("inner", step=7, writer=w):
+            b = tf.sqrt(a)  # NaN: sqrt of -12
+        b + 1.0
+    w.flush()
+    reader = tb_tensorcap.load(str(tmp_path))
+    assert not [t for t in reader.tags(".") if t.startswith("outer/inner/input/")], reader.tags(".")
+    [a_input] = reader.inputs(".", "outer/inner/Sqrt", 7)
+    assert (a_input["tag"], a_input["step"], a_input["captured"]) == ("outer/Mul", 5, True)
+    assert reader.consumers(".", "outer/Mul", 5) == [{"tag": "outer/inner/Sqrt", "step": 7, "repeat": 0, "index": 0}]
+    assert reader.inputs(".", "outer/AddV2", 5)[0] == dict({"tag": "outer/inner/Sqrt"}, index=0, step=7, captured=True)
+    reply = tb_tensorcap.rootcause(reader, ".")
+    assert (reply["culprit"]["op"], reply["culprit"]["tag"], reply["culprit"]["step"]) == (
+        "Sqrt",
+        "outer/inner/Sqrt",
+        7,
+    )
 
 
 def test_filtered_ops_are_named_as_uncaptured_inputs(tmp_path, writer_at):
@@ -104,7 +158,9 @@ def test_ops_traced_in_a_function_record_their_inputs(tmp_path, writer_at):
 # -- the planted bugs --------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("run", ["underflow_eager", "underflow_function"])
+@pytest.mark.parametrize(
+    "run", ["underflow_eager", "underflow_function", "underflow_eager_health", "underflow_function_health"]
+)
 def test_log_of_softmax_underflow(logdir, run):
     reply = tb_tensorcap.rootcause(str(logdir), run)
     culprit = reply["culprit"]
@@ -116,6 +172,61 @@ def test_log_of_softmax_underflow(logdir, run):
     assert tb_tensorcap.load(str(logdir)).info(run, softmax["tag"], culprit["step"]).op["type"] == "Softmax"
     assert culprit["reasons"][0].startswith("input 0 has ") and "exact zero" in culprit["reasons"][0]
     assert reply["notes"] == []
+
+
+def _answer(reply):
+    """What a root cause names; statistics to float32 precision (health mode reduces float32 in float32)."""
+    culprit = reply["culprit"]
+    sides = [
+        {k: pytest.approx(v, rel=1e-6) if isinstance(v, float) else v for k, v in side.items() if k != "digest"}
+        for side in culprit["inputs"] + [culprit["output"]]
+    ]
+    return (
+        reply["origin"],
+        reply["step"],
+        culprit["op"],
+        culprit["tag"],
+        culprit["step"],
+        culprit["source"],
+        culprit["external"],
+        culprit["reasons"],
+        sides,
+        [(c["tag"], c["step"]) for c in reply["chain"]],
+        reply["notes"],
+    )
+
+
+@pytest.mark.parametrize("run", ["underflow_eager", "underflow_function", "divide", "mask", "data"])
+def test_health_statistics_alone_give_the_same_root_cause(logdir, run):
+    reader = tb_tensorcap.load(str(logdir))
+    assert {i.kind for i in reader.captures(run + "_health")} == {"health"}
+    assert _answer(tb_tensorcap.rootcause(reader, run + "_health")) == _answer(tb_tensorcap.rootcause(reader, run))
+
+
+def test_flight_recorder_records_lineage_with_statistics_and_values(tmp_path):
+    planted_bugs.log_softmax_underflow_in_flight(tmp_path, "flight")
+    reader = tb_tensorcap.load(str(tmp_path))
+    health, full = reader.step_captures("flight", "step/Log", planted_bugs.UNDERFLOW_STEP)
+    assert (health.kind, full.kind) == ("health", "full")
+    assert health.op == full.op and [i["tag"] for i in full.op["inputs"]] == ["step/Softmax"]
+    assert reader.info("flight", "step/input/x", 0).origin == {"kind": "input", "name": "x"}
+    culprit = tb_tensorcap.rootcause(reader, "flight")["culprit"]
+    assert (culprit["op"], culprit["step"], culprit["source"]["line"]) == (
+        "Log",
+        planted_bugs.UNDERFLOW_STEP,
+        planted_bugs.line("flight_log"),
+    )
+
+
+@pytest.mark.parametrize("callback_args", [{"mode": "health"}, {"keep_steps": 1}], ids=["health", "flight"])
+def test_keras_callback_in_health_mode_finds_the_culprit(tmp_path, callback_args):
+    planted_bugs.keras_log_softmax_underflow(tmp_path, "fit", **callback_args)
+    reply = tb_tensorcap.rootcause(str(tmp_path), "fit")
+    culprit = reply["culprit"]
+    assert (reply["origin"], culprit["op"], culprit["step"]) == ("op", "Log", planted_bugs.UNDERFLOW_STEP)
+    assert culprit["source"]["line"] == planted_bugs.line("keras_log")
+    [softmax] = culprit["inputs"]
+    assert softmax["tag"].endswith("/Softmax") and softmax["zeros"] == 8
 
 
 def test_divide_by_a_minus_a_in_a_function(logdir):
@@ -144,8 +255,9 @@ def test_nan_in_the_data_is_external(logdir):
     assert reply["culprit"]["output"]["nan"] == 1
 
 
-def test_a_replica_whose_shard_alone_goes_bad(tmp_path):
-    planted_bugs.mirrored_replica_shard(tmp_path, "mirrored")
+@pytest.mark.parametrize("record_mode", ["full", "health"])
+def test_a_replica_whose_shard_alone_goes_bad(tmp_path, record_mode):
+    planted_bugs.mirrored_replica_shard(tmp_path, "mirrored", record_mode)
     reply = tb_tensorcap.rootcause(str(tmp_path), "mirrored")
     assert (reply["replica"], reply["step"], reply["culprit"]["op"]) == (1, 3, "Sqrt")
     assert reply["culprit"]["tag"].startswith("replica_1/")

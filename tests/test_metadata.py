@@ -391,6 +391,7 @@ def test_lineage_fields_of_version_2():
         "type": "Log",
         "inputs": [
             {"tag": "step/Softmax"},
+            {"tag": "step/train_step", "step": 12},
             {"external": "variable", "name": "w", "tag": "step/w"},
             {"external": "uncaptured", "op": "Cast"},
         ],
@@ -408,9 +409,23 @@ def test_lineage_fields_of_version_2():
         b'{"version": 2, "op": {"type": "Log", "inputs": [{"external": "martian"}]}}',
         b'{"version": 2, "op": {"type": "Log", "inputs": [3]}}',
         b'{"version": 2, "origin": {"kind": 1}}',
+        b'{"version": 2, "op": {"type": "Log", "inputs": [{"tag": "a", "step": "3"}]}}',
     ):
-        with pytest.raises(ValueError, match="op|origin"):
+        with pytest.raises(ValueError, match="op|origin|step"):
             metadata.parse_plugin_metadata(bad)
+
+
+def test_health_rows_carry_lineage():
+    op, origin = {"type": "Log", "inputs": [{"tag": "b/Softmax"}]}, {"kind": "input", "name": "x"}
+    rows = [("b/input/x", "float32", 1, -1, -1, 0), ("b/Log", "float32", 2, 0, 0, -1), ("b/old", "float32", 0, -1)]
+    md = metadata.create_health_metadata(rows, [{"file": "f.py", "line": 3, "function": "g"}], [op], [origin])
+    health = metadata.parse_plugin_metadata(md.plugin_data.content)["health"]
+    assert (health["ops"], health["origins"]) == ([op], [origin])
+    for bad_row in (["t", "float32", 1, -1, -1, 1], ["t", "float32", 1, -1, -1, True]):
+        with pytest.raises(ValueError, match="malformed row"):
+            metadata.parse_plugin_metadata(
+                md.plugin_data.content.replace(b'["b/old","float32",0,-1]', json.dumps(bad_row).encode())
+            )
 
 
 def test_codec_decodes_typed_fields_written_by_other_tools():

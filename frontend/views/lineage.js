@@ -6,8 +6,11 @@
 import { fetchLineage, isAbort } from "../api.js";
 import { h, show } from "../dom.js";
 
-// One input or consumer as a link (a capture) or as text (nothing captured).
-export function lineageLink(entry, step, onOpen) {
+// One input or consumer as a link (a capture) or as text (nothing captured);
+// it opens the capture at the entry's own step when it names one (an earlier
+// call of a function in the block, an enclosing block), else at `step`.
+export function lineageLink(entry, cardStep, onOpen) {
+  const step = entry.step ?? cardStep;
   const label = entry.external
     ? `${entry.external}${entry.name ? ` ${entry.name}` : ""}${entry.op ? ` (${entry.op})` : ""}`
     : entry.tag;

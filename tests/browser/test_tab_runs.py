@@ -221,8 +221,10 @@ def test_pinned_cards_share_the_step_and_colour_range_and_survive_reload(page, s
     frame.locator(".pin-tag").click()  # loss in every run: one chart overlaying them
     frame.locator(".panel-tabs .tab", has_text="Pinned 3").click()
     wait_cards_at(frame, 9, 5)  # the latest step of any card: loss's 9
-    assert [(c.get_attribute("data-run") or c.get_attribute("data-runs")) + " " + c.get_attribute("data-tag")
-            for c in pinned_cards(frame).all()] == ["alpha w", "beta w", "gamma w", "gamma loss", "alpha, beta, gamma loss"]
+    assert [
+        (c.get_attribute("data-run") or c.get_attribute("data-runs")) + " " + c.get_attribute("data-tag")
+        for c in pinned_cards(frame).all()
+    ] == ["alpha w", "beta w", "gamma w", "gamma loss", "alpha, beta, gamma loss"]
     assert "No capture at step 9 in alpha (its steps: 0–4)." in card(frame, "alpha", "w").text_content()
     swatch = card(frame, "beta", "w").locator(".run-swatch")
     assert swatch.evaluate("s => getComputedStyle(s).backgroundColor") == rgb(expected_colour("beta"))
@@ -237,13 +239,16 @@ def test_pinned_cards_share_the_step_and_colour_range_and_survive_reload(page, s
     assert card(frame, "beta", "w").locator(".pinned-note").text_content() == (
         "No capture at step 3 in beta (its steps: 0–2, 4)."
     )
-    assert card(frame, "beta", "w").locator("canvas").count() == 0 or not card(frame, "beta", "w").locator(
-        ".pinned-picture"
-    ).is_visible()
+    assert (
+        card(frame, "beta", "w").locator("canvas").count() == 0
+        or not card(frame, "beta", "w").locator(".pinned-picture").is_visible()
+    )
     assert card(frame, "gamma", "loss").locator(".scalar-value").text_content() == "%s" % loss("gamma", 3)
     overlaid = frame.locator(".pinned-card.overlaid")
     assert overlaid.locator(".pinned-values .overlay-line").all_text_contents() == [
-        "alpha: %s" % loss("alpha", 3), "beta: no capture at step 3", "gamma: %s" % loss("gamma", 3)
+        "alpha: %s" % loss("alpha", 3),
+        "beta: no capture at step 3",
+        "gamma: %s" % loss("gamma", 3),
     ]
     assert overlaid.locator("path.series[data-run]").count() == 3
     assert frame.locator(".pinned-bar .pinned-step").text_content() == "step 3 (4 of 10)"
