@@ -21,7 +21,10 @@ from which inputs, on which line?" in data-flow order, from the lineage that
 Under ``tf.distribute`` the replicas of a run (tags ``replica_<k>/...``) are
 walked separately, and the answer is the replica that went bad first (step,
 then capture order); the workers of MultiWorkerMirroredStrategy are runs
-(``worker_<k>``) and are compared by step, then wall time. The reply shape is
+(``worker_<k>``) and are compared by step, then wall time. Within a step,
+one whose own op made the NaN goes before those whose walk ends outside
+the block: an all-reduce hands one replica's NaN to all the others at the
+same step, through an op that runs outside the block (`_received`). The reply shape is
 documented in http_api.md (``/rootcause``); the plugin, the CLI and
 `tb_tensorcap.rootcause()` share it. Pure Python over `reader.Reader`.
 """
@@ -82,7 +85,10 @@ def root_cause(reader, run, step=None, inf=False):
     if len(runs) == 1:
         return dict(answers[0], worker=None, workers=None)
     bad = [a for a in answers if a["origin"] is not None]
-    first = min(bad, key=lambda a: (a["start"]["step"], a["start"]["wall_time"])) if bad else answers[0]
+    first = (
+        min(bad, key=lambda a: (a["start"]["step"], _received(a["origin"]), a["start"]["wall_time"])) if bad else None
+    )
+    notes = _worker_notes(first, bad) if bad else []
     workers = [
         {
             "worker": a["run"],
@@ -92,7 +98,38 @@ def root_cause(reader, run, step=None, inf=False):
         }
         for a in answers
     ]
-    return dict(first, run=run, worker=first["run"] if bad else None, workers=workers)
+    if first is None:
+        return dict(answers[0], run=run, worker=None, workers=workers)
+    return dict(first, run=run, worker=first["run"], workers=workers, notes=first["notes"] + notes)
+
+
+def _received(origin):
+    """0 for a NaN an op of the block made, 1 for one that came from outside the block (or unknown).
+
+    Under tf.distribute an all-reduce hands one worker's (or replica's) NaN
+    to every other at the same step; the op that receives it runs outside
+    the block, so the others' walks end at an outside input. The one whose
+    own op made the NaN goes first.
+    """
+    return 0 if origin == "op" else 1
+
+
+def _worker_notes(first, bad):
+    """What the answer cannot tell about the other workers bad at the first worker's step."""
+    same_step = [a for a in bad if a is not first and a["start"]["step"] == first["start"]["step"]]
+    if not same_step:
+        return []
+    names = ", ".join(a["run"] for a in same_step)
+    if first["origin"] == "op":
+        return [
+            "%s also went bad at step %d, through inputs from outside the block (as what an all-reduce "
+            "receives from %s): not an op of its own" % (names, first["start"]["step"], first["run"])
+        ]
+    return [
+        "%s also went bad at step %d through inputs from outside the block: one worker's own data and what "
+        "an all-reduce handed on from it cannot be told apart; the earliest written is shown, check each "
+        "worker's answer (run=%s)" % (names, first["start"]["step"], same_step[0]["run"])
+    ]
 
 
 def _runs_of(reader, run):
@@ -141,8 +178,10 @@ def _run_root_cause(reader, run, step, inf):
     }
     if not starts:
         return reply
-    start = min(starts.values(), key=lambda i: (i.step, i.order))
-    culprits, parents = graph.walk_back(start)
+    walks = {replica: graph.walk_back(info) for replica, info in starts.items()}
+    replica = min(starts, key=lambda r: (_received(graph.origin_of(walks[r][0][0])), starts[r].order))
+    start = starts[replica]
+    culprits, parents = walks[replica]
     culprit = culprits[0]
     chain, node = [], culprit
     while node is not None:

@@ -17,12 +17,16 @@ import tb_tensorcap as tensorcap
 UNDERFLOW_STEP = 3
 
 
-def line(name):
-    """The line number of the ``# LINE:<name>`` marker in this file."""
-    with open(__file__, encoding="utf-8") as f:
-        for number, text in enumerate(f, 1):
-            if text.rstrip().endswith("# LINE:" + name):
-                return number
+def line(name, script=None):
+    """The line number of the ``# LINE:<name>`` marker in this file (or in the `script` text)."""
+    if script is not None:
+        lines = script.splitlines()
+    else:
+        with open(__file__, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+    for number, text in enumerate(lines, 1):
+        if text.rstrip().endswith("# LINE:" + name):
+            return number
     raise KeyError(name)
 
 
@@ -104,7 +108,7 @@ def step_fn(x):
     replica = tf.distribute.get_replica_context().replica_id_in_sync_group
     with tensorcap.record("step", step=int(x[0].numpy()), mode=sys.argv[2]):
         shard = x * tf.cast(replica + 1, tf.float32)
-        return tf.reduce_sum(tf.sqrt(5.0 - shard))
+        return tf.reduce_sum(tf.sqrt(5.0 - shard))  # LINE:replica_sqrt
 
 with writer.as_default():
     for step in range(4):
@@ -166,3 +170,65 @@ def keras_log_softmax_underflow(logdir, run, bad_batch=UNDERFLOW_STEP, **callbac
     callback = tensorcap.keras.CaptureCallback(writer=writer, **callback_args)
     model.fit(x, y, batch_size=4, epochs=1, shuffle=False, callbacks=[callback], verbose=0)
     writer.close()
+
+
+# One worker of a real MultiWorkerMirroredStrategy job (two local workers on
+# loopback, TF_CONFIG): worker 1's data alone makes sqrt of a negative at step 3;
+# the all-reduce then hands the NaN to worker 0 at the same step.
+MULTI_WORKER = """
+import json
+import os
+import tensorflow as tf
+import tb_tensorcap as tensorcap
+
+strategy = tf.distribute.MultiWorkerMirroredStrategy()
+task = json.loads(os.environ["TF_CONFIG"])["task"]["index"]
+
+def step_fn(x, step):
+    with tensorcap.record("step", step=step):
+        spread = tf.sqrt(5.0 - x)  # LINE:worker_sqrt
+        total = tf.distribute.get_replica_context().all_reduce("sum", tf.reduce_sum(spread))
+        total * 0.5
+
+for step in range(5):
+    data = tf.constant([float(step), 1.0]) * (2.0 if task == 1 else 1.0)
+    strategy.run(step_fn, args=(data, step))
+tensorcap.flush()
+print("ok")
+"""
+
+
+def multi_worker_shard(logdir, run):
+    """Runs `MULTI_WORKER` as two worker processes writing runs RUN/worker_0 and RUN/worker_1."""
+    import json
+    import os
+    import socket
+    import subprocess
+
+    sockets = [socket.socket() for _ in range(2)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    cluster = {"worker": ["127.0.0.1:%d" % s.getsockname()[1] for s in sockets]}
+    for s in sockets:
+        s.close()
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", no_proxy="127.0.0.1,localhost", NO_PROXY="127.0.0.1,localhost")
+    env["TENSORCAP_LOGDIR"] = str(logdir / run)
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", MULTI_WORKER],
+            env=dict(env, TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for index in range(2)
+    ]
+    try:
+        outputs = [worker.communicate(timeout=240) for worker in workers]
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.kill()
+                worker.wait()
+    for worker, (out, err) in zip(workers, outputs):
+        assert worker.returncode == 0 and "ok" in out, err[-3000:]

@@ -174,11 +174,15 @@ def test_log_of_softmax_underflow(logdir, run):
     assert reply["notes"] == []
 
 
+# Side fields that only tell how a value was kept.
+_KEPT_HOW = ("digest", "kind")
+
+
 def _answer(reply):
     """What a root cause names; statistics to float32 precision (health mode reduces float32 in float32)."""
     culprit = reply["culprit"]
     sides = [
-        {k: pytest.approx(v, rel=1e-6) if isinstance(v, float) else v for k, v in side.items() if k != "digest"}
+        {k: pytest.approx(v, rel=1e-6) if isinstance(v, float) else v for k, v in side.items() if k not in _KEPT_HOW}
         for side in culprit["inputs"] + [culprit["output"]]
     ]
     return (
@@ -262,6 +266,24 @@ def test_a_replica_whose_shard_alone_goes_bad(tmp_path, record_mode):
     assert (reply["replica"], reply["step"], reply["culprit"]["op"]) == (1, 3, "Sqrt")
     assert reply["culprit"]["tag"].startswith("replica_1/")
     assert [r["replica"] for r in reply["replicas"]] == [1]
+
+
+def test_a_worker_whose_data_alone_goes_bad_in_a_multi_worker_job(tmp_path):
+    # Two real workers (MultiWorkerMirroredStrategy on loopback): worker 1's data makes Sqrt NaN at
+    # step 3; the all-reduce hands it to worker 0 at the same step, where it enters from outside the block.
+    planted_bugs.multi_worker_shard(tmp_path, "job")
+    reply = tb_tensorcap.rootcause(str(tmp_path), "job")
+    culprit = reply["culprit"]
+    assert (reply["worker"], reply["step"], reply["origin"], culprit["op"]) == ("job/worker_1", 3, "op", "Sqrt")
+    assert culprit["source"]["line"] == planted_bugs.line("worker_sqrt", planted_bugs.MULTI_WORKER)
+    assert culprit["reasons"][0] == "input 0 has negative values (min -1)"
+    assert [(w["worker"], w["step"]) for w in reply["workers"]] == [("job/worker_0", 3), ("job/worker_1", 3)]
+    assert reply["notes"] == [
+        "job/worker_0 also went bad at step 3, through inputs from outside the block (as what an all-reduce "
+        "receives from job/worker_1): not an op of its own"
+    ]
+    alone = tb_tensorcap.rootcause(str(tmp_path), "job/worker_0")  # one worker's run alone says where it ends
+    assert (alone["origin"], alone["culprit"]["external"]["kind"]) == ("external", "input")
 
 
 def test_through_the_command(logdir):
