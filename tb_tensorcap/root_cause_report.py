@@ -49,7 +49,7 @@ def culprit_reply(graph, culprit):
             side["op"] = entry["op"]
         side.update(_stat_fields(info, graph.stats(info) if info is not None else None))
         inputs.append(side)
-    output = dict(graph.stats(culprit), dtype=culprit.dtype, shape=list(culprit.shape))
+    output = dict(graph.stats(culprit), dtype=culprit.dtype, shape=list(culprit.shape), kind=culprit.kind)
     del output["digest"]
     return {
         "tag": culprit.tag,
@@ -99,7 +99,7 @@ def _stat_fields(info, stats):
             "max": None,
         }
     fields = {k: stats[k] for k in ("nan", "posinf", "neginf", "zeros", "min", "max")}
-    return dict(fields, captured=True, dtype=info.dtype, shape=list(info.shape))
+    return dict(fields, captured=True, dtype=info.dtype, shape=list(info.shape), step=info.step, kind=info.kind)
 
 
 def _reasons(culprit, inputs, output):

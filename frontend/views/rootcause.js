@@ -1,14 +1,16 @@
 // The root-cause panel (from /rootcause): for one run, the op whose inputs
 // were finite and whose output was not, at which step and source line; its
-// inputs and output side by side; why; the chain to the first NaN; and a
-// small graph of the step's captures around it. Every capture named links
-// to its capture card.
+// inputs and output side by side, as statistics and as values in the usual
+// views (rootcause_values.js); why; the chain to the first NaN; and a small
+// graph of the step's captures around it. Every capture named links to its
+// capture card.
 
 import { fetchRootCause, isAbort } from "../api.js";
 import { h, message, show } from "../dom.js";
 import { formatCount, formatShape, formatShort } from "../format.js";
 import { flowGraph } from "./flowgraph.js";
 import { lineageLink } from "./lineage.js";
+import { valuePanels } from "./rootcause_values.js";
 
 const SIDE_ROWS = [
   ["min", "min", formatShort], ["max", "max", formatShort], ["nan", "NaN", formatCount],
@@ -42,20 +44,23 @@ export function createRootCausePanel({ onOpen, onRun }) {
   let key = "";
   let controller = null;
 
-  function side(label, stats, open) {
-    return { label, stats, open };
+  function sidesOf(reply) {
+    const culprit = reply.culprit;
+    const open = (tag, at) => onOpen({ run: reply.worker ?? reply.run, tag, step: at });
+    // Each side's title: a link to its capture (made per use: a node has one parent).
+    const inputTitle = (input, i) => () => [`input ${i}: `,
+      lineageLink(input, culprit.step, ({ tag, step: at }) => open(tag, at))];
+    const outputTitle = () => h("button", {
+      className: "link", text: `output ${culprit.tag}`, onclick: () => open(culprit.tag, culprit.step) });
+    return culprit.inputs.map((input, i) => ({
+      title: inputTitle(input, i), tag: input.tag, step: input.step ?? culprit.step, stats: input,
+    })).concat([{ title: outputTitle, tag: culprit.tag, step: culprit.step, stats: culprit.output }]);
   }
 
   function comparison(reply) {
-    const culprit = reply.culprit;
-    const open = (tag) => onOpen({ run: reply.worker ?? reply.run, tag, step: culprit.step });
-    const sides = culprit.inputs.map((input, i) => side(
-      lineageLink(input, culprit.step, ({ tag }) => open(tag)), input, null))
-      .concat([side(h("button", { className: "link", text: `output ${culprit.tag}`, onclick: () => open(culprit.tag) }),
-        culprit.output)]);
+    const sides = sidesOf(reply);
     return h("table", { className: "rootcause-sides" },
-      h("thead", null, h("tr", null, h("th"), sides.map((s, i) => h("th", null,
-        i < culprit.inputs.length ? `input ${i}: ` : "", s.label)))),
+      h("thead", null, h("tr", null, h("th"), sides.map((s) => h("th", null, s.title())))),
       h("tbody", null,
         h("tr", null, h("th", { text: "dtype" }), sides.map((s) => h("td", {
           text: s.stats.captured === false ? "not captured" : `${s.stats.dtype} ${formatShape(s.stats.shape ?? [])}` }))),
@@ -65,13 +70,19 @@ export function createRootCausePanel({ onOpen, onRun }) {
         }))))));
   }
 
+  // Non-finite values made finite again downstream (a -inf mask before softmax): listed, never blamed.
+  function absorbedNote(reply) {
+    return h("p", { className: "note absorbed" }, "Absorbed downstream (intentional?): ",
+      reply.absorbed.map((a, i) => [i ? ", " : "",
+        lineageLink(a, a.step, ({ tag }) => onOpen({ run: reply.worker ?? reply.run, tag, step: a.step }))]));
+  }
+
   function render(reply) {
     const where = [reply.worker, reply.replica !== null ? `replica ${reply.replica}` : null].filter(Boolean).join(", ");
     if (reply.origin === null) {
       show(body, message(`No ${reply.inf ? "NaN or Inf" : "NaN"} reaches an output in ${reply.run}` +
         `${reply.step !== null ? ` at step ${reply.step}` : ""}.`, "good"),
-      reply.absorbed.length ? h("p", { className: "note" }, "Absorbed downstream (intentional?): ",
-        reply.absorbed.map((a, i) => [i ? ", " : "", lineageLink(a, a.step, ({ tag }) => onOpen({ run: reply.run, tag, step: a.step }))])) : null);
+      reply.absorbed.length ? absorbedNote(reply) : null);
       return;
     }
     const culprit = reply.culprit;
@@ -87,6 +98,8 @@ export function createRootCausePanel({ onOpen, onRun }) {
       h("ul", { className: "rootcause-reasons" }, culprit.reasons.map((r) => h("li", { text: r }))),
       reply.notes.length ? h("ul", { className: "rootcause-notes" }, reply.notes.map((n) => h("li", { text: n }))) : null,
       culprit.inputs.length || culprit.output ? comparison(reply) : null,
+      valuePanels(reply.worker ?? reply.run, sidesOf(reply), controller.signal),
+      reply.absorbed.length ? absorbedNote(reply) : null,
       h("p", { className: "rootcause-chain" }, "Chain to the first non-finite capture: ",
         reply.chain.map((c, i) => [i ? " → " : "", h("button", {
           className: "link", text: `${c.tag}${c.op ? ` (${c.op})` : ""}`, onclick: () => openIn(c.tag, c.step) })])),
