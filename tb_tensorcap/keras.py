@@ -36,6 +36,9 @@ device copy per activation and gradient, then reading them back and writing
 them (and the weights) after the batch. No extra forward or backward pass
 runs. XLA cannot compile the stash writes, so while attached the train
 step runs with ``jit_compile=False`` (a warning says so when it was on).
+Each capture carries its lineage at the level of layers (`keras_lineage`:
+the batch's inputs and targets are captured for it, as ``input/x`` and
+``input/y``), so ``tensorcap rootcause`` names the culprit layer.
 ``on_train_end`` removes the wrappers and Keras retraces again at the next
 ``fit``. Under a distribution strategy with several replicas only weights are
 captured (a warning says so). With ``steps_per_execution > 1`` the values
@@ -61,7 +64,7 @@ import keras as _keras
 import numpy as np
 import tensorflow as tf
 
-from tb_tensorcap import autocapture, flight, summary, tf_internals
+from tb_tensorcap import autocapture, capture_context, capture_core, flight, keras_lineage, summary, tf_internals
 from tb_tensorcap.gradients import variable_name
 
 __all__ = ["CaptureCallback"]
@@ -132,6 +135,7 @@ class CaptureCallback(_keras.callbacks.Callback):
         self._tracing = False
         self._flag = None
         self._stashes = {}  # key -> stash variable
+        self._lineage = keras_lineage.KerasLineage(self._tag_of)
         self._layers = []
         self._step = None
         self._batch_begin = 0
@@ -273,6 +277,9 @@ class CaptureCallback(_keras.callbacks.Callback):
     def _wrapped_train_step(self, original):
         def train_step(*args, **kwargs):
             self._tracing = True
+            self._lineage.start_trace()
+            if args and self._what & {"activations", "loss"}:
+                self._stash_batch(args[0])
             try:
                 return original(*args, **kwargs)
             finally:
@@ -280,14 +287,28 @@ class CaptureCallback(_keras.callbacks.Callback):
 
         return train_step
 
+    def _stash_batch(self, data):
+        """Stashes the batch's inputs and targets (captured as input/x, input/y: the lineage's sources)."""
+        x, y, _ = _keras.utils.unpack_x_y_sample_weight(data)
+        for part, values in (("input", x), ("target", y)):
+            tensors = [t for t in tf.nest.flatten(values) if isinstance(t, tf.Tensor)]
+            for k, tensor in enumerate(tensors):
+                self._stash((part, k), tensor)
+                self._lineage.batch_part(tensor, (part, k))
+
     def _wrapped_call(self, layer, original):
         def call(*args, **kwargs):
+            inputs = None
+            if self._tracing:
+                tensors = [t for t in tf.nest.flatten((args, kwargs)) if isinstance(t, tf.Tensor)]
+                inputs = self._lineage.entries(tensors) + keras_lineage.weight_entries(layer, self._variable_name)
             outputs = original(*args, **kwargs)
             if self._tracing:
                 flat = tf.nest.flatten(outputs)
                 for k, value in enumerate(flat):
                     if isinstance(value, tf.Tensor):
                         self._stash(("activation", id(layer), k), value)
+                        self._lineage.produced(value, ("activation", id(layer), k), type(layer).__name__, inputs)
             return outputs
 
         return call
@@ -297,6 +318,9 @@ class CaptureCallback(_keras.callbacks.Callback):
             loss = original(*args, **kwargs)
             if self._tracing and kwargs.get("training", True) and isinstance(loss, tf.Tensor):
                 self._stash(("loss",), loss)
+                sides = [kwargs.get("y_pred"), kwargs.get("y")]
+                tensors = [t for t in tf.nest.flatten(sides) if isinstance(t, tf.Tensor)]
+                self._lineage.produced(loss, ("loss",), "Loss", self._lineage.entries(tensors))
             return loss
 
         return compute_loss
@@ -310,7 +334,10 @@ class CaptureCallback(_keras.callbacks.Callback):
                         continue
                     if isinstance(grad, tf.IndexedSlices):
                         grad = tf.convert_to_tensor(grad)
-                    self._stash(("gradient", id(_backing(variable))), grad)
+                    key = ("gradient", id(_backing(variable)))
+                    self._stash(key, grad)
+                    loss = [{"tag": self._tag_of(("loss",))}] if ("loss",) in self._stashes else []
+                    self._lineage.produced(grad, key, "Gradient", loss)
             return original(grads_and_vars, *args, **kwargs)
 
         return apply_gradients
@@ -338,29 +365,54 @@ class CaptureCallback(_keras.callbacks.Callback):
     # -- capturing -----------------------------------------------------------------
 
     def _capture(self, step):
+        for part in keras_lineage.BATCH_PARTS:
+            k = 0
+            while (part, k) in self._stashes:
+                self._write(self._stashes[(part, k)].read_value(), self._name_of((part, k)), step, (part, k))
+                k += 1
         if "activations" in self._what:
             for layer in self._layers:
                 k = 0
                 while ("activation", id(layer), k) in self._stashes:
-                    value = self._stashes[("activation", id(layer), k)].read_value()
-                    name = "activation" if k == 0 else "activation:%d" % k
-                    self._write(value, "%s/%s" % (self._layer_name(layer), name), step)
+                    key = ("activation", id(layer), k)
+                    self._write(self._stashes[key].read_value(), self._name_of(key), step, key)
                     k += 1
         if "loss" in self._what and ("loss",) in self._stashes:
-            self._write(self._stashes[("loss",)].read_value(), "loss", step)
+            self._write(self._stashes[("loss",)].read_value(), "loss", step, ("loss",))
         variables = self._variables()
         if "gradients" in self._what:
             for variable in variables:
-                stash = self._stashes.get(("gradient", id(_backing(variable))))
+                key = ("gradient", id(_backing(variable)))
+                stash = self._stashes.get(key)
                 if stash is not None and getattr(variable, "trainable", True):
-                    self._write(stash.read_value(), "grad/" + self._variable_name(variable), step)
+                    self._write(stash.read_value(), "grad/" + self._variable_name(variable), step, key)
         if "weights" in self._what:
             for variable in variables:
                 self._write(_backing(variable), self._variable_name(variable), step)
 
-    def _write(self, value, name, step):
+    def _write(self, value, name, step, key=None):
+        """Writes one capture, with the lineage of stash `key` (none inside a user's Capturer block)."""
         tag = "%s/%s" % (self._prefix, name) if self._prefix else name
-        summary.capture(value, tag, step, writer=self._writer)
+        facts = self._lineage.facts(key) if key is not None else None
+        if facts is None or capture_core.innermost_capturer() is not None:
+            summary.capture(value, tag, step, writer=self._writer)
+        else:
+            summary.write(value, tag, step, None, self._writer, capture_context.source_location(), facts)
+
+    def _name_of(self, key):
+        """The capture name (without the prefix) of stash `key`."""
+        if key[0] in keras_lineage.BATCH_PARTS:
+            name = "input/" + keras_lineage.BATCH_PARTS[key[0]]
+            return name if key[1] == 0 else "%s:%d" % (name, key[1])
+        if key[0] == "activation":
+            layer = next(layer for layer in self._layers if id(layer) == key[1])
+            return "%s/%s" % (self._layer_name(layer), "activation" if key[2] == 0 else "activation:%d" % key[2])
+        return "loss"
+
+    def _tag_of(self, key):
+        """The full tag of the capture of stash `key` (activations, batch parts and the loss)."""
+        name = self._name_of(key)
+        return "%s/%s" % (self._prefix, name) if self._prefix else name
 
     # -- naming and selection ------------------------------------------------------
 

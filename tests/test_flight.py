@@ -168,20 +168,21 @@ def test_max_bytes_drops_the_oldest_steps_first(tmp_path, writer_at, capfd):
 def test_max_bytes_bounds_the_device_ring(tmp_path, writer_at, capfd, monkeypatch):
     monkeypatch.setattr(traced_store, "_trace_end_works", lambda: False)
     writer = writer_at(tmp_path / "run")
-    # Each output of _step is 4 x 2 float32 (32 bytes): two slots of MatMul and Relu fill 128 bytes. A step
-    # also holds its eager output (32 bytes), so only one earlier step fits max_bytes (said once).
-    recorder = tensorcap.FlightRecorder(keep_steps=2, max_bytes=128, writer=writer)
+    # Per slot, the arguments x (48 bytes) and w (24), kept for the lineage, then MatMul and Relu (4 x 2
+    # float32, 32 bytes each): two slots fill 272 bytes. A step also holds its eager values (240 bytes with
+    # the block's outside inputs), so only one earlier step fits max_bytes (said once).
+    recorder = tensorcap.FlightRecorder(keep_steps=2, max_bytes=272, writer=writer)
     function = tf.function(_step)
     outputs = {}
     for step in range(6):
         with recorder.record("fn", step=step):
             outputs[step] = function(tf.constant(X), tf.constant(W), 100.0 if step == 5 else 0.0)
     err = capfd.readouterr().err
-    for tag in ("fn/Sub", "fn/Log"):
-        assert "%s is not kept in the on-device ring (the ring would pass max_bytes=128)" % tag in err
+    for tag in ("fn/Sub", "fn/Log", "fn/_step/constant/y"):
+        assert "%s is not kept in the on-device ring (the ring would pass max_bytes=272)" % tag in err
     assert "fn/dense/MatMul is not kept" not in err
-    assert "max_bytes=128 dropped step 0 of 'fn' (96 bytes of values)" in err
-    assert "wrote the full values of steps 4, 5 (only the statistics of fn/Log, fn/Sub" in err
+    assert "max_bytes=272 dropped step 0 of 'fn' (240 bytes of values)" in err
+    assert "wrote the full values of steps 4, 5 (only the statistics of fn/Log, fn/Sub, fn/_step/constant/y" in err
     writer.flush()
     reader = tensorcap.load(str(tmp_path))
     assert [i.step for i in reader.tag_infos("run", "fn/dense/Relu") if i.kind == "full"] == [4, 5]

@@ -91,6 +91,8 @@ def test_fit_captures_activations_weights_gradients(tmp_path):
             "loss",
             "logs/loss",
             "logs/mae",
+            "input/x",  # the batch, captured for the lineage
+            "input/y",
         ]
         + names
         + ["grad/" + n for n in names]

@@ -309,3 +309,22 @@ def test_through_the_route(logdir):
         assert reply["culprit"]["op"] == op, (run, reply["culprit"])
     assert app.get_json("/data/plugin/tensorcap/rootcause?run=clean")["origin"] is None
     assert app.get_json("/data/plugin/tensorcap/rootcause?run=data")["origin"] == "external"
+
+
+def test_keras_callback_in_full_mode_names_the_culprit_layer(tmp_path):
+    planted_bugs.keras_log_softmax_underflow(tmp_path, "fit")
+    reader = tb_tensorcap.load(str(tmp_path))
+    first = [i for i in reader.captures("fit") if i.step == 0]  # Keras numbers layer names per process
+    hidden, logits = [i for i in first if i.tag.endswith("/activation")]
+    assert (hidden.op["type"], logits.op["type"]) == ("Dense", "Dense")
+    assert [e.get("tag") or e["external"] for e in logits.op["inputs"]] == [hidden.tag, "variable", "variable"]
+    assert hidden.op["inputs"][0] == {"tag": "input/x"}
+    assert reader.info("fit", "input/x", 0).origin == {"kind": "input", "name": "x"}
+    assert [e["tag"] for e in reader.info("fit", "loss", 0).op["inputs"]] == [logits.tag, "input/y"]
+    gradient = next(i for i in first if i.tag.startswith("grad/"))
+    assert gradient.op == {"type": "Gradient", "inputs": [{"tag": "loss"}]}
+    reply = tb_tensorcap.rootcause(reader, "fit")
+    culprit = reply["culprit"]
+    # The loss function is no layer: the culprit is the Loss, whose inputs (the logits) were finite.
+    assert (reply["origin"], culprit["op"], culprit["tag"], culprit["step"]) == ("op", "Loss", "loss", 3)
+    assert culprit["reasons"] == ["inputs finite, output NaN"]
