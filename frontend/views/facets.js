@@ -115,7 +115,7 @@ export function createFacetsView() {
     if (facts.pooled) told.push(`Each panel is pooled ${facts.pooled.join("×")} (block means; a NaN or Inf in a block shows).`);
     told.push(facet === "steps"
       ? `x[${formatSlice(entries)}] at the steps from ${from} to ${to}.`
-      : `x[${formatSlice(entries)}] at step ${step}, one panel per ${axisLabel(axisNames, Number(facet))} index.`);
+      : `x[${formatSlice(entries)}] at step ${step}, one panel per ${axisName} index (the ${axisName} slider above does not apply here).`);
     show(note, told.join(" "));
   }
   return { element, update };
