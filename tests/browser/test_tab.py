@@ -469,9 +469,14 @@ def test_text_contrast_meets_wcag_aa(page, server, scheme):
         "p=alerts&",
         "p=divergence&",
         "run=baseline&tag=diverge/h&step=4&diff=1&drun=variant&",
+        'p=pinned&pins=[{"tag":"diverge/h"},{"tag":"loss"}]&pstep=4&',
     ):
         open_tab(page, server, fragment + HIDE_MANY)
-        page.wait_for_function("!document.querySelector('.loading-note:not([hidden]), .message.loading')")
+        if fragment.startswith("p=pinned"):  # the diverge/h heatmaps of both runs and the loss chart
+            page.wait_for_function("document.querySelectorAll('.pinned-card .colorbar, .pinned-card .line-chart').length === 3")
+        page.wait_for_function(
+            "!document.querySelector('.loading-note:not([hidden]), .message.loading, .pinned-note .loading')"
+        )
         page.wait_for_timeout(300)
         worst = page.evaluate(LOWEST_CONTRAST)
         assert worst["ratio"] >= 4.5, (fragment, worst)
