@@ -16,6 +16,17 @@ from servers import TensorBoardProcess  # noqa: E402  (benchmarks/servers.py, on
 from support import NAN_STEP, SAMPLE_STEPS, WsgiTensorBoard, sample_value  # noqa: E402
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _stop_wsgi_apps():
+    """After each test file, the plugins its WSGI apps loaded stop refreshing in the background.
+
+    Otherwise every app of the session keeps rescanning its logdir until the end, costing CPU
+    and showing up in other tests' counts of scans.
+    """
+    yield
+    WsgiTensorBoard.stop_all()
+
+
 @pytest.fixture(scope="session")
 def sample_logdir(tmp_path_factory):
     """Two runs, "base" and "changed", that part at layer2/out, step 2.

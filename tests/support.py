@@ -45,6 +45,8 @@ class WsgiTensorBoard:
     process); the TensorCap plugin still refreshes on `--reload_interval`.
     """
 
+    open_apps = []  # every app made and not yet stopped: `stop_all()` ends their refreshers
+
     def __init__(self, logdir, extra_argv=()):
         """`logdir` None: the logdirs come from `--logdir_spec` in `extra_argv`."""
         from tensorboard import program
@@ -55,7 +57,15 @@ class WsgiTensorBoard:
 
         from tb_tensorcap import plugin
 
-        self.tensorboard = program.TensorBoard(plugins=[core_plugin.CorePluginLoader, plugin.TensorCapLoader()])
+        class KeepingLoader(plugin.TensorCapLoader):
+            """Keeps the plugin it loads, so `stop()` can end its background refresher."""
+
+            def load(loader, context):
+                loader.plugin = super().load(context)
+                return loader.plugin
+
+        self.loader = KeepingLoader()
+        self.tensorboard = program.TensorBoard(plugins=[core_plugin.CorePluginLoader, self.loader])
         logdir_argv = ["--logdir", str(logdir)] if logdir is not None else []
         self.tensorboard.configure(argv=["tensorboard", *logdir_argv, "--load_fast=false", *extra_argv])
         self.flags = self.tensorboard.flags
@@ -72,6 +82,17 @@ class WsgiTensorBoard:
             self.flags, self.tensorboard.plugin_loaders, provider, self.tensorboard.assets_zip_provider, multiplexer
         )
         self.client = werkzeug_test.Client(app)
+        WsgiTensorBoard.open_apps.append(self)
+
+    def stop(self):
+        """Ends the plugin's background refresher (TensorBoard itself never stops a plugin)."""
+        self.loader.plugin.stop()
+        WsgiTensorBoard.open_apps.remove(self)
+
+    @classmethod
+    def stop_all(cls):
+        for app in list(cls.open_apps):
+            app.stop()
 
     def get(self, path):
         return self.client.get(path)

@@ -3,6 +3,7 @@
 import logging
 import os
 import shutil
+import threading
 
 import numpy as np
 import pytest
@@ -31,16 +32,23 @@ def _write_steps(writer, steps, tag="x", scale=1.0):
 
 @pytest.fixture
 def counting(monkeypatch):
-    """Counts event file scans (path, offset) and statistics computed (stored in the index)."""
+    """Counts event file scans (path, offset) and statistics computed (stored in the index).
+
+    Only this test's thread counts: a TensorBoard app an earlier test left serving may still be
+    scanning its own logdir in a background refresher.
+    """
     calls = {"scans": [], "stats": 0}
     real_scan, real_set_stats = event_files.scan_records, capture_table.CaptureTable.set_stats
+    test_thread = threading.get_ident()
 
     def scan(path, offset):
-        calls["scans"].append((os.path.basename(path), offset))
+        if threading.get_ident() == test_thread:
+            calls["scans"].append((os.path.basename(path), offset))
         return real_scan(path, offset)
 
     def set_stats(table, row, stats):
-        calls["stats"] += 1
+        if threading.get_ident() == test_thread:
+            calls["stats"] += 1
         return real_set_stats(table, row, stats)
 
     monkeypatch.setattr(event_files, "scan_records", scan)
