@@ -358,7 +358,7 @@ class Reader(LogdirIndex):
                         self._save(run_index)
                         if (deadline is not None and time.monotonic() > deadline) or (stop and stop.is_set()):
                             return computed
-                if run_index is not None:
+                if run_index is not None and len(rows):  # nothing computed: nothing new to save
                     self._save(run_index, force=True)
         finally:
             self._stats_running = False
