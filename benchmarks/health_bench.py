@@ -17,8 +17,11 @@ Every mode runs in a process of its own (TensorFlow crashes when the debugger
 is enabled twice in one process, and check_numerics cannot be turned off)
 that times the plain step too: TensorCap's modes alternate plain and mode
 runs (``--repeats`` pairs; the ratio is the median of the pairs' ratios, so
-load drifting on a shared machine hits both alike); the debugger modes and
-check_numerics, which cannot be turned off in between, time plain first.
+load drifting on a shared machine hits both alike). The debugger modes and
+check_numerics cannot be turned off: eagerly they time plain first, then the
+mode (medians); as a ``tf.function`` they alternate too, with the plain
+function traced before they were enabled (so not instrumented; only its
+call, one eager op, passes their callback).
 For ``tf.function`` the mode's function is traced with the mode on (a
 function traced before is not instrumented). Each timing includes the final
 flush to disk; bytes per step are what the mode wrote (the debugger: its
@@ -158,22 +161,44 @@ def child(mode, graph, steps, repeats, workdir):
             mode_step["on"]()
 
     if mode in _DEBUGGER_MODES or mode == "check_numerics":
-        # Neither can be turned off for a plain timing in between: plain first, then the mode.
-        plain_times = [timed(plain) for _ in range(repeats)]
+        # Neither can be turned off. Eagerly: plain first, then the mode. A tf.function traced before
+        # they are enabled is not instrumented, so as a tf.function plain and the mode alternate.
+        plain_times = [] if graph else [timed(plain) for _ in range(repeats)]
         if mode == "check_numerics":
             with_check_numerics()  # enables, traces
-            mode_times = [timed(with_check_numerics) for _ in range(repeats)]
-            written = 0
+            run_mode, written = with_check_numerics, None
         else:
-            mode_s, mode_cpu, written = _time_debugger(
-                tf, _DEBUGGER_MODES[mode], fresh, steps, os.path.join(out, "dump")
+            dump = os.path.join(out, "dump")
+            tf.debugging.experimental.enable_dump_debug_info(
+                dump, tensor_debug_mode=_DEBUGGER_MODES[mode], circular_buffer_size=-1
             )
-            mode_times = [mode_s]
-            cpu["debugger"] = [mode_cpu]
-        ratios = [statistics.median(mode_times) / statistics.median(plain_times)]
-        cpu_ratios = [
-            statistics.median(cpu.get(with_check_numerics, cpu.get("debugger"))) / statistics.median(cpu[plain])
-        ]
+            mode_step["on"] = fresh()
+            for _ in range(5):  # warm-up (traces)
+                mode_step["on"]()
+
+            def run_mode():
+                for _ in range(steps):
+                    mode_step["on"]()
+
+        mode_times = []
+        for _ in range(repeats):
+            if graph:
+                plain_times.append(timed(plain))
+            mode_times.append(timed(run_mode))
+        if mode != "check_numerics":
+            tf.debugging.experimental.disable_dump_debug_info()  # flushes
+            written = _du(dump) / (steps * repeats + 5)  # the dump of every step it saw, warm-up included
+        ratios = (
+            [m / p for p, m in zip(plain_times, mode_times)]
+            if graph
+            else [statistics.median(mode_times) / statistics.median(plain_times)]
+        )
+        cpu_ratios = (
+            [m / p for p, m in zip(cpu[plain], cpu[run_mode])]
+            if graph
+            else [statistics.median(cpu[run_mode]) / statistics.median(cpu[plain])]
+        )
+        written = written or 0
     else:
         # Plain and the mode alternate, so that the machine's load drifts into both alike.
         with_tensorcap()  # traces, first writes
@@ -196,26 +221,6 @@ def child(mode, graph, steps, repeats, workdir):
         "load": " ".join(open("/proc/loadavg").read().split()[:3]),
     }
     print(json.dumps(row))
-
-
-def _time_debugger(tf, debug_mode, fresh, steps, out, warmup=5):
-    """(seconds per step, CPU seconds per step, bytes per step) under the Debugger V2 dump.
-
-    Enabling it twice in one process crashes TensorFlow, so warm-up and the
-    timed steps share one enabled session; the timing ends with
-    disable_dump_debug_info() (which flushes). Bytes are the dump's size over
-    every step it saw, warm-up included.
-    """
-    tf.debugging.experimental.enable_dump_debug_info(out, tensor_debug_mode=debug_mode, circular_buffer_size=-1)
-    step_fn = fresh()
-    for _ in range(warmup):
-        step_fn()
-    start, start_cpu = time.perf_counter(), time.process_time()
-    for _ in range(steps):
-        step_fn()
-    tf.debugging.experimental.disable_dump_debug_info()
-    elapsed, elapsed_cpu = time.perf_counter() - start, time.process_time() - start_cpu
-    return elapsed / steps, elapsed_cpu / steps, _du(out) / (steps + warmup)
 
 
 def main():
