@@ -14,6 +14,7 @@ pytestmark = pytest.mark.usefixtures("isolated_capture")
 
 STEPS = 10
 BAD_STEP = 7
+TAGS = ["step/input/x", "step/input/Mul.1", "step/Mul", "step/input/Sub.1", "step/Sub", "step/Log"]
 
 
 @pytest.fixture(scope="module")
@@ -40,31 +41,33 @@ def app(flight_logdir):
 
 def test_overview_has_a_cell_per_tag_and_step(app):
     reply = app.get_json("/data/plugin/tensorcap/health?run=train")
-    assert reply["tags"] == ["step/Mul", "step/Sub", "step/Log"]
+    # The block's outside inputs (x, and the Python numbers 10**step and the shift) are captured for the lineage.
+    assert reply["tags"] == TAGS
     assert [c["first"] for c in reply["columns"]] == list(range(STEPS))
-    assert reply["captures"] == 3 * STEPS + 3 * 3  # health at every step, full values of steps 5-7 too
-    width = STEPS
-    mul = reply["magnitude"][0:width]
+    assert reply["captures"] == len(TAGS) * (STEPS + 3)  # health at every step, full values of steps 5-7 too
+    width, mul_row, log_row = STEPS, TAGS.index("step/Mul"), TAGS.index("step/Log")
+    mul = reply["magnitude"][mul_row * width : (mul_row + 1) * width]
     # Mul = x * 10**step: its max |x| is 2 * 10**step.
     assert mul == [pytest.approx(math.log10(2) + s, abs=1e-3) for s in range(STEPS)]
-    log_flags = reply["flags"][2 * width : 3 * width]
+    log_flags = reply["flags"][log_row * width : (log_row + 1) * width]
     assert log_flags == [1 if s == BAD_STEP else 0 for s in range(STEPS)]
-    assert reply["open"][2 * width + BAD_STEP] == [2, BAD_STEP]
+    assert reply["open"][log_row * width + BAD_STEP] == [log_row, BAD_STEP]
 
 
 def test_overview_is_downsampled_on_the_server(app):
     reply = app.get_json("/data/plugin/tensorcap/health?run=train&max_steps=3&max_tags=2")
     assert [(c["first"], c["last"]) for c in reply["columns"]] == [(0, 3), (4, 6), (7, 9)]
     assert [(r["first"], r["last"]) for r in reply["rows"]] == [
-        ("step/Mul", "step/Sub"),
-        ("step/Log", "step/Log"),
+        ("step/input/x", "step/Mul"),
+        ("step/input/Sub.1", "step/Log"),
     ]
     assert len(reply["magnitude"]) == len(reply["flags"]) == len(reply["open"]) == 6
-    # The second row's last column covers the NaN at step 7: flagged, and a click opens it.
-    assert reply["flags"][5] == 1 and reply["open"][5] == [2, BAD_STEP]
-    # The first row's last column keeps the largest magnitude of steps 7-9 (Mul and Sub at step 9).
+    # The second row's last column covers the NaN at step 7: flagged, and a click opens it (the shift,
+    # 0.0 at steps 8 and 9, is all zeros there: flag 8 too).
+    assert reply["flags"][5] == 1 | 8 and reply["open"][5] == [TAGS.index("step/Log"), BAD_STEP]
+    # The first row's last column keeps the largest magnitude of steps 7-9 (Mul at step 9: 2e9).
     assert reply["magnitude"][2] == pytest.approx(math.log10(2) + 9, abs=1e-3)
-    assert reply["open"][2][1] == 9
+    assert reply["open"][2] == [TAGS.index("step/Mul"), 9]
 
 
 def test_statistics_only_captures_through_the_routes(app):
