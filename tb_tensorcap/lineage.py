@@ -120,7 +120,8 @@ class EagerLineage:
 
     def _external(self, tensor, fallback_name, capture_external, step):
         if tensor.dtype == tf.resource:
-            entry = {"external": "variable", "name": variable_name(tensor), "dtype": "resource"}
+            name = tf_internals.own_variable_name(tensor) or variable_name(tensor)
+            entry = {"external": "variable", "name": name, "dtype": "resource"}
             self._remember(tensor, entry, None)
             return entry
         local = local_name(tensor)

@@ -12,6 +12,7 @@ test_distribute.py, test_keras.py) passes on that version.
 """
 
 import sys
+import weakref
 
 import tensorflow as tf
 from tensorflow.python.eager import context as _context
@@ -237,6 +238,21 @@ def plain_resource_variable(initial_value, **kwargs):
     """A `ResourceVariable(initial_value, **kwargs)` that no distribution strategy mirrors or wraps.
 
     Create it under `tf.init_scope()`; `tf.Variable` inside a strategy's scope
-    would make a distributed variable.
+    would make a distributed variable. TensorCap makes its own variables
+    (steps, stashes, rings) with it, and `own_variable_name` knows them.
     """
-    return _resource_variable_ops.ResourceVariable(initial_value, **kwargs)
+    variable = _resource_variable_ops.ResourceVariable(initial_value, **kwargs)
+    handle = variable.handle
+    if tf.executing_eagerly():
+        _own_handles[id(handle)] = (weakref.ref(handle), "tensorcap/%s" % kwargs.get("name", "variable"))
+    return variable
+
+
+_own_handles = {}  # id(eager handle) -> (weak reference, name) of TensorCap's own variables
+
+
+def own_variable_name(handle):
+    """ "tensorcap/<name>" when `handle` is one of TensorCap's own variables (a function that
+    TensorCap instrumented takes them as inputs), else None."""
+    found = _own_handles.get(id(handle))
+    return found[1] if found is not None and found[0]() is handle else None

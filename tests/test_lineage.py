@@ -88,6 +88,11 @@ def test_each_call_of_a_function_in_a_block_finds_its_inputs_at_its_own_step(tmp
         assert reader.value(".", "loop/input/batch", 10 + k).tolist()[0] == batch.numpy().tolist()[0]
         [inside] = reader.inputs(".", "loop/Mul", 10 + k)[:1]
         assert (inside["tag"], inside["step"]) == ("loop/double/argument/v", 10 + k)
+    # The call's other inputs: TensorCap's own step variables (the instrumentation's), named as such.
+    assert [e.get("name") for e in reader.inputs(".", "loop/double", 10)[1:3]] == [
+        "tensorcap/tensorcap_record_step",
+        "tensorcap/tensorcap_record_calls",
+    ]
     [add_input, _] = reader.inputs(".", "loop/AddV2", 10)
     assert (add_input["tag"], add_input["step"], add_input["captured"]) == ("loop/double", 12, True)
     assert {"tag": "loop/AddV2", "step": 10, "repeat": 0, "index": 0} in reader.consumers(".", "loop/double", 12)

@@ -2,7 +2,10 @@
 
 The run: 10 steps of a small block under a flight recorder (keep_steps=2), a
 Log going NaN at step 7, so steps 5-7 were written in full and the rest kept
-only statistics. The panel must draw a 3 x 10 grid with the NaN cell in
+only statistics. Besides Mul, Sub and Log the block captures their inputs
+from outside it (x and two Python numbers, for the lineage), in capture
+order: input/x, input/Mul.1, Mul, input/Sub.1, Sub, Log. The panel must
+draw a 6 x 10 grid with the NaN cell in
 magenta, name what a cell covers on hover, and open the NaN capture on a
 click; a statistics-only step's card must say that only statistics were kept.
 """
@@ -14,6 +17,7 @@ from servers import TensorBoardProcess
 from test_tab import ENTRY, NAN, Problems, wait_index_complete
 
 STEPS, BAD_STEP = 10, 7
+ROWS, MUL_ROW, LOG_ROW = 6, 2, 5
 
 
 @pytest.fixture(scope="module")
@@ -60,18 +64,19 @@ def test_overview_marks_the_nan_and_opens_it(page, server):
     page.goto(server.base + ENTRY + "#p=health&run=train")
     grid = page.locator(".health-grid")
     expect(grid).to_be_visible()
-    expect(page.locator(".health-body .summary")).to_contain_text("39 captures, 3 tags in 3 rows × 10 columns")
+    expect(page.locator(".health-body .summary")).to_contain_text("78 captures, 6 tags in 6 rows × 10 columns")
     width, height = page.evaluate(
         "() => [document.querySelector('.health-grid').width, document.querySelector('.health-grid').height]"
     )
-    cell_w, cell_h = width // STEPS, height // 3
-    assert pixel(page, BAD_STEP * cell_w + cell_w // 2, 2 * cell_h + cell_h // 2) == NAN
-    assert pixel(page, 3 * cell_w + cell_w // 2, 2 * cell_h + cell_h // 2) != NAN
+    cell_w, cell_h = width // STEPS, height // ROWS
+    assert pixel(page, BAD_STEP * cell_w + cell_w // 2, LOG_ROW * cell_h + cell_h // 2) == NAN
+    assert pixel(page, 3 * cell_w + cell_w // 2, LOG_ROW * cell_h + cell_h // 2) != NAN
     # Magnitude grows with the step (x * 10**step): the last Mul cell is brighter than the first.
-    first, last = pixel(page, cell_w // 2, cell_h // 2), pixel(page, 9 * cell_w + cell_w // 2, cell_h // 2)
+    mul_y = MUL_ROW * cell_h + cell_h // 2
+    first, last = pixel(page, cell_w // 2, mul_y), pixel(page, 9 * cell_w + cell_w // 2, mul_y)
     assert sum(last) > sum(first)
     box = grid.bounding_box()
-    x, y = box["x"] + (BAD_STEP + 0.5) * box["width"] / STEPS, box["y"] + 2.5 * box["height"] / 3
+    x, y = box["x"] + (BAD_STEP + 0.5) * box["width"] / STEPS, box["y"] + (LOG_ROW + 0.5) * box["height"] / ROWS
     page.mouse.move(x, y)
     expect(page.locator(".health-tip")).to_contain_text("tag step/Log · step 7")
     expect(page.locator(".health-tip")).to_contain_text("NaN")
