@@ -451,12 +451,17 @@ def test_demo_writes_what_it_promises(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert "first NaN in run nan: dense1/activation at step 8" in result.stdout
     assert "first differ at dense2/kernel, step 5" in result.stdout
-    assert "Root cause:   run flight: train/Log at step 36" in result.stdout
+    assert "Root cause:   run flight: train/Log at step 36 (op)" in result.stdout
     reader = tensorcap.load(str(tmp_path))
     assert reader.runs() == ["diverged", "flight", "healthy", "nan", "record"]
     kinds = {i.step: i.kind for i in reader.tag_infos("flight", "train/Softmax")}
     assert [s for s, kind in kinds.items() if kind == "full"] == [33, 34, 35, 36, 37, 38, 39]
     assert reader.stats("flight", "train/Softmax", 36)["zeros"] > 0 and reader.steps("flight", "train/Log")[-1] == 39
+    cause = tensorcap.rootcause(reader, "flight", inf=True)
+    assert [i["tag"] for i in cause["culprit"]["inputs"]] == ["train/Softmax"]
+    with open(os.path.join(root, "demo", "train.py")) as demo:
+        line = demo.read().splitlines()[cause["culprit"]["source"]["line"] - 1]
+    assert "tf.math.log(probs)" in line
     for name in ("dense1/kernel", "dense1/activation", "grad/dense1/kernel", "loss"):
         assert reader.steps("healthy", name) == list(range(16)), name
     assert reader.info("healthy", "conv/activation", 0).shape == (32, 16, 16, 8)
