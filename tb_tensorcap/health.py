@@ -194,28 +194,35 @@ def host_row(array, out):
     total = x.sum()
     if np.isfinite(total):  # every element is finite: the short path
         counts = (numel, 0, 0, 0, np.count_nonzero(x == 0))
-        if numel:
-            mean = float(total) / numel
-            deviation = x - x.dtype.type(mean)
-            np.square(deviation, out=deviation)
-            moments = (x.min(), x.max(), mean, np.sqrt(float(deviation.sum()) / numel))
-        else:
-            moments = (np.nan,) * 4
-    else:
-        finite = np.isfinite(x)
+        moments = _moments(x, total) if numel else (np.nan,) * 4
+    else:  # some element is not finite, or the sum overflowed
         nan = np.count_nonzero(np.isnan(x))
         posinf = np.count_nonzero(x == np.inf)
         neginf = np.count_nonzero(x == -np.inf)
         counts = (numel, nan, posinf, neginf, np.count_nonzero(x == 0))
-        kept = x[finite]
-        if kept.size:
-            mean = float(kept.sum()) / kept.size
-            deviation = kept - kept.dtype.type(mean)
-            np.square(deviation, out=deviation)
-            moments = (kept.min(), kept.max(), mean, np.sqrt(float(deviation.sum()) / kept.size))
-        else:
-            moments = (np.nan,) * 4
+        kept = x[np.isfinite(x)] if nan + posinf + neginf else x
+        moments = _moments(kept, kept.sum()) if kept.size else (np.nan,) * 4
     out[:width] = counts + moments
+
+
+def _moments(x, total):
+    """(min, max, mean, std) of `x`, finite elements whose sum is `total`.
+
+    Redone in float64 when a float32 sum or sum of squares overflows (finite
+    elements near float32's largest), as `analysis.tensor_stats` works in
+    float64 throughout.
+    """
+    if np.isfinite(total):
+        mean = float(total) / x.size
+        deviation = x - x.dtype.type(mean)
+        np.square(deviation, out=deviation)
+        squares = float(deviation.sum())
+        if np.isfinite(squares) or x.dtype == np.float64:
+            return (x.min(), x.max(), mean, np.sqrt(squares / x.size))
+    if x.dtype == np.float64:  # beyond float64's range too (elements near 1e308): reported as infinite
+        return (x.min(), x.max(), float(total) / x.size, np.inf)
+    wide = x.astype(np.float64)
+    return _moments(wide, wide.sum())
 
 
 def _host_work(flat):
@@ -233,11 +240,12 @@ def host_rows(arrays):
     width = len(metadata.HEALTH_FIELDS)
     out = np.empty(sum(width + np.ndim(a) for a in arrays), np.float64)
     offset = 0
-    for array in arrays:
-        array = np.asarray(array)
-        end = offset + width + array.ndim
-        host_row(array, out[offset:end])
-        offset = end
+    with np.errstate(all="ignore"):  # an overflowing sum or inf - inf is expected: the masked path handles it
+        for array in arrays:
+            array = np.asarray(array)
+            end = offset + width + array.ndim
+            host_row(array, out[offset:end])
+            offset = end
     return out
 
 
@@ -248,8 +256,9 @@ def host_nonfinite(arrays):
         if array.dtype == object or array.dtype.kind in "biu":
             continue
         x = _host_work(array.reshape(-1))
-        if not np.isfinite(x.sum()) and not np.isfinite(x).all():  # a finite sum: all finite
-            return True
+        with np.errstate(all="ignore"):  # an overflowing sum is expected: isfinite decides then
+            if not np.isfinite(x.sum()) and not np.isfinite(x).all():  # a finite sum: all finite
+                return True
     return False
 
 

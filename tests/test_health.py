@@ -1,5 +1,7 @@
 """Health statistics: the on-device kernel, health records on disk, reading them back."""
 
+import warnings
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -46,6 +48,20 @@ def test_kernel_matches_analysis_stats_for_every_dtype():
         _assert_stats_match(analysis.tensor_stats(value), got)
         assert tuple(int(d) for d in row[width:]) == np.shape(value), name
     assert offset == rows.size
+
+
+def test_host_kernel_is_silent_when_a_sum_overflows():
+    big = np.array([3e38, 3e38, -1e38, 2e38], np.float32)  # finite, but its float32 sum overflows
+    spread = np.array([1e20, -3e20, 0, 2e20], np.float32)  # a finite sum, but its squares overflow float32
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        rows = health.host_rows([big, np.array([1.0, np.inf], np.float32)])
+        assert not health.host_nonfinite([big])
+        _assert_stats_match(
+            analysis.tensor_stats(spread), dict(zip(metadata.HEALTH_FIELDS, health.host_rows([spread])))
+        )
+    _assert_stats_match(analysis.tensor_stats(big), dict(zip(metadata.HEALTH_FIELDS, rows[:9])))
+    assert rows[9] == 4 and rows[10 + 2] == 1  # +Inf counted in the second row
 
 
 def test_kernel_inside_tf_function_with_unknown_shapes():
