@@ -119,13 +119,25 @@ def _xla_available():
 def _finite_head(x, numel, total):
     count = tf.cast(numel, x.dtype)
     mean = total / count
-    std = tf.sqrt(tf.reduce_sum(tf.math.squared_difference(x, mean)) / count)
+    squares = tf.reduce_sum(tf.math.squared_difference(x, mean))
+    if x.dtype != tf.float64:  # squares past float32's range (elements near its largest): again in float64
+        squares = tf.cond(
+            tf.math.is_finite(squares), lambda: tf.cast(squares, tf.float64), lambda: _squares_in_float64(x)
+        )
+    std = tf.sqrt(squares / tf.cast(numel, tf.float64))
     zeros = tf.math.count_nonzero(x, dtype=tf.int64)
     moments = [tf.reduce_min(x), tf.reduce_max(x), mean, std]
     return _head([numel, _zero(), _zero(), _zero(), numel - zeros], moments, numel > 0)
 
 
+def _squares_in_float64(x):
+    wide = tf.cast(x, tf.float64)
+    return tf.reduce_sum(tf.math.squared_difference(wide, tf.reduce_mean(wide)))
+
+
 def _masked_head(x, numel):
+    """The long path, reduced in float64: a non-finite element, or a float32 sum that overflowed."""
+    x = tf.cast(x, tf.float64)
     finite = tf.math.is_finite(x)
     nan = tf.math.count_nonzero(tf.math.is_nan(x), dtype=tf.int64)
     posinf = tf.math.count_nonzero(tf.equal(x, float("inf")), dtype=tf.int64)

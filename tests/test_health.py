@@ -61,6 +61,9 @@ def test_host_kernel_is_silent_when_a_sum_overflows():
             analysis.tensor_stats(spread), dict(zip(metadata.HEALTH_FIELDS, health.host_rows([spread])))
         )
     _assert_stats_match(analysis.tensor_stats(big), dict(zip(metadata.HEALTH_FIELDS, rows[:9])))
+    for value in (big, spread):  # the device kernel too (what a GPU tensor gets)
+        device_rows = tf.function(lambda v: health.health_rows([v]))(tf.constant(value)).numpy()
+        _assert_stats_match(analysis.tensor_stats(value), dict(zip(metadata.HEALTH_FIELDS, device_rows)))
     assert rows[9] == 4 and rows[10 + 2] == 1  # +Inf counted in the second row
 
 
