@@ -38,11 +38,11 @@ class PendingValues:
         if not self._items:
             return
         items, self._items, self._bytes = self._items, [], 0
-        pieces = []
-        for tag, tensor, metadata_bytes in items:
-            _encode(pieces, replica + tag, tensor, metadata_bytes)
         with capture_context.writing(), tf_internals.writer_as_default(writer):
-            tf.summary.experimental.write_raw_pb(b"".join(pieces), step=step)
+            event = _RawEvents(step)
+            for tag, tensor, metadata_bytes in items:
+                event.add(replica + tag, tensor, metadata_bytes)
+            event.write()
 
 
 def write_full(items, step, writer, replica):
@@ -53,21 +53,41 @@ def write_full(items, step, writer, replica):
     The flight recorder's path: a health block's kept values, written when a
     NaN appears.
     """
-    pieces, pending = [], 0
     with capture_context.writing(), tf_internals.writer_as_default(writer):
+        event = _RawEvents(step)
         for tag, tensor, source, description, facts in items:
-            size = nbytes(tensor)
-            if size > DIRECT_BYTES:  # chunked if needed; `write` adds this thread's replica prefix again
+            if nbytes(tensor) > DIRECT_BYTES:  # chunked if needed; `write` adds this thread's replica prefix again
                 summary.write(tensor, tag[len(replica) :], step, description, writer, source, facts)
                 continue
-            _encode(pieces, tag, tensor, lineage.serialized_metadata(source, description, facts))
-            pending += size
-            if pending >= FLUSH_BYTES:
-                tf.summary.experimental.write_raw_pb(b"".join(pieces), step=step)
-                pieces, pending = [], 0
-        if pieces:
-            tf.summary.experimental.write_raw_pb(b"".join(pieces), step=step)
+            event.add(tag, tensor, lineage.serialized_metadata(source, description, facts))
+        event.write()
     writer.flush()
+
+
+class _RawEvents:
+    """Summary values gathered into raw summary events at one step, to the default writer.
+
+    An event is written when FLUSH_BYTES are gathered, and before a tag it
+    already holds: the reader finds a value by its record and tag, so one
+    event never holds two values of one tag (a tag captured twice in a block
+    is a repeat, kept in an event of its own).
+    """
+
+    def __init__(self, step):
+        self._step = step
+        self._pieces, self._tags, self._bytes = [], set(), 0
+
+    def add(self, tag, tensor, metadata_bytes):
+        if tag in self._tags or self._bytes >= FLUSH_BYTES:
+            self.write()
+        _encode(self._pieces, tag, tensor, metadata_bytes)
+        self._tags.add(tag)
+        self._bytes += nbytes(tensor)
+
+    def write(self):
+        if self._pieces:
+            tf.summary.experimental.write_raw_pb(b"".join(self._pieces), step=self._step)
+        self._pieces, self._tags, self._bytes = [], set(), 0
 
 
 def nbytes(tensor):

@@ -41,7 +41,7 @@ from tb_tensorcap import event_files
 logger = logging.getLogger(__name__)
 
 MAGIC = b"TCAPIDX\x01"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: an event holding a tag twice indexes only its first value (run_index)
 FINGERPRINT_BYTES = 4096
 _DIGEST_BYTES = 32
 _UNUSED_DAYS = 30  # entries not used for this long are removed

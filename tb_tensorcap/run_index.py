@@ -211,11 +211,21 @@ class RunIndex:
             self.report(path, "record at byte %d is not an Event; skipped" % offset)
             return
         step, wall_time = event.step, event.wall_time
+        tags_seen = set()
         for value in event.summary.value:  # empty for an event without a summary
             summary_metadata = value.metadata
             plugin_data = summary_metadata.plugin_data
             if plugin_data.plugin_name != metadata.PLUGIN_NAME or not value.HasField("tensor"):
                 continue
+            if value.tag in tags_seen:  # a value is found by (record, tag): only the first of a tag can be read
+                self.report(
+                    path,
+                    "record at byte %d holds capture %r more than once (TensorCap before 2026-12 wrote a tag "
+                    "captured twice in one record() block so); only the first is read, this one is skipped"
+                    % (offset, value.tag),
+                )
+                continue
+            tags_seen.add(value.tag)
             tensor = value.tensor
             try:
                 ids = vocab.value_ids(

@@ -155,3 +155,39 @@ def test_stats_frame_has_a_row_per_repeat(logdir):
     frame = tensorcap.load(str(logdir)).stats_frame(run="frozen")
     assert frame["repeat"].tolist() == list(range(CALLS))
     assert frame["neginf"].tolist() == [int(call == INF_CALL) for call in range(CALLS)]
+
+
+def test_a_tag_captured_twice_in_one_block_keeps_both_values(tmp_path):
+    """A block writes its values as raw events; a repeated tag goes to its own event, never read as the first."""
+    writer = tf.summary.create_file_writer(str(tmp_path / "run"))
+    with writer.as_default():
+        with tensorcap.record("block", step=0) as block:
+            block.capture(tf.constant([1.0, 2.0]), "v")
+            block.capture(tf.constant([3.0, 4.0, 5.0]), "v")
+            tensorcap.capture(tf.constant([7.0, 8.0]), "w")
+            tensorcap.capture(tf.constant([9.0, 10.0]), "w")
+    writer.close()
+    reader = tensorcap.load(str(tmp_path))
+    for tag, values in (("block/v", ([1, 2], [3, 4, 5])), ("block/w", ([7, 8], [9, 10]))):
+        assert reader.repeats("run", tag) == 1, tag  # one capture repeats step 0
+        for repeat, expected in enumerate(values):
+            np.testing.assert_array_equal(reader.value("run", tag, 0, repeat=repeat), expected)
+
+
+def test_an_event_holding_a_tag_twice_reads_the_first_and_reports_the_second(tmp_path, caplog):
+    """Files written before the fix (or by hand) hold such events: the second value is skipped, said, never misread."""
+    from tb_tensorcap import capture_context, codec
+
+    metadata_bytes = capture_context.serialized_metadata({"file": "hand.py", "line": 1, "function": "f"}, None)
+    pieces = []
+    for value in (np.array([1.0, 2.0], np.float32), np.array([3.0, 4.0], np.float32)):
+        codec.encode_summary_value(pieces, "twice", value, tf.float32.as_datatype_enum, metadata_bytes)
+    writer = tf.summary.create_file_writer(str(tmp_path / "run"))
+    with writer.as_default():
+        tf.summary.experimental.write_raw_pb(b"".join(pieces), step=0)
+    writer.close()
+    with caplog.at_level("WARNING"):
+        reader = tensorcap.load(str(tmp_path))
+    assert reader.repeats("run", "twice") == 0
+    np.testing.assert_array_equal(reader.value("run", "twice", 0), [1.0, 2.0])
+    assert "holds capture 'twice' more than once" in caplog.text and "this one is skipped" in caplog.text
