@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from playwright.sync_api import expect  # noqa: E402
 from servers import TensorBoardProcess
-from test_tab import ENTRY, NAN, Problems, wait_index_complete
+from test_tab import ENTRY, NAN, wait_index_complete
 
 STEPS, BAD_STEP = 10, 7
 ROWS, MUL_ROW, LOG_ROW = 6, 2, 5
@@ -37,17 +37,6 @@ def server(tmp_path_factory):
     with TensorBoardProcess(logdir) as process:
         wait_index_complete(process)
         yield process
-
-
-@pytest.fixture
-def page(browser, server):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    tab = context.new_page()
-    tab.problems = Problems(tab)
-    yield tab
-    problems = tab.problems
-    context.close()
-    assert not problems.dialogs and not problems.errors, (problems.dialogs, problems.errors)
 
 
 def pixel(page, x, y):

@@ -17,7 +17,7 @@ import pytest
 from lineage_logdir import softmax_log_step, write_run
 from playwright.sync_api import expect  # noqa: E402
 from servers import TensorBoardProcess
-from test_tab import ENTRY, Problems, wait_index_complete, wait_step
+from test_tab import ENTRY, wait_index_complete, wait_step
 
 
 @pytest.fixture(scope="module")
@@ -36,16 +36,6 @@ def server(tmp_path_factory):
     with TensorBoardProcess(logdir) as process:
         wait_index_complete(process)
         yield process
-
-
-@pytest.fixture
-def page(browser, server):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    tab = context.new_page()
-    problems = Problems(tab)
-    yield tab
-    context.close()
-    assert not problems.dialogs and not problems.errors, (problems.dialogs, problems.errors)
 
 
 def open_tab(page, server, fragment):

@@ -50,46 +50,6 @@ def server(tab_logdir_path):
         yield process
 
 
-class Problems:
-    """Console errors, uncaught exceptions and dialogs seen by a page."""
-
-    def __init__(self, page):
-        self.errors, self.dialogs = [], []
-        self.allow_http_errors = False
-        page.on("console", self._console)
-        page.on("pageerror", lambda error: self.errors.append("pageerror: %s" % error))
-        page.on("dialog", self._dialog)
-
-    def _console(self, message):
-        if message.type != "error":
-            return
-        url = message.location.get("url", "")
-        if url.endswith("/favicon.ico"):
-            return  # the entry page opened on its own has no icon; not the tab's doing
-        if self.allow_http_errors and message.text.startswith(
-            "Failed to load resource: the server responded with a status of 4"
-        ):
-            return
-        self.errors.append("console: %s (%s)" % (message.text, url))
-
-    def _dialog(self, dialog):
-        self.dialogs.append(dialog.message)
-        dialog.dismiss()
-
-
-@pytest.fixture
-def page(browser, server):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server.base)
-    tab = context.new_page()
-    tab.problems = Problems(tab)
-    yield tab
-    problems = tab.problems
-    context.close()
-    assert not problems.dialogs, problems.dialogs
-    assert not problems.errors, problems.errors
-
-
 def open_tab(page, server, fragment):
     """Loads the tab afresh at `fragment` (a bare hash change would not reload it)."""
     page.goto("about:blank")
@@ -473,7 +433,9 @@ def test_text_contrast_meets_wcag_aa(page, server, scheme):
     ):
         open_tab(page, server, fragment + HIDE_MANY)
         if fragment.startswith("p=pinned"):  # the diverge/h heatmaps of both runs and the loss chart
-            page.wait_for_function("document.querySelectorAll('.pinned-card .colorbar, .pinned-card .line-chart').length === 3")
+            page.wait_for_function(
+                "document.querySelectorAll('.pinned-card .colorbar, .pinned-card .line-chart').length === 3"
+            )
         page.wait_for_function(
             "!document.querySelector('.loading-note:not([hidden]), .message.loading, .pinned-note .loading')"
         )

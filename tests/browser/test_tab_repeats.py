@@ -8,7 +8,7 @@ a's are finite.
 import numpy as np
 import pytest
 from servers import TensorBoardProcess
-from test_tab import Problems, open_tab, page, wait_index_complete, wait_view  # noqa: F401 (fixtures)
+from test_tab import open_tab, wait_index_complete, wait_view
 
 CALLS = 3
 

@@ -18,7 +18,7 @@ import time
 import numpy as np
 import pytest
 from servers import TensorBoardProcess
-from test_tab import SCREENSHOTS, Problems, open_tab, page, tensorboard_frame, wait_index_complete, wait_view  # noqa: F401
+from test_tab import SCREENSHOTS, open_tab, tensorboard_frame, wait_index_complete, wait_view
 
 K = {"gamma": 1, "alpha": 2, "beta": 3}
 TENSORBOARD_ORDER = ["alpha", "alpha_scalars", "beta", "gamma"]

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import stats_logdir as logdir
 from servers import TensorBoardProcess
-from test_tab import LOWEST_CONTRAST, Problems, open_tab, wait_index_complete, wait_view
+from test_tab import LOWEST_CONTRAST, open_tab, wait_index_complete, wait_view
 
 HIDE_MANY = "&hide=many"
 
@@ -23,18 +23,6 @@ def server(tmp_path_factory):
     with TensorBoardProcess(path) as process:
         wait_index_complete(process)
         yield process
-
-
-@pytest.fixture
-def page(browser, server):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    tab = context.new_page()
-    tab.problems = Problems(tab)
-    yield tab
-    problems = tab.problems
-    context.close()
-    assert not problems.dialogs, problems.dialogs
-    assert not problems.errors, problems.errors
 
 
 def traces(page):
