@@ -16,6 +16,19 @@ import time
 import urllib.error
 import urllib.request
 
+# Debian's Chromium as every browser test and the README's screenshots drive it (never `playwright install`).
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
 # Runs TensorBoard's own main; optionally makes `import tensorflow` fail first.
 _LAUNCHER = r"""
 import importlib.abc, sys

@@ -16,19 +16,9 @@ import time
 from playwright import sync_api
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "benchmarks"))
-from servers import TensorBoardProcess  # noqa: E402
+from servers import CHROMIUM, CHROMIUM_ARGS, TensorBoardProcess  # noqa: E402
 
 DOCS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "docs")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 
 # (file, TensorCap URL state, whether TensorBoard is in dark mode, the view's ready selector)
 SHOTS = [
@@ -79,7 +69,7 @@ def main(argv=None):
             if status == 200 and index.get("complete", True):
                 break
             time.sleep(0.5)
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         for shot in SHOTS:
             shoot(browser, server, *shot)
         browser.close()

@@ -136,3 +136,22 @@ def warnings_of(caplog, *words):
         for r in caplog.records
         if r.levelno >= logging.WARNING and r.name.startswith(READER_LOGGER) and all(w in r.getMessage() for w in words)
     ]
+
+
+def write_flight_run(run_dir, steps, bad_step):
+    """`steps` steps of log(x * 10**step) under FlightRecorder(keep_steps=2): NaN at `bad_step` (a negative's Log).
+
+    Health at every step; full values of the two steps before `bad_step` and of `bad_step` itself.
+    """
+    import tensorflow as tf
+
+    import tb_tensorcap as tensorcap
+
+    writer = tf.summary.create_file_writer(str(run_dir))
+    recorder = tensorcap.FlightRecorder(keep_steps=2, writer=writer)
+    x = tf.constant(np.linspace(1, 2, 6, dtype=np.float32).reshape(2, 3))
+    for step in range(steps):
+        with recorder.record("step", step=step):
+            scaled = x * (10.0**step)
+            tf.math.log(scaled - (1e9 if step == bad_step else 0.0))
+    writer.close()

@@ -4,10 +4,8 @@ import math
 
 import numpy as np
 import pytest
-import tensorflow as tf
-from support import WsgiTensorBoard
+from support import WsgiTensorBoard, write_flight_run
 
-import tb_tensorcap as tensorcap
 from tb_tensorcap import health_overview
 
 pytestmark = pytest.mark.usefixtures("isolated_capture")
@@ -21,14 +19,7 @@ TAGS = ["step/input/x", "step/input/Mul.1", "step/Mul", "step/input/Sub.1", "ste
 def flight_logdir(tmp_path_factory):
     """A run of 10 steps under a flight recorder: NaN at step 7 (a Log of a negative), values of 5-7 kept."""
     logdir = tmp_path_factory.mktemp("health_routes")
-    writer = tf.summary.create_file_writer(str(logdir / "train"))
-    recorder = tensorcap.FlightRecorder(keep_steps=2, writer=writer)
-    x = tf.constant(np.linspace(1, 2, 6, dtype=np.float32).reshape(2, 3))
-    for step in range(STEPS):
-        with recorder.record("step", step=step):
-            scaled = x * (10.0**step)
-            tf.math.log(scaled - (1e9 if step == BAD_STEP else 0.0))
-    writer.close()
+    write_flight_run(logdir / "train", STEPS, BAD_STEP)
     return logdir
 
 

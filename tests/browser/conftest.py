@@ -7,18 +7,7 @@ session's browser is a single fixture here rather than one per test module.
 import pytest
 from page_problems import Problems
 from playwright import sync_api
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
+from servers import CHROMIUM, CHROMIUM_ARGS
 
 
 @pytest.fixture(scope="session")

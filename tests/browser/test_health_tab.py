@@ -10,10 +10,10 @@ magenta, name what a cell covers on hover, and open the NaN capture on a
 click; a statistics-only step's card must say that only statistics were kept.
 """
 
-import numpy as np
 import pytest
 from playwright.sync_api import expect  # noqa: E402
 from servers import TensorBoardProcess
+from support import write_flight_run
 from test_tab import ENTRY, NAN, wait_index_complete
 
 STEPS, BAD_STEP = 10, 7
@@ -22,18 +22,8 @@ ROWS, MUL_ROW, LOG_ROW = 6, 2, 5
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    import tensorflow as tf
-
-    import tb_tensorcap as tensorcap
-
     logdir = tmp_path_factory.mktemp("health_tab")
-    writer = tf.summary.create_file_writer(str(logdir / "train"))
-    recorder = tensorcap.FlightRecorder(keep_steps=2, writer=writer)
-    x = tf.constant(np.linspace(1, 2, 6, dtype=np.float32).reshape(2, 3))
-    for step in range(STEPS):
-        with recorder.record("step", step=step):
-            tf.math.log(x * (10.0**step) - (1e9 if step == BAD_STEP else 0.0))
-    writer.close()
+    write_flight_run(logdir / "train", STEPS, BAD_STEP)
     with TensorBoardProcess(logdir) as process:
         wait_index_complete(process)
         yield process
