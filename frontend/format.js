@@ -108,3 +108,12 @@ export function summaryLine(row) {
   if (row.neginf) parts.push("-Inf!");
   return parts.join(" ");
 }
+
+// What a capture card says at a step that kept only statistics (a "health"
+// row), naming the nearest steps (at most three each side) whose values were kept.
+export function statisticsOnlyText(step, rows) {
+  const full = rows.filter((row) => row.kind !== "health").map((row) => row.step);
+  const near = [...full.filter((s) => s < step).slice(-3), ...full.filter((s) => s > step).slice(0, 3)];
+  return `Step ${step} kept only statistics (health mode or a flight recorder), not its value; they are shown above. `
+    + (near.length ? `Steps with values nearby: ${near.join(", ")}.` : "No step of this tag kept its value.");
+}

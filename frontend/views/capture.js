@@ -12,6 +12,7 @@
 
 import { fetchStats, isAbort } from "../api.js";
 import { h, message, show } from "../dom.js";
+import { statisticsOnlyText } from "../format.js";
 import { shareableLink } from "../host.js";
 import {
   expandSlice, formatSlice, parseSlice, resultShape, SliceError, sliceForView, sliceShowing,
@@ -74,6 +75,9 @@ const VIEW_FACTORIES = {
   image: createImageView, histogram: createHistogramView, table: createTableView,
   steps: createStepHistogramsView, facets: createFacetsView,
 };
+
+// The views that draw the value of the shown step (a statistics-only step has none).
+const VALUE_VIEWS = new Set(["scalar", "line", "heatmap", "image", "histogram", "table"]);
 
 // The B side a diff starts with: the previous step, else another run, else itself.
 function defaultTarget(index, run, tag, step) {
@@ -141,6 +145,17 @@ export function createCapturePanel(store, tensorboard) {
   let controller = null;
   let pictureOf = ""; // the run, tag and view whose picture is on screen
   let staleTimer = null;
+
+  // Nothing drawn until the statistics arrive (sync runs again then).
+  function waitForStats(tag, step) {
+    controller?.abort();
+    renderKey = "";
+    pictureOf = "";
+    show(status);
+    host.classList.add("loading");
+    loadingText.textContent = `Loading ${tag} at step ${step}…`;
+    blank();
+  }
 
   function blank() {
     host.classList.add("blank");
@@ -269,15 +284,25 @@ export function createCapturePanel(store, tensorboard) {
       show(status, message(`x[${state.slice}] cannot be drawn: ${error}`, "error"));
       return;
     }
+    if (!state.diff && VALUE_VIEWS.has(view) && facts.statistics_only && !stats && !statsFailed) {
+      // Some steps kept only statistics: whether this one did is in its statistics row.
+      waitForStats(tag, step);
+      return;
+    }
+    if (!state.diff && VALUE_VIEWS.has(view) && row?.kind === "health") {
+      // Nothing to draw: say so, and where values are, instead of asking /value for a 404.
+      controller?.abort();
+      settle();
+      renderKey = "";
+      pictureOf = "";
+      host.hidden = true;
+      show(status, message(statisticsOnlyText(step, stats), "info"));
+      return;
+    }
     if (!state.diff && view === "heatmap" && state.colour.range === "steps" && !stats && !statsFailed) {
       // Colours over all steps need every step's statistics: draw once they are in,
       // rather than in this step's range first and then in another.
-      controller?.abort();
-      renderKey = "";
-      pictureOf = "";
-      host.classList.add("loading");
-      loadingText.textContent = `Loading ${tag} at step ${step}…`;
-      blank();
+      waitForStats(tag, step);
       return;
     }
 

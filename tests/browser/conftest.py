@@ -22,7 +22,7 @@ def browser():
 def page(browser, server):
     """A fresh 1400x1000 tab of the test module's `server`; after the test, no console error and no dialog.
 
-    A test that expects an HTTP error (a statistics-only step's value) sets `page.problems.allow_http_errors`.
+    A test that expects an HTTP error (a failing request, a diff of shapes that cannot be diffed) sets `page.problems.allow_http_errors`.
     """
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server.base)

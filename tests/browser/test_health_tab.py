@@ -65,6 +65,16 @@ def test_overview_marks_the_nan_and_opens_it(page, server):
 
 
 def test_a_statistics_only_step_says_so(page, server):
-    page.problems.allow_http_errors = True  # /value answers 404 for a statistics-only step
+    value_requests = []
+    page.on(
+        "request", lambda request: "/data/plugin/tensorcap/value" in request.url and value_requests.append(request.url)
+    )
     page.goto(server.base + ENTRY + "#run=train&tag=step/Log&step=2")
-    expect(page.locator(".capture-panel")).to_contain_text("only its statistics")
+    status = page.locator(".capture-panel .view-status")
+    expect(status).to_contain_text("Step 2 kept only statistics")
+    expect(status).to_contain_text("Steps with values nearby: 5, 6, 7.")
+    assert not [url for url in value_requests if "step=2" in url]  # no request bound to answer 404
+    page.evaluate("() => { location.hash = '#run=train&tag=step/Log&step=6'; }")
+    expect(status).not_to_contain_text("kept only statistics")
+    page.wait_for_function("() => !document.querySelector('.view-host').hidden")
+    assert [url for url in value_requests if "step=6" in url]

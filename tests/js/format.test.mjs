@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import {
+  statisticsOnlyText,
   formatComplex, formatCount, formatExact, formatShape, formatShort, fromJsonNumber, summaryLine,
 } from "../../frontend/format.js";
 
@@ -72,4 +73,12 @@ test("summaryLine writes a capture in one line, lovely-tensors style", () => {
   assert.equal(summaryLine({ ...row, shape: [], numel: 1, min: 0, max: 0, mean: 0, std: 0, nan: 0, neginf: 0, zeros: 1 }),
     "f32[] n=1 x∈[0, 0] μ=0 all zeros");
   assert.equal(summaryLine({ dtype: "string", shape: [3], numel: 3, zeros: 1, nan: 0, posinf: 0, neginf: 0 }), "str[3] n=3");
+});
+
+test("a statistics-only step names the nearest steps with values, at most three each side", () => {
+  const rows = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map((step) => ({ step, kind: [1, 2, 5, 6, 7, 8, 9].includes(step) ? "full" : "health" }));
+  const text = statisticsOnlyText(4, rows);
+  assert.match(text, /^Step 4 kept only statistics/);
+  assert.match(text, /Steps with values nearby: 1, 2, 5, 6, 7\.$/);
+  assert.match(statisticsOnlyText(0, rows.map((row) => ({ ...row, kind: "health" }))), /No step of this tag kept its value\.$/);
 });
