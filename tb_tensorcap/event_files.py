@@ -299,12 +299,15 @@ def list_run_dirs(logdir):
 
     Local logdirs are walked with `os.walk`, so that reading a local logdir
     never imports TensorFlow; others through gfile, as TensorBoard does.
+    Symlinked directories are followed, as TensorBoard's walk follows them
+    (a logdir of links to runs lists those runs), each real directory once
+    (a link to an ancestor does not loop).
 
     Raises:
       Exception: gfile's or boto3's error when a remote logdir cannot be read.
     """
     if is_local(logdir):
-        walk = os.walk
+        walk = _walk_following_links
     else:
         # gfile's walk swallows errors (TensorFlow's yields nothing for an
         # unimplemented filesystem); `exists` raises them: a missing bucket,
@@ -313,3 +316,15 @@ def list_run_dirs(logdir):
             return []
         walk = tb_tf.io.gfile.walk
     return [directory for directory, _, files in walk(logdir) if any(is_event_file(f) for f in files)]
+
+
+def _walk_following_links(top):
+    """`os.walk` that follows directory links, visiting each real directory once."""
+    seen = set()
+    for directory, subdirectories, files in os.walk(top, followlinks=True):
+        real = os.path.realpath(directory)
+        if real in seen:
+            subdirectories[:] = []
+            continue
+        seen.add(real)
+        yield directory, subdirectories, files

@@ -91,6 +91,27 @@ def test_runs_are_named_by_relative_path(tmp_path, writer_at):
     assert tb_tensorcap.load(str(tmp_path / "missing")).runs() == []
 
 
+def test_symlinked_runs_are_listed_as_tensorboard_lists_them(tmp_path, writer_at):
+    elsewhere = tmp_path / "elsewhere"
+    for run, value in (("first", 1), ("second", 2)):
+        w = writer_at(elsewhere / run)
+        tensorcap.capture(np.int32(value), "t", step=0, writer=w)
+        w.flush()
+    logdir = tmp_path / "logs"
+    logdir.mkdir()
+    (logdir / "one").symlink_to(elsewhere / "first", target_is_directory=True)
+    (logdir / "two").symlink_to(elsewhere / "second", target_is_directory=True)
+    from tensorboard.backend.event_processing import io_wrapper
+
+    listed_by_tensorboard = sorted(os.path.relpath(d, logdir) for d in io_wrapper.GetLogdirSubdirectories(str(logdir)))
+    assert listed_by_tensorboard == ["one", "two"]
+    (logdir / "one" / "loop").symlink_to(logdir, target_is_directory=True)  # to an ancestor: listed once, no loop
+
+    reader = tb_tensorcap.load(str(logdir))
+    assert reader.runs() == ["one", "two"]
+    assert [int(reader.value(run, "t", 0)) for run in reader.runs()] == [1, 2]
+
+
 def test_listing_facts_and_capture_order(tmp_path, writer_at):
     w = writer_at(tmp_path)
     t0 = time.time()
