@@ -13,7 +13,7 @@
 
 import { fetchStats, fetchValue, isAbort } from "../api.js";
 import { h, message, show } from "../dom.js";
-import { formatExact, formatShort, summaryLine } from "../format.js";
+import { formatExact, formatShort, statisticsOnlyText, summaryLine } from "../format.js";
 import { expandPins, sharedExtent, stepUnion } from "../pins.js";
 import { colourRange } from "../ranges.js";
 import { scalarOf } from "../series.js";
@@ -104,6 +104,12 @@ function createPinnedCard({ run, tag, onOpen, onUnpin, onStep }) {
       drawnKey = key;
       element.classList.remove("missing");
       summary.textContent = row ? summaryLine(row) : "\u00a0";
+      if (row?.kind === "health") { // no value to draw: its statistics are the summary line
+        controller?.abort();
+        show(note, message(statisticsOnlyText(step, this.stats)));
+        show(picture);
+        return undefined;
+      }
       const axisNames = facts.axes?.length === shape.length ? facts.axes : null;
       const count = viewAxes(kind, shape);
       const sliced = count > 0 && count < shape.length;

@@ -78,3 +78,13 @@ def test_a_statistics_only_step_says_so(page, server):
     expect(status).not_to_contain_text("kept only statistics")
     page.wait_for_function("() => !document.querySelector('.view-host').hidden")
     assert [url for url in value_requests if "step=6" in url]
+
+
+def test_a_pinned_card_at_a_statistics_only_step_says_so(page, server):
+    value_requests = []
+    page.on("request", lambda request: "/value" in request.url and value_requests.append(request.url))
+    page.goto(server.base + ENTRY + '#p=pinned&pins=[{"tag":"step/Log","run":"train"}]&pstep=2')
+    card = page.locator('.pinned-card[data-run="train"][data-tag="step/Log"]')
+    expect(card.locator(".pinned-note")).to_contain_text("Step 2 kept only statistics")
+    expect(card.locator(".summary-line")).to_contain_text("n=6")
+    assert not value_requests
