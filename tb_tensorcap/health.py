@@ -15,7 +15,7 @@ recorded exactly. A value with no finite element has NaN for min, max, mean
 and std (the reader turns them into None, as `analysis` has them).
 
 Where: a tensor in host memory (the CPU) is reduced by numpy on its own
-buffer, without a copy (`host_row`: numpy's reductions are SIMD and about 5x
+buffer, without a copy (`host_stats`: numpy's reductions are SIMD and about 5x
 faster than TensorFlow's or XLA's on CPU); a tensor on an accelerator by
 TensorFlow ops placed on its device (`health_row`), so only the numbers
 leave it.
@@ -33,7 +33,7 @@ import threading
 import numpy as np
 import tensorflow as tf
 
-from tb_tensorcap import capture_context, metadata, tf_internals
+from tb_tensorcap import capture_context, host_stats, metadata, tf_internals
 
 _REDUCED_IN_FLOAT32 = frozenset([tf.float16, tf.bfloat16, tf.float32, tf.bool])
 
@@ -188,92 +188,6 @@ def _accelerators():
     return bool(tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("TPU"))
 
 
-_HOST_WORK = {np.dtype(np.float32): np.float32, np.dtype(np.float64): np.float64, np.dtype(np.float16): np.float32}
-
-
-def host_row(array, out):
-    """Writes the health row of a numpy `array` (a tensor's host buffer) into float64 `out`.
-
-    The same numbers as `health_row`, computed by numpy on `array` in place.
-    """
-    width = len(metadata.HEALTH_FIELDS)
-    out[width:] = array.shape
-    numel = array.size
-    if array.dtype == object:  # strings: only the count and the empty ones
-        out[:width] = (numel, 0, 0, 0, sum(1 for v in array.flat if not len(v))) + (np.nan,) * 4
-        return
-    x = _host_work(array.reshape(-1))
-    total = x.sum()
-    if np.isfinite(total):  # every element is finite: the short path
-        counts = (numel, 0, 0, 0, np.count_nonzero(x == 0))
-        moments = _moments(x, total) if numel else (np.nan,) * 4
-    else:  # some element is not finite, or the sum overflowed
-        nan = np.count_nonzero(np.isnan(x))
-        posinf = np.count_nonzero(x == np.inf)
-        neginf = np.count_nonzero(x == -np.inf)
-        counts = (numel, nan, posinf, neginf, np.count_nonzero(x == 0))
-        kept = x[np.isfinite(x)] if nan + posinf + neginf else x
-        moments = _moments(kept, kept.sum()) if kept.size else (np.nan,) * 4
-    out[:width] = counts + moments
-
-
-def _moments(x, total):
-    """(min, max, mean, std) of `x`, finite elements whose sum is `total`.
-
-    Redone in float64 when a float32 sum or sum of squares overflows (finite
-    elements near float32's largest), as `analysis.tensor_stats` works in
-    float64 throughout.
-    """
-    if np.isfinite(total):
-        mean = float(total) / x.size
-        deviation = x - x.dtype.type(mean)
-        np.square(deviation, out=deviation)
-        squares = float(deviation.sum())
-        if np.isfinite(squares) or x.dtype == np.float64:
-            return (x.min(), x.max(), mean, np.sqrt(squares / x.size))
-    if x.dtype == np.float64:  # beyond float64's range too (elements near 1e308): reported as infinite
-        return (x.min(), x.max(), float(total) / x.size, np.inf)
-    wide = x.astype(np.float64)
-    return _moments(wide, wide.sum())
-
-
-def _host_work(flat):
-    """`flat` as the float type it is reduced in (a view when it already is one)."""
-    if np.iscomplexobj(flat):
-        flat = np.abs(flat)
-    work = _HOST_WORK.get(flat.dtype)
-    if work is None:
-        work = np.float32 if flat.dtype == np.bool_ or flat.dtype.name == "bfloat16" else np.float64
-    return flat if flat.dtype == work else flat.astype(work)
-
-
-def host_rows(arrays):
-    """The concatenated health rows of numpy `arrays`, float64 1-D."""
-    width = len(metadata.HEALTH_FIELDS)
-    out = np.empty(sum(width + np.ndim(a) for a in arrays), np.float64)
-    offset = 0
-    with np.errstate(all="ignore"):  # an overflowing sum or inf - inf is expected: the masked path handles it
-        for array in arrays:
-            array = np.asarray(array)
-            end = offset + width + array.ndim
-            host_row(array, out[offset:end])
-            offset = end
-    return out
-
-
-def host_nonfinite(arrays):
-    """Whether any of numpy `arrays` holds a NaN or an infinity (one sum per array)."""
-    for array in arrays:
-        array = np.asarray(array)
-        if array.dtype == object or array.dtype.kind in "biu":
-            continue
-        x = _host_work(array.reshape(-1))
-        with np.errstate(all="ignore"):  # an overflowing sum is expected: isfinite decides then
-            if not np.isfinite(x.sum()) and not np.isfinite(x).all():  # a finite sum: all finite
-                return True
-    return False
-
-
 def row_stats(specs, rows):
     """The statistics dict of each row of `rows`, in `specs` order ((tag, dtype, rank, ...) each)."""
     width, offset, found = len(metadata.HEALTH_FIELDS), 0, []
@@ -301,8 +215,8 @@ def rows_nonfinite(rows, ranks):
 class BatchedStats:
     """Computes the health rows of a step's eager tensors: numpy on the host, one call per accelerator.
 
-    Tensors in host memory are reduced by numpy on their own buffers
-    (`host_row`). For the tensors on each accelerator, one `tf.function` per
+    Tensors in host memory are reduced by numpy on their own buffers, all
+    in one `host_stats.host_rows` call (small ones together). For the tensors on each accelerator, one `tf.function` per
     device, retraced only when the list of dtypes and ranks changes (a
     training step repeats the same list, so it traces once); the ops run on
     the tensors' device and only the rows (a few dozen bytes per tensor) come
@@ -325,10 +239,11 @@ class BatchedStats:
         for device, positions in by_device.items():
             group = [tensors[p] for p in positions]
             if is_host_device(device):
-                for p, tensor in zip(positions, group):
-                    pieces[p] = host_rows([tensor._numpy()])  # `_numpy()` shares the tensor's buffer
-                continue
-            flat = self._function(device)(group).numpy()
+                flat = host_stats.host_rows([t._numpy() for t in group])  # `_numpy()` shares the tensor's buffer
+            else:
+                flat = self._function(device)(group).numpy()
+            if len(by_device) == 1:
+                return flat
             offset = 0
             for p, tensor in zip(positions, group):
                 length = row_length(tensor.shape.rank)
@@ -340,7 +255,7 @@ class BatchedStats:
         """Whether any of `tensors` holds a NaN or an infinity (a cheap check on the host)."""
         host = [t for t in tensors if is_host_device(t.device)]
         others = [t for t in tensors if not is_host_device(t.device)]
-        if host and host_nonfinite([t._numpy() for t in host]):
+        if host and host_stats.host_nonfinite([t._numpy() for t in host]):
             return True
         return bool(others) and rows_nonfinite(self.rows(others), [t.shape.rank for t in others])
 

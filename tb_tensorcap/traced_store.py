@@ -9,7 +9,7 @@ fires. Two stores, chosen when the first tensor of a trace is instrumented:
   process sees no accelerator): when the trace ends, one ``numpy_function``
   is added that receives every instrumented tensor of a call (numpy views of
   their buffers, no copy) and, while a health block is open, computes their
-  statistics (`health.host_rows`; or only whether any is non-finite, when no
+  statistics (`host_stats.host_rows`; or only whether any is non-finite, when no
   open block needs more) and, under a flight recorder, keeps the arrays
   themselves by reference: the ring of kept steps costs no copy at all.
 * `DeviceStore`, on an accelerator: each tensor's health row is computed by
@@ -31,7 +31,7 @@ import threading
 import numpy as np
 import tensorflow as tf
 
-from tb_tensorcap import capture_context, health, tf_internals
+from tb_tensorcap import capture_context, health, host_stats, tf_internals
 
 _CHUNK = 4096  # float64 numbers per statistics variable of a DeviceStore
 
@@ -159,10 +159,10 @@ class HostStore:
         if not open_:
             return np.bool_(False)
         if statistics:
-            rows = health.host_rows(arrays)
+            rows = host_stats.host_rows(arrays)
             nonfinite = health.rows_nonfinite(rows, [spec[2] for spec in self.specs])
         else:
-            rows, nonfinite = None, health.host_nonfinite(arrays)
+            rows, nonfinite = None, host_stats.host_nonfinite(arrays)
         kept = CallKept(rows, nonfinite)
         if values:  # references: the arrays share the tensors' buffers, which TensorFlow never changes
             kept.values, kept.nbytes = arrays, sum(_host_nbytes(a) for a in arrays)

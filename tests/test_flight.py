@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 
 import tb_tensorcap as tensorcap
-from tb_tensorcap import event_files, health, metadata, traced_store
+from tb_tensorcap import event_files, host_stats, metadata, traced_store
 
 pytestmark = pytest.mark.usefixtures("isolated_capture")
 
@@ -408,7 +408,7 @@ def test_an_error_inside_a_traced_call_never_fails_the_users_call(tmp_path, writ
     def broken(arrays):
         raise MemoryError("no room for the statistics")
 
-    monkeypatch.setattr(health, "host_rows", broken)
+    monkeypatch.setattr(host_stats, "host_rows", broken)
     with pytest.warns(RuntimeWarning, match="capturing failed.*no room for the statistics"):
         with tensorcap.record("fn", step=1, writer=writer, mode="health"):
             out = function(tf.constant(X), tf.constant(W), 0.0)

@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 import tb_tensorcap as tensorcap
-from tb_tensorcap import analysis, answers, health, metadata
+from tb_tensorcap import analysis, answers, health, host_stats, metadata
 from tb_tensorcap.reader import StatisticsOnlyError
 
 _RNG = np.random.default_rng(7)
@@ -55,16 +55,43 @@ def test_host_kernel_is_silent_when_a_sum_overflows():
     spread = np.array([1e20, -3e20, 0, 2e20], np.float32)  # a finite sum, but its squares overflow float32
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        rows = health.host_rows([big, np.array([1.0, np.inf], np.float32)])
-        assert not health.host_nonfinite([big])
+        rows = host_stats.host_rows([big, np.array([1.0, np.inf], np.float32)])
+        assert not host_stats.host_nonfinite([big])
         _assert_stats_match(
-            analysis.tensor_stats(spread), dict(zip(metadata.HEALTH_FIELDS, health.host_rows([spread])))
+            analysis.tensor_stats(spread), dict(zip(metadata.HEALTH_FIELDS, host_stats.host_rows([spread])))
         )
     _assert_stats_match(analysis.tensor_stats(big), dict(zip(metadata.HEALTH_FIELDS, rows[:9])))
     for value in (big, spread):  # the device kernel too (what a GPU tensor gets)
         device_rows = tf.function(lambda v: health.health_rows([v]))(tf.constant(value)).numpy()
         _assert_stats_match(analysis.tensor_stats(value), dict(zip(metadata.HEALTH_FIELDS, device_rows)))
     assert rows[9] == 4 and rows[10 + 2] == 1  # +Inf counted in the second row
+
+
+def test_host_rows_of_small_arrays_together_and_large_ones_alone_match_analysis():
+    """Small arrays are reduced together by segment, large ones one by one: each row is its own, in order."""
+    rng = np.random.default_rng(3)
+    large = host_stats.SMALL + 7
+    values = [
+        rng.normal(3, 1e-3, size=(large,)).astype(np.float32),  # mean far above std: the two-pass std
+        *VALUES.values(),
+        np.tile(np.float32([3e38, 3e38, -1e38, 2e38]), large // 4 + 1),  # its float32 sum overflows
+        np.tile(np.float32([1e20, -3e20, 0, 2e20]), large // 4 + 1),  # its float32 squares overflow
+        np.append(rng.normal(size=large).astype(np.float32), [np.nan, np.inf, 0]).reshape(-1, 2),
+        np.zeros((2, 0, 2), np.float32),
+        rng.integers(-(2**40), 2**40, size=(50, 2)),
+        np.float32(7.0),
+    ]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        rows = host_stats.host_rows(values)
+    width, offset = len(metadata.HEALTH_FIELDS), 0
+    for value in values:
+        row = rows[offset : offset + width + np.ndim(value)]
+        offset += row.size
+        got = {f: (None if np.isnan(x) and i >= 5 else x) for i, (f, x) in enumerate(zip(metadata.HEALTH_FIELDS, row))}
+        _assert_stats_match(analysis.tensor_stats(value), got)
+        assert tuple(row[width:]) == np.shape(value)
+    assert offset == rows.size
 
 
 def test_kernel_inside_tf_function_with_unknown_shapes():
