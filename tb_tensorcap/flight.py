@@ -24,7 +24,11 @@ When the trigger fires, the recorder writes the full values of the kept
 steps and of the trigger step (oldest first, each at its own step: the
 reader then lists them as full captures beside the health ones), flushes the
 writer at once (the process may die next) and says so on stderr. The
-written steps are then forgotten; a later trigger writes again.
+written steps are then forgotten; a later trigger writes again, up to
+``max_triggers`` triggers: a run whose weights went NaN fires at every step
+after, and would otherwise write every step in full for the rest of the run.
+Past that limit the recorder says so once, keeps no more values and lists
+the later triggers in ``skipped_triggers``; health is still written.
 
 Triggers: ``"nonfinite"`` (any NaN or infinity in a captured output), or a
 callable receiving the step's health, a list of (tag, statistics dict), and
@@ -52,13 +56,16 @@ class FlightRecorder:
       max_bytes: the most bytes of earlier steps' values kept; the oldest
         steps are dropped first.
       writer: a ``tf.summary`` writer for every block (else `record()`'s rules).
+      max_triggers: the most triggers that write full values (None: no limit).
 
     Attributes:
-      triggered: one dict per trigger, in order: {"step", "prefix",
-        "written_steps", "lost_steps"}.
+      triggered: one dict per trigger that wrote, in order: {"step",
+        "prefix", "written_steps", "lost_steps"}.
+      skipped_triggers: {"step", "prefix"} of each trigger past
+        ``max_triggers`` (nothing written but health).
     """
 
-    def __init__(self, keep_steps=3, trigger="nonfinite", health=True, max_bytes=1 << 30, writer=None):
+    def __init__(self, keep_steps=3, trigger="nonfinite", health=True, max_bytes=1 << 30, writer=None, max_triggers=10):
         if not isinstance(keep_steps, int) or isinstance(keep_steps, bool) or keep_steps < 0:
             raise ValueError("keep_steps must be a non-negative int, got %r" % (keep_steps,))
         if trigger != "nonfinite" and not callable(trigger):
@@ -68,9 +75,15 @@ class FlightRecorder:
         self.keep_steps = keep_steps
         self.trigger = trigger
         self.health = bool(health)
+        if max_triggers is not None and (
+            not isinstance(max_triggers, int) or isinstance(max_triggers, bool) or max_triggers < 1
+        ):
+            raise ValueError("max_triggers must be a positive int or None, got %r" % (max_triggers,))
         self.max_bytes = max_bytes
         self.writer = writer
+        self.max_triggers = max_triggers
         self.triggered = []
+        self.skipped_triggers = []
         self._kept = {}  # replica prefix + block prefix -> deque of StepCaptures
         self._warned_max_bytes = {}  # id(deque) -> the deque, once max_bytes dropped one of its steps
         self._lock = threading.Lock()
@@ -103,6 +116,10 @@ class FlightRecorder:
         fired = self.trigger(captures.stats()) if callable(self.trigger) else captures.nonfinite()
         with self._lock:
             kept = self._kept.setdefault(key, collections.deque())
+            if self._spent():
+                if fired:
+                    self.skipped_triggers.append({"step": captures.step, "prefix": key})
+                return False
             if not fired:
                 kept.append(captures)
                 self._evict(kept)
@@ -140,7 +157,20 @@ class FlightRecorder:
             file=sys.stderr,
             flush=True,
         )
+        if self._spent():
+            with self._lock:
+                self._kept.clear()
+            print(
+                "tensorcap: flight recorder: max_triggers=%d reached: later triggers write only health, no full "
+                "values (they are listed in recorder.skipped_triggers; said once)" % self.max_triggers,
+                file=sys.stderr,
+                flush=True,
+            )
         return True
+
+    def _spent(self):
+        """Whether ``max_triggers`` triggers have written (later ones write nothing but health)."""
+        return self.max_triggers is not None and len(self.triggered) >= self.max_triggers
 
     def _evict(self, kept):
         while len(kept) > self.keep_steps:

@@ -90,7 +90,7 @@ class CaptureCallback(_keras.callbacks.Callback):
         of the train step, one record per captured batch).
       keep_steps: with an int, a `FlightRecorder` keeping that many batches
         runs on every batch (``every_n_batches`` is ignored).
-      trigger, max_bytes: the flight recorder's (see `FlightRecorder`).
+      trigger, max_bytes, max_triggers: the flight recorder's (see `FlightRecorder`).
     """
 
     def __init__(
@@ -105,6 +105,7 @@ class CaptureCallback(_keras.callbacks.Callback):
         keep_steps=None,
         trigger="nonfinite",
         max_bytes=1 << 30,
+        max_triggers=10,
     ):
         super().__init__()
         if mode not in ("full", "health"):
@@ -113,7 +114,9 @@ class CaptureCallback(_keras.callbacks.Callback):
         self._recorder = (
             None
             if keep_steps is None
-            else flight.FlightRecorder(keep_steps, trigger=trigger, max_bytes=max_bytes, writer=writer)
+            else flight.FlightRecorder(
+                keep_steps, trigger=trigger, max_bytes=max_bytes, writer=writer, max_triggers=max_triggers
+            )
         )
         self._block = None
         if isinstance(what, str):

@@ -148,6 +148,26 @@ def test_custom_trigger_and_later_triggers(tmp_path, writer_at):
     assert [i.step for i in reader.tag_infos("run", "train/Mul") if i.kind == "full"] == [3, 4, 7, 8]
 
 
+def test_max_triggers_stops_writing_a_run_that_stays_nan(tmp_path, writer_at, capfd):
+    writer = writer_at(tmp_path / "run")
+    recorder = tensorcap.FlightRecorder(keep_steps=1, writer=writer, max_triggers=2)
+    for step in range(8):  # NaN from step 3 on, as when the weights went NaN
+        with recorder.record("train", step=step):
+            tf.math.log(tf.constant(X) - (100.0 if step >= 3 else 0.0))
+    assert [t["written_steps"] for t in recorder.triggered] == [[2, 3], [4]]
+    assert recorder.skipped_triggers == [{"step": s, "prefix": "train"} for s in (5, 6, 7)]
+    assert recorder.kept_steps() == {}  # no values kept once spent
+    err = capfd.readouterr().err
+    assert err.count("max_triggers=2 reached") == 1
+    writer.flush()
+    reader = tensorcap.load(str(tmp_path))
+    infos = reader.tag_infos("run", "train/Log")
+    assert [i.step for i in infos if i.kind == "full"] == [2, 3, 4]
+    assert [i.step for i in infos if i.kind == "health"] == [0, 1, 5, 6, 7]  # health goes on (2-4: full last)
+    with pytest.raises(ValueError, match="max_triggers"):
+        tensorcap.FlightRecorder(max_triggers=0)
+
+
 def test_max_bytes_drops_the_oldest_steps_first(tmp_path, writer_at, capfd):
     writer = writer_at(tmp_path / "run")
     # Per step: three outputs of X's size (AddV2, Sub, Log), the outside input X and two float32 numbers.
