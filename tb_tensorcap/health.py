@@ -33,7 +33,7 @@ import threading
 import numpy as np
 import tensorflow as tf
 
-from tb_tensorcap import capture_context, host_stats, metadata, tf_internals
+from tb_tensorcap import capture_context, codec, host_stats, metadata, tf_internals
 
 _REDUCED_IN_FLOAT32 = frozenset([tf.float16, tf.bfloat16, tf.float32, tf.bool])
 
@@ -281,11 +281,14 @@ class RecordSpecs:
     """Builds (and caches) the metadata naming a health record's rows.
 
     A training step repeats the same captures, so the same rows recur at
-    every step: their metadata is serialized once.
+    every step: their metadata is built once. The cache is keyed by the
+    rows' tags and holds the specs it was built from; a lookup compares the
+    specs as they are (sources and lineage are dicts: one equality test in
+    C, not a key built from them at every step).
     """
 
     def __init__(self, max_cached=256):
-        self._cache = {}
+        self._cache = {}  # tuple of tags -> (specs, metadata)
         self._max_cached = max_cached
 
     def metadata(self, specs):
@@ -293,27 +296,29 @@ class RecordSpecs:
 
         lineage: None, or {"op": ...} and/or {"origin": ...} (metadata.py, "Lineage").
         """
-        key = tuple((spec[0], spec[1], spec[2], _source_key(spec[3]), repr(_lineage(spec))) for spec in specs)
+        key = tuple(spec[0] for spec in specs)
         cached = self._cache.get(key)
-        if cached is None:
-            sources, ops, origins, rows, index_of = [], [], [], [], {}
-            for spec in specs:
-                tag, dtype, rank, source = spec[:4]
-                lineage = _lineage(spec)
-                rows.append(
-                    (
-                        tag,
-                        dtype,
-                        rank,
-                        _index(index_of, sources, ("source", _source_key(source)), source),
-                        _index(index_of, ops, ("op", repr(lineage.get("op"))), lineage.get("op")),
-                        _index(index_of, origins, ("origin", repr(lineage.get("origin"))), lineage.get("origin")),
-                    )
+        if cached is not None and cached[0] == specs:
+            return cached[1]
+        sources, ops, origins, rows, index_of = [], [], [], [], {}
+        for spec in specs:
+            tag, dtype, rank, source = spec[:4]
+            lineage = _lineage(spec)
+            rows.append(
+                (
+                    tag,
+                    dtype,
+                    rank,
+                    _index(index_of, sources, ("source", _source_key(source)), source),
+                    _index(index_of, ops, ("op", repr(lineage.get("op"))), lineage.get("op")),
+                    _index(index_of, origins, ("origin", repr(lineage.get("origin"))), lineage.get("origin")),
                 )
-            if len(self._cache) >= self._max_cached:
-                self._cache.clear()
-            cached = self._cache[key] = metadata.create_health_metadata(rows, sources, ops, origins)
-        return cached
+            )
+        if len(self._cache) >= self._max_cached:
+            self._cache.clear()
+        built = metadata.create_health_metadata(rows, sources, ops, origins)
+        self._cache[key] = (list(specs), built)
+        return built
 
 
 def _lineage(spec):
@@ -337,7 +342,13 @@ def _source_key(source):
 def write_record(tag, metadata_proto, rows, step, writer):
     """Writes one health record: the float64 `rows` under `tag` at `step`.
 
-    Runs as TensorCap's own write (a `record()` block does not capture its ops).
+    Encoded by hand (`codec.encode_summary_value`, the bytes ``tf.summary.write``
+    would write) and written as one raw summary event: no summary ops built
+    at every step. Runs as TensorCap's own write (a `record()` block does not
+    capture its ops); ``tf.summary.record_if(False)`` still suppresses it.
     """
+    pieces = []
+    rows = np.ascontiguousarray(rows, np.float64)
+    codec.encode_summary_value(pieces, tag, rows, tf.float64.as_datatype_enum, metadata_proto.SerializeToString())
     with capture_context.writing(), tf_internals.writer_as_default(writer):
-        tf.summary.write(tag, tf.constant(rows, tf.float64), step=step, metadata=metadata_proto)
+        tf.summary.experimental.write_raw_pb(b"".join(pieces), step=step)

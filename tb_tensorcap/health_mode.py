@@ -110,40 +110,57 @@ class BlockHealth:
         traced_store.needs.closed(self)
         captures = self.captures
         tensors = [item[1] for item in self._eager]
+        shapes = [t.shape for t in tensors]  # a TensorShape is built on every `.shape`: once each
+        ranks = [shape.rank for shape in shapes]
         if self._statistics:
-            eager_rows = _stats.rows(tensors) if tensors else np.zeros([0])
-            captures._nonfinite = health.rows_nonfinite(eager_rows, [t.shape.rank for t in tensors])
+            eager_rows = _stats.rows(tensors)
+            captures._nonfinite = health.rows_nonfinite(eager_rows, ranks)
         else:
             eager_rows = None
             captures._nonfinite = bool(tensors) and _stats.nonfinite(tensors)
-        ends = np.cumsum([health.row_length(t.shape.rank) for t in tensors], dtype=np.int64)
         keep = self._recorder is not None
+        eager_specs = [
+            (item[0], t.dtype.name, rank, item[2], item[4]) for item, t, rank in zip(self._eager, tensors, ranks)
+        ]
+        if keep:
+            sizes = [_nbytes(t, shape) for t, shape in zip(tensors, shapes)]
+        if len(self._parts) == len(self._eager):  # eager values only: already in capture order
+            captures.specs = eager_specs
+            captures.rows = eager_rows
+            if keep:
+                captures.values = [("eager", item) for item in self._eager]
+                captures.nbytes = sum(sizes)
+        else:
+            self._merge(captures, eager_specs, eager_rows, ranks, sizes if keep else None)
+        if self._write and captures.specs:
+            health.write_record(self._record_tag, _specs.metadata(captures.specs), captures.rows, captures.step, writer)
+        return captures
+
+    def _merge(self, captures, eager_specs, eager_rows, ranks, sizes):
+        """Puts the eager captures and what traced calls kept into `captures`, in capture order."""
+        ends = np.cumsum([health.row_length(rank) for rank in ranks], dtype=np.int64)
         pieces = []
         for part in self._parts:
             if part[0] == "eager":
-                item = self._eager[part[1]]
-                tag, tensor, source, _, lineage = item
-                captures.specs.append((tag, tensor.dtype.name, tensor.shape.rank, source, lineage))
+                index = part[1]
+                captures.specs.append(eager_specs[index])
                 if eager_rows is not None:
-                    pieces.append(eager_rows[(ends[part[1] - 1] if part[1] else 0) : ends[part[1]]])
-                if keep:
-                    captures.values.append(("eager", item))
-                    captures.nbytes += _nbytes(tensor)
+                    pieces.append(eager_rows[(ends[index - 1] if index else 0) : ends[index]])
+                if sizes is not None:
+                    captures.values.append(("eager", self._eager[index]))
+                    captures.nbytes += sizes[index]
             else:
                 _, store, kept = part
                 captures.specs.extend(store.specs)
                 pieces.append(kept.rows)
                 captures._nonfinite = captures._nonfinite or kept.nonfinite
-                if keep:
+                if sizes is not None:
                     captures.values.append(part)
                     captures.nbytes += kept.nbytes
         if self._statistics:
             captures.rows = np.concatenate(pieces) if pieces else np.zeros([0])
-        if self._write and captures.specs:
-            health.write_record(self._record_tag, _specs.metadata(captures.specs), captures.rows, captures.step, writer)
-        return captures
 
 
-def _nbytes(tensor):
-    numel = tensor.shape.num_elements() or 0
+def _nbytes(tensor, shape):
+    numel = shape.num_elements() or 0
     return numel * (tensor.dtype.size if tensor.dtype.name != "string" else 64)
