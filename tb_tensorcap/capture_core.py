@@ -190,14 +190,28 @@ def is_library(filename):
     return known
 
 
+_locations = {}  # (code object, line) -> its location dict, shared by every capture made there
+
+
 def frame_location(frame):
-    """File, line and function of the innermost user-code frame from `frame` outwards, or None."""
+    """File, line and function of the innermost user-code frame from `frame` outwards, or None.
+
+    The dict is shared by every capture from that line (never mutated): a
+    training loop captures from the same lines every step, and a new dict per
+    capture kept for the flight recorder's steps is work for Python's garbage
+    collector.
+    """
     while frame is not None and is_library(frame.f_code.co_filename):
         frame = frame.f_back
     if frame is None:
         return None
-    code = frame.f_code
-    return {"file": code.co_filename, "line": frame.f_lineno, "function": code.co_name}
+    code, line = frame.f_code, frame.f_lineno
+    found = _locations.get((code, line))
+    if found is None:
+        if len(_locations) >= 1 << 14:  # generated code (exec, notebooks) must not grow it forever
+            _locations.clear()
+        found = _locations[code, line] = {"file": code.co_filename, "line": line, "function": code.co_name}
+    return found
 
 
 def source_location(depth=2):

@@ -39,6 +39,33 @@ def uncaptured(op_type):
     return {"external": "uncaptured", "op": op_type}
 
 
+# Lineage facts are the same at every step of a training loop. They are shared, not made anew per
+# capture: the flight recorder keeps its steps' captures, and every container a step leaves alive is
+# work for Python's garbage collector (a full collection walks every object of the process). Shared
+# entries and facts are never mutated.
+_MAX_SHARED = 100_000
+_tag_entries = {}  # tag -> {"tag": tag}
+_facts = {}  # (op type, origin, the inputs' entries as item tuples) -> {"op": ...} and maybe "origin"
+
+
+def _shared_facts(display_name, entries, origin):
+    """{"op": {"type", "inputs"}} (and "origin" for a variable read): one dict per distinct content."""
+    try:
+        key = (display_name, origin, tuple(tuple(entry.items()) for entry in entries))
+        found = _facts.get(key)
+    except TypeError:  # an entry holding something unhashable: not shared
+        key = found = None
+    if found is None:
+        found = {"op": {"type": display_name, "inputs": entries}}
+        if origin is not None:
+            found["origin"] = {"kind": "variable", "name": origin}
+        if key is not None:
+            if len(_facts) >= _MAX_SHARED:
+                _facts.clear()
+            _facts[key] = found
+    return found
+
+
 class EagerLineage:
     """One block's eager tensors, each with the lineage entry saying where it came from.
 
@@ -82,14 +109,19 @@ class EagerLineage:
                 elif at is not None and at != step:
                     entry = dict(entry, step=at)
             entries.append(entry)
-        found = {"op": {"type": display_name, "inputs": entries}}
+        origin = None
         if op_type == "ReadVariableOp" and entries and entries[0].get("external") == "variable":
-            found["origin"] = {"kind": "variable", "name": entries[0]["name"]}
-        return found
+            origin = entries[0]["name"]
+        return _shared_facts(display_name, entries, origin)
 
     def produced(self, tensor, tag, step):
         """`tensor` was captured under the full `tag` at `step`."""
-        self._remember(tensor, {"tag": tag}, step)
+        entry = _tag_entries.get(tag)
+        if entry is None:
+            if len(_tag_entries) >= _MAX_SHARED:
+                _tag_entries.clear()
+            entry = _tag_entries[tag] = {"tag": tag}
+        self._remember(tensor, entry, step)
 
     def not_captured(self, tensors, op_type):
         entry = uncaptured(op_type)
