@@ -309,7 +309,7 @@ export function createCapturePanel(store, tensorboard) {
     const key = JSON.stringify([run, tag, step, state.diff ? "diff" : view, sliceText, state.diff,
       state.rtol, state.atol, dtype, shape, !state.diff && ["scalar", "heatmap"].includes(view) && Boolean(stats),
       !state.diff && view === "heatmap" ? state.colour : null,
-      !state.diff && ["scalar", "line"].includes(view) && overlay
+      !state.diff && ["scalar", "line", "steps"].includes(view) && overlay
         ? overlay.map((entry) => [entry.run, entry.color, entry.rows?.length ?? null, entry.error]) : null,
       !state.diff && view === "steps" ? state.histogramMode : null, !state.diff && view === "facets" ? state.facet : null]);
     if (key === renderKey) return;

@@ -4,9 +4,10 @@
 // depth, the newest in front) or overlaid. Hovering reads out the step, the
 // bin and its count; NaN, +Inf and -Inf are counted beside each ridge and in
 // the readout, never dropped. When the server shows only some of the steps
-// (thousands of them), the view says how many and which way.
+// (thousands of them), the view says how many and which way. With several
+// runs selected, each run holding the tag has its chart, under its colour.
 
-import { fetchHistograms } from "../api.js";
+import { fetchHistograms, isAbort } from "../api.js";
 import { h, show, svg } from "../dom.js";
 import { formatCount, formatShort } from "../format.js";
 import { binAt, binText, countY, stepAt, traceLayout } from "../histogramsteps.js";
@@ -111,6 +112,22 @@ function choice(label, options, current, onChange) {
   return h("label", null, `${label} `, select);
 }
 
+// One run's histograms: its chart, readout and notes (with its name and colour when several runs are shown).
+function runSection(entry, reply, mode, width, several) {
+  const readout = h("div", { className: "readout", text: "\u00a0" });
+  const title = several
+    ? h("div", { className: "run-title" }, h("i", { className: "run-swatch", style: { background: entry.color } }), entry.run)
+    : null;
+  if (reply.error) {
+    return h("section", { className: "run-histograms", dataset: { run: entry.run } }, title,
+      h("div", { className: "message error", text: reply.error }));
+  }
+  return h("section", { className: "run-histograms", dataset: { run: entry.run } }, title,
+    reply.edges.length ? chart(reply, mode, width, readout) : h("div", { className: "message", text: "No finite values at any step shown." }),
+    readout,
+    notes(reply).map((text) => h("div", { className: "message note", text })));
+}
+
 export function createStepHistogramsView() {
   useStylesheet("./static/views/statistics.css");
   let bins = 30;
@@ -119,19 +136,26 @@ export function createStepHistogramsView() {
   const body = h("div");
   const element = h("div", { className: "step-histograms-view" }, controls, body);
 
-  async function update({ run, tag, sliceText, settings, setSettings, signal, rerender }) {
-    const reply = await fetchHistograms({ run, tag, bins, maxSteps, slice: sliceText }, signal);
+  // Every selected run holding the tag gets its own chart, as TensorBoard's
+  // histogram dashboard shows one per run (the shown run first); a run whose
+  // histograms cannot be had says why in its place.
+  async function update({ run, tag, sliceText, settings, setSettings, overlay, signal, rerender }) {
+    const others = (overlay ?? []).filter((entry) => entry.facts && entry.run !== run);
+    const shownColour = overlay?.find((entry) => entry.run === run)?.color ?? null;
+    const entries = [{ run, color: shownColour }, ...others];
+    const request = (entry) => fetchHistograms({ run: entry.run, tag, bins, maxSteps, slice: sliceText }, signal);
+    const replies = await Promise.all(entries.map((entry, k) => (k === 0 ? request(entry)
+      : request(entry).catch((error) => {
+        if (isAbort(error)) throw error;
+        return { error: error.message };
+      }))));
     const mode = settings.histogramMode;
     show(controls,
       choice("mode", MODES, mode, (value) => setSettings({ histogramMode: value })),
       choice("bins", BIN_CHOICES.map((n) => [n, String(n)]), bins, (value) => { bins = Number(value); rerender(); }),
       choice("steps at most", STEP_CHOICES.map((n) => [n, String(n)]), maxSteps, (value) => { maxSteps = Number(value); rerender(); }));
-    const readout = h("div", { className: "readout", text: "\u00a0" });
     const width = Math.max(480, Math.min(element.clientWidth || 800, 1100));
-    show(body,
-      reply.edges.length ? chart(reply, mode, width, readout) : h("div", { className: "message", text: "No finite values at any step shown." }),
-      readout,
-      notes(reply).map((text) => h("div", { className: "message note", text })));
+    show(body, entries.map((entry, k) => runSection(entry, replies[k], mode, width, entries.length > 1)));
   }
   return { element, update };
 }

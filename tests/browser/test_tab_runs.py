@@ -182,6 +182,29 @@ def test_line_view_overlays_the_same_slice_and_names_runs_without_the_tag(page, 
     assert page.locator(".view-host path.series[data-run]").count() == 1
 
 
+def test_histograms_over_steps_show_every_selected_run_in_its_colour(page, server):
+    open_tab(page, server, "run=beta&tag=w&view=steps")
+    page.wait_for_function("() => document.querySelectorAll('.run-histograms svg.step-histograms').length === 3")
+    sections = page.locator(".run-histograms")
+    assert [sections.nth(k).get_attribute("data-run") for k in range(3)] == ["beta", "alpha", "gamma"]  # shown first
+    for k, run in enumerate(("beta", "alpha", "gamma")):
+        swatch = sections.nth(k).locator(".run-title .run-swatch")
+        assert swatch.evaluate("e => getComputedStyle(e).backgroundColor") == rgb(expected_colour(run))
+        steps = sections.nth(k).locator("path.ridge").evaluate_all("ps => ps.map((p) => Number(p.dataset.step))")
+        assert steps == [s for s in W_STEPS if run != "beta" or s != BETA_LACKS]
+    # Each run's values: w = 100 K + 10 step + arange(16), so each run's chart starts at 100 K.
+    lowest = page.locator(".run-histograms .axis-label").evaluate_all("ls => ls.map((l) => l.textContent)")
+    assert lowest[0::2] == ["300", "200", "100"]
+
+    open_tab(page, server, "run=beta&tag=w&view=steps&hide=gamma")
+    page.wait_for_function("() => document.querySelectorAll('.run-histograms svg.step-histograms').length === 2")
+    open_tab(page, server, "run=alpha&tag=w&view=steps&hide=beta&hide=gamma")
+    page.wait_for_selector("svg.step-histograms")
+    wait_view(page)
+    assert page.locator(".run-histograms").count() == 1
+    assert page.locator(".run-histograms .run-title").count() == 0  # one run: no title, as before
+
+
 def pinned_cards(frame):
     return frame.locator(".pinned-panel .pinned-card")
 
