@@ -165,13 +165,20 @@ def _host_work(flat):
 
 
 def host_nonfinite(arrays):
-    """Whether any of numpy `arrays` holds a NaN or an infinity (one sum per array)."""
+    """Whether any of numpy `arrays` holds a NaN or an infinity.
+
+    One dot product of each array with itself: a NaN makes it NaN and an
+    infinity infinite, so a finite result means every element is finite;
+    BLAS's dot reads the array once at about twice the speed of numpy's
+    pairwise sum. Only when it is not finite (or squares of finite elements
+    overflow) are the elements checked one by one.
+    """
     for array in arrays:
         array = np.asarray(array)
         if array.dtype == object or array.dtype.kind in "biu":
             continue
         x = _host_work(array.reshape(-1))
-        with np.errstate(all="ignore"):  # an overflowing sum is expected: isfinite decides then
-            if not np.isfinite(x.sum()) and not np.isfinite(x).all():  # a finite sum: all finite
+        with np.errstate(all="ignore"):  # an overflowing dot is expected: isfinite decides then
+            if not np.isfinite(np.dot(x, x)) and not np.isfinite(x).all():
                 return True
     return False

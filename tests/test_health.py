@@ -67,6 +67,22 @@ def test_host_kernel_is_silent_when_a_sum_overflows():
     assert rows[9] == 4 and rows[10 + 2] == 1  # +Inf counted in the second row
 
 
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64, np.complex64])
+def test_host_nonfinite_finds_each_kind_of_nonfinite_element(dtype):
+    rng = np.random.default_rng(5)
+    clean = [rng.normal(size=n).astype(dtype) for n in (3, 100_000)] + [np.arange(9, dtype=np.int32)]
+    assert not host_stats.host_nonfinite(clean)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        if dtype != np.float16:  # finite elements whose squares overflow: still finite
+            assert not host_stats.host_nonfinite([np.array([1e20, -3e20, 0, 2e20], dtype)] + clean)
+        for bad in (np.nan, np.inf, -np.inf):
+            for index in (0, 77_777):
+                array = rng.normal(size=100_000).astype(dtype)
+                array[index] = bad
+                assert host_stats.host_nonfinite(clean + [array]), (bad, index)
+
+
 def test_host_rows_of_small_arrays_together_and_large_ones_alone_match_analysis():
     """Small arrays are reduced together by segment, large ones one by one: each row is its own, in order."""
     rng = np.random.default_rng(3)
