@@ -343,12 +343,13 @@ def write_record(tag, metadata_proto, rows, step, writer):
     """Writes one health record: the float64 `rows` under `tag` at `step`.
 
     Encoded by hand (`codec.encode_summary_value`, the bytes ``tf.summary.write``
-    would write) and written as one raw summary event: no summary ops built
-    at every step. Runs as TensorCap's own write (a `record()` block does not
+    would write) and written as one raw summary event by one op
+    (`tf_internals.write_raw_summary`), not the half-dozen ops of a summary
+    write at every step. Runs as TensorCap's own write (a `record()` block does not
     capture its ops); ``tf.summary.record_if(False)`` still suppresses it.
     """
     pieces = []
     rows = np.ascontiguousarray(rows, np.float64)
     codec.encode_summary_value(pieces, tag, rows, tf.float64.as_datatype_enum, metadata_proto.SerializeToString())
     with capture_context.writing(), tf_internals.writer_as_default(writer):
-        tf.summary.experimental.write_raw_pb(b"".join(pieces), step=step)
+        tf_internals.write_raw_summary(b"".join(pieces), step)

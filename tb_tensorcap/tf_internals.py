@@ -21,6 +21,7 @@ from tensorflow.python.framework import func_graph as _func_graph
 from tensorflow.python.framework import op_callbacks as _op_callbacks
 from tensorflow.python.framework import ops as _ops
 from tensorflow.python.ops import control_flow_util as _control_flow_util
+from tensorflow.python.ops import gen_summary_ops as _gen_summary_ops
 from tensorflow.python.ops import resource_variable_ops as _resource_variable_ops
 from tensorflow.python.ops import summary_ops_v2 as _summary_ops_v2
 from tensorflow.python.util import tf_stack as _tf_stack
@@ -87,6 +88,26 @@ def user_recording_condition():
     """The user's `tf.summary.record_if` condition: None, a bool, or a boolean tensor."""
     state = _summary_ops_v2._summary_state
     return state.is_recording() if callable(state.is_recording) else state.is_recording
+
+
+def write_raw_summary(serialized, step):
+    """Writes the serialized ``Summary`` bytes at `step` with the thread's default writer, eagerly.
+
+    One op, where ``tf.summary.experimental.write_raw_pb`` builds six (the
+    step and the condition as tensors, a ``cond``, an identity): used only
+    when its condition is plainly true (no ``tf.summary.record_if``, or
+    ``record_if(True)``; not a callable or a tensor); otherwise it goes
+    through ``write_raw_pb``, which decides as TensorFlow does.
+    """
+    state = _summary_ops_v2._summary_state
+    if state.writer is None:
+        return
+    recording = state.is_recording
+    if (recording is None or recording is True) and state.is_recording_distribution_strategy is True:
+        with tf.device("cpu:0"):
+            _gen_summary_ops.write_raw_proto_summary(state.writer._resource, step, serialized)
+        return
+    tf.summary.experimental.write_raw_pb(serialized, step=step)
 
 
 class writer_as_default:

@@ -177,3 +177,19 @@ def test_metadata_refuses_a_malformed_health_description():
     )
     with pytest.raises(ValueError, match="malformed row"):
         metadata.parse_plugin_metadata(bad_row)
+
+
+@pytest.mark.parametrize("condition", [False, lambda: False, True, lambda: True])
+def test_health_record_follows_record_if(tmp_path, writer_at, condition):
+    writer = writer_at(tmp_path / "run")
+    with writer.as_default(), tf.summary.record_if(condition):
+        with tensorcap.record("blk", step=4, mode="health"):
+            tf.square(tf.constant([3.0, -1.0]))
+    writer.flush()
+    recording = condition() if callable(condition) else condition
+    reader = tensorcap.load(str(tmp_path))
+    if not recording:
+        assert reader.runs() == []
+        return
+    assert reader.steps("run", "blk/Square") == [4]
+    assert reader.stats("run", "blk/Square", 4)["max"] == 9.0
