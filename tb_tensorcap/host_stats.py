@@ -12,7 +12,9 @@ costs a dozen numpy calls; for a small tensor their fixed cost, not the
 data, is the price. So the small ones are reduced together: concatenated
 in float64 and reduced by segment (`np.ufunc.reduceat`), a dozen calls for
 all of them. A small tensor with a NaN, an infinity or a sum out of
-range takes the one-by-one path, which masks those elements out.
+range takes the one-by-one path, which masks those elements out. Tensors
+that share their bytes (TensorFlow's Reshape and Identity outputs are views
+of their input's buffer) are reduced once.
 
 Precision: one by one, float16, bfloat16 and float32 values are reduced in
 float32 (numpy's sums are pairwise), the other numeric types in float64;
@@ -59,8 +61,18 @@ def host_rows(arrays):
     with np.errstate(all="ignore"):  # an overflowing sum or inf - inf is expected: the masked path handles it
         if together:
             alone.update(_rows_together(arrays, together, ends, out))
+        done = {}  # (buffer address, dtype, size) of a C-contiguous array -> where its row starts
         for i in sorted(alone):
-            host_row(arrays[i], out[ends[i] - _WIDTH - arrays[i].ndim : ends[i]])
+            array = arrays[i]
+            start = ends[i] - _WIDTH - array.ndim
+            buffer = (array.__array_interface__["data"][0], array.dtype, array.size)
+            if buffer in done and array.flags.c_contiguous:  # a view of the same bytes (Reshape, Identity)
+                out[start : start + _WIDTH] = out[done[buffer] : done[buffer] + _WIDTH]
+                out[start + _WIDTH : ends[i]] = array.shape
+                continue
+            host_row(array, out[start : ends[i]])
+            if array.flags.c_contiguous:
+                done[buffer] = start
     return out
 
 

@@ -193,3 +193,16 @@ def test_health_record_follows_record_if(tmp_path, writer_at, condition):
         return
     assert reader.steps("run", "blk/Square") == [4]
     assert reader.stats("run", "blk/Square", 4)["max"] == 9.0
+
+
+def test_host_rows_of_arrays_sharing_a_buffer():
+    """A view of the same bytes (what Reshape gives) gets the same statistics and its own dims."""
+    base = np.random.default_rng(5).normal(2, 3, size=(host_stats.SMALL + 60,)).astype(np.float32)
+    views = [base, base.reshape(2, -1), base.view(np.int32), base[::2], base.reshape(2, -1).T]
+    rows = host_stats.host_rows(views)
+    width, offset = len(metadata.HEALTH_FIELDS), 0
+    for value in views:
+        row = rows[offset : offset + width + value.ndim]
+        offset += row.size
+        _assert_stats_match(analysis.tensor_stats(value), dict(zip(metadata.HEALTH_FIELDS, row)))
+        assert tuple(row[width:]) == value.shape
