@@ -11,12 +11,14 @@ the traced calls kept) then go to the recorder, which keeps or writes them
 on non-finite values only needs one sum per tensor, not its statistics.
 """
 
+import math
 import threading
 import weakref
 
 import numpy as np
+import tensorflow as tf
 
-from tb_tensorcap import health, traced_store
+from tb_tensorcap import health, tf_internals, traced_store
 
 _stats = health.BatchedStats()
 _specs = health.RecordSpecs()
@@ -110,8 +112,8 @@ class BlockHealth:
         traced_store.needs.closed(self)
         captures = self.captures
         tensors = [item[1] for item in self._eager]
-        shapes = [t.shape for t in tensors]  # a TensorShape is built on every `.shape`: once each
-        ranks = [shape.rank for shape in shapes]
+        shapes = [tf_internals.eager_shape(t) for t in tensors]
+        ranks = [len(shape) for shape in shapes]
         if self._statistics:
             eager_rows = _stats.rows(tensors)
             captures._nonfinite = health.rows_nonfinite(eager_rows, ranks)
@@ -162,5 +164,5 @@ class BlockHealth:
 
 
 def _nbytes(tensor, shape):
-    numel = shape.num_elements() or 0
-    return numel * (tensor.dtype.size if tensor.dtype.name != "string" else 64)
+    dtype = tensor.dtype
+    return math.prod(shape) * (dtype.size if dtype != tf.string else 64)

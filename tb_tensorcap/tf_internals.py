@@ -74,6 +74,15 @@ def eager_scope_name():
     return _context.context().scope_name or ""
 
 
+def eager_shape(tensor):
+    """An eager tensor's shape as a tuple of ints; checked: TF 2.21.
+
+    ``EagerTensor.shape`` builds a `tf.TensorShape` (a Dimension per axis) on
+    every call: a cost per tensor when a block closes over a step's dozens.
+    """
+    return tensor._shape_tuple()
+
+
 # -- summary writer state (checked: TF 2.21) ----------------------------------
 # `summary_ops_v2._summary_state` is the thread-local state behind
 # `writer.as_default()` and `tf.summary.record_if`.
