@@ -104,6 +104,53 @@ def test_nan_at_step_13_keeps_full_values_of_steps_10_to_13(tmp_path, writer_at,
     assert reader.stats("run", log_tag, 13)["nan"] > 0
 
 
+def test_tensors_on_one_buffer_are_reduced_once_each_with_its_own_shape(tmp_path, writer_at, monkeypatch):
+    """Reshape and ExpandDims give new tensors on their input's buffer: one reduction, every row right."""
+
+    @tf.function
+    def step(x):
+        h = tf.nn.relu(x * 2.0)  # 8,192 floats: large enough to be looked up
+        flat = tf.reshape(h, [-1])
+        wide = tf.expand_dims(flat, 0)
+        return tf.reduce_sum(tf.math.log(wide + 1.0))
+
+    x = tf.constant(np.linspace(-1, 1, 8192, dtype=np.float32).reshape(64, 128))
+    reduced = []
+    real = host_stats.host_rows
+    monkeypatch.setattr(host_stats, "host_rows", lambda arrays: reduced.append(len(arrays)) or real(arrays))
+    full, health_writer = writer_at(tmp_path / "full"), writer_at(tmp_path / "health")
+    with tensorcap.record("fn", step=0, writer=full):
+        tf.function(step.python_function)(x)
+    with tensorcap.record("fn", step=0, writer=health_writer, mode="health"):
+        step(x)
+    full.flush(), health_writer.flush()
+    reader = tensorcap.load(str(tmp_path))
+    tags = reader.tags("health")
+    assert {"fn/Relu", "fn/Reshape", "fn/ExpandDims"} <= set(tags) and tags == reader.tags("full")
+    inside = [t for t in tags if t.startswith("fn/") and "/input/" not in t and t != "fn/step"]  # the traced ops
+    assert max(reduced) == len(inside) - 2, (reduced, inside)  # Reshape's and ExpandDims's outputs: not again
+    for tag in tags:
+        a, b = reader.info("full", tag, 0), reader.info("health", tag, 0)
+        assert (a.dtype, a.shape) == (b.dtype, b.shape), tag
+        want, got = reader.stats("full", tag, 0), reader.stats("health", tag, 0)
+        for field in metadata.HEALTH_FIELDS:
+            assert got[field] == pytest.approx(want[field], rel=1e-6, abs=1e-7), (tag, field)
+    assert reader.info("health", "fn/ExpandDims", 0).shape == (1, 8192)
+
+
+def test_a_nan_on_a_shared_buffer_fires_the_flight_recorder(tmp_path, writer_at, capfd):
+    @tf.function
+    def step(x):
+        return tf.reduce_sum(tf.reshape(tf.math.sqrt(x), [-1]))  # Sqrt's output and its Reshape share a buffer
+
+    recorder = tensorcap.FlightRecorder(keep_steps=1, writer=writer_at(tmp_path / "run"), health=False)
+    for i in range(3):
+        with recorder.record("fn", step=i):
+            step(tf.fill([64, 128], 1.0 if i < 2 else -1.0))
+    assert [t["step"] for t in recorder.triggered] == [2]
+    assert "wrote the full values of steps 1, 2" in capfd.readouterr().err
+
+
 @pytest.mark.parametrize("store", ["host", "device"])
 def test_tf_function_keeps_its_values_by_reference_or_in_a_device_ring(tmp_path, writer_at, capfd, monkeypatch, store):
     if store == "device":  # what an accelerator gets: statistics and a ring of variables on the device
