@@ -120,9 +120,6 @@ class HostStore:
     def __init__(self, graph):
         self.specs = []  # (tag, dtype name, rank, source, lineage) per instrumented tensor
         self._tensors = []
-        self._position = {}  # tensor.ref() -> its position in _tensors
-        self._views = []  # (position, position of the tensor whose buffer it may share)
-        self._layouts = {}  # the shared buffers of a call, as a tuple of items -> _SharedLayout
         self._graph = graph
         self._pending = []  # CallKept of the calls not polled yet
         self._error = None  # what a call's numpy_function raised, for the next poll
@@ -134,12 +131,6 @@ class HostStore:
             return False
         if not self._tensors:
             tf_internals.at_trace_end(self._graph, self._end_trace)
-        position = len(self._tensors)
-        if tensor.op.type in _VIEW_OPS and tensor.op.inputs:
-            viewed = self._position.get(tensor.op.inputs[0].ref())
-            if viewed is not None:
-                self._views.append((position, viewed))
-        self._position[tensor.ref()] = position
         self._tensors.append(tensor)
         self.specs.append((tag, tensor.dtype.name, tensor.shape.rank, source, lineage))
         return True
@@ -167,32 +158,17 @@ class HostStore:
         open_, statistics, values = needs.now()
         if not open_:
             return np.bool_(False)
-        layout = self._layout(_shared_buffers(arrays, self._views))
-        distinct = arrays if layout is None else [arrays[p] for p in layout.distinct]
         if statistics:
-            rows = host_stats.host_rows(distinct)
-            if layout is not None:
-                rows = layout.rows(arrays, rows)
+            rows = host_stats.host_rows(arrays)
             nonfinite = health.rows_nonfinite(rows, [spec[2] for spec in self.specs])
         else:
-            rows, nonfinite = None, host_stats.host_nonfinite(distinct)
+            rows, nonfinite = None, host_stats.host_nonfinite(arrays)
         kept = CallKept(rows, nonfinite)
         if values:  # references: the arrays share the tensors' buffers, which TensorFlow never changes
             kept.values, kept.nbytes = arrays, sum(_host_nbytes(a) for a in arrays)
         with self._lock:
             self._pending.append(kept)
         return np.bool_(nonfinite)
-
-    def _layout(self, shared):
-        """The `_SharedLayout` for these shared buffers (made once per set), or None when none is shared."""
-        if not shared:
-            return None
-        key = tuple(shared.items())
-        with self._lock:
-            layout = self._layouts.get(key)
-            if layout is None:
-                layout = self._layouts[key] = _SharedLayout([spec[2] for spec in self.specs], shared)
-        return layout
 
     def poll(self):
         """The `CallKept` of each call since the last poll, in call order."""
@@ -209,70 +185,6 @@ class HostStore:
             return None
         with capture_context.writing():
             return [tf.constant(array) for array in kept.values]
-
-
-# Ops whose output is a new tensor on their input's buffer (on the CPU; `_shared_buffers` checks).
-_VIEW_OPS = frozenset(["Reshape", "ExpandDims", "Squeeze", "EnsureShape", "StopGradient", "Snapshot"])
-
-
-def _shared_buffers(arrays, views):
-    """{position: position of the earlier array whose buffer it shares} among a call's arrays.
-
-    An op such as Reshape, ExpandDims or Squeeze gives a new tensor on its
-    input's buffer: Keras's Flatten, the reshapes around a Dense layer on a
-    3-D input or around attention heads, and their gradients. Arrays on the
-    same bytes (same start, length and dtype: they are alive together, so
-    those bytes hold the same values) have the same statistics, so they are
-    reduced once. `views` lists the (position, viewed position) pairs the
-    trace saw (`_VIEW_OPS` outputs of instrumented tensors): only those
-    pairs are checked, the first array of a chain standing for all of it.
-    """
-    shared = {}
-    for position, viewed in views:
-        view, base = arrays[position], arrays[viewed]
-        if (
-            view.dtype == base.dtype != object
-            and view.nbytes == base.nbytes
-            and view.__array_interface__["data"][0] == base.__array_interface__["data"][0]
-        ):
-            shared[position] = shared.get(viewed, viewed)
-    return shared
-
-
-class _SharedLayout:
-    """A call's rows made from the rows of its distinct arrays, for one set of shared buffers.
-
-    A row is the statistics, then the dimensions: an array sharing another's
-    buffer gets that one's statistics and its own dimensions.
-
-    Attributes:
-      distinct: the positions of the arrays that are reduced (the others share their buffers).
-    """
-
-    def __init__(self, ranks, shared):
-        width = health.row_length(0)
-        lengths = [width + rank for rank in ranks]
-        starts = np.cumsum([0] + lengths)
-        self.distinct = [p for p in range(len(ranks)) if p not in shared]
-        reduced_at = dict(zip(self.distinct, np.cumsum([0] + [lengths[p] for p in self.distinct])))
-        self._gather = np.empty(int(starts[-1]), np.int64)
-        self._own_dims = []  # (start, end, position): dimensions taken from the array itself
-        for position, start in enumerate(starts[:-1]):
-            source = reduced_at[shared.get(position, position)]
-            self._gather[start : start + width] = np.arange(source, source + width)
-            dims = slice(start + width, start + lengths[position])
-            if position in shared:
-                self._gather[dims] = source
-                self._own_dims.append((dims, position))
-            else:
-                self._gather[dims] = np.arange(source + width, source + lengths[position])
-
-    def rows(self, arrays, distinct_rows):
-        """Every array's row, from `distinct_rows` (the rows of ``arrays[p] for p in distinct``)."""
-        out = distinct_rows[self._gather]
-        for dims, position in self._own_dims:
-            out[dims] = arrays[position].shape
-        return out
 
 
 def _host_nbytes(array):
