@@ -18,6 +18,9 @@ from tb_tensorcap.event_writer import Writer
 from tb_tensorcap.notebook import describe
 from tb_tensorcap.reader import CaptureInfo, NotFoundError, Reader, load
 from tb_tensorcap.root_cause import RootCause, rootcause
+from tb_tensorcap.tf_import_hook import follow_summary_writers as _follow_summary_writers
+
+_follow_summary_writers()  # `direct_writer` must know the logdir of writers created from now on
 
 # Names whose module depends on whether TensorFlow is installed, imported on first use.
 _CAPTURE_NAMES = ("capture", "Capturer", "flush", "default_logdir")

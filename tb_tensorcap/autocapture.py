@@ -37,7 +37,9 @@ Cost: the callback runs after every op of the block (TensorFlow's own hook
 costs next to nothing; TensorCap's bookkeeping is a few microseconds per op:
 naming, filters, the source line). Values are not copied when captured:
 TensorCap keeps a reference to each output and writes them all at block exit
-as one summary event built directly from the tensors' bytes (`block_writer`).
+as one summary event per step built directly from the tensors' bytes, to an
+event file of its own beside the writer's, from a background thread
+(`block_writer`, `direct_writer`).
 ``tf.summary.record_if(False)`` still suppresses the writing.
 
 Threads and nesting: TensorFlow's op callbacks are thread-local, and so is
@@ -411,19 +413,19 @@ class Recording(summary.Capturer):
         if self._health is not None and (step is None or step == self.step):
             self._health.add(self._replica + tag, tensor, source, description, lineage_facts)
             return
+        step = self.step if step is None else step
         nbytes = block_writer.nbytes(tensor)
-        if nbytes > block_writer.DIRECT_BYTES or (step is not None and step != self.step):
+        if nbytes > block_writer.DIRECT_BYTES:
             self._flush()
-            summary.write(
-                tensor, tag, self.step if step is None else step, description, self._writer, source, lineage_facts
-            )
+            summary.write(tensor, tag, step, description, self._writer, source, lineage_facts)
             return
-        if self._pending.add(tag, tensor, lineage.serialized_metadata(source, description, lineage_facts), nbytes):
+        metadata_bytes = lineage.serialized_metadata(source, description, lineage_facts)
+        if self._pending.add(tag, tensor, metadata_bytes, nbytes, step):
             self._flush()
 
     def _flush(self):
-        """Writes the buffered captures as one summary event."""
-        self._pending.write(self._writer, self.step, self._replica)
+        """Writes the buffered captures (`block_writer`)."""
+        self._pending.write(self._writer, self._replica)
 
     def _instrument(self, name, tensor, source, lineage_facts=None):
         """Adds a gated summary write of a symbolic `tensor` to its graph, with its lineage.

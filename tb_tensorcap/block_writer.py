@@ -1,18 +1,24 @@
-"""How a `record()` block writes eager values: kept by reference, written as one raw summary event.
+"""How a `record()` block writes eager values: kept by reference, written as a few events per step.
 
 Values are not copied when captured: a block keeps a reference to each
-output and writes them all at once, as one summary event built directly from
-the tensors' bytes (`codec.encode_summary_value`): at block exit, before a
-nested block starts, and whenever FLUSH_BYTES are pending. A value over
-DIRECT_BYTES is written on its own by `summary.write` (split into chunks if
-needed). The rest is TensorFlow's event writer; ``tf.summary.record_if(False)``
-still suppresses the writing.
+output and writes them together, as one summary event per step (more when
+an event would pass `direct_writer.EVENT_BYTES` or hold a tag twice), built
+around the tensors' own bytes (`codec.encode_summary_value`): at block exit,
+before a nested block starts, and whenever FLUSH_BYTES are pending.
+
+Where the writer is a ``tf.summary`` file writer on a local logdir,
+`direct_writer` frames the events and appends them, from a background
+thread, to TensorCap's own event file in that run directory; otherwise
+(module docstring of `direct_writer`) they go through TensorFlow's event
+writer as raw summaries. A value over DIRECT_BYTES is written on its own by
+`summary.write` (split into chunks if needed). Either way
+``tf.summary.record_if(False)`` suppresses the writing.
 """
 
 import numpy as np
 import tensorflow as tf
 
-from tb_tensorcap import capture_context, codec, lineage, summary, tf_internals
+from tb_tensorcap import capture_context, codec, direct_writer, lineage, summary, tf_internals
 
 # Buffered values are written when they reach this many bytes; one value
 # larger than DIRECT_BYTES is written on its own (chunked by `summary`).
@@ -24,69 +30,106 @@ class PendingValues:
     """The eager values a block captured and has not written yet, in capture order."""
 
     def __init__(self):
-        self._items = []  # (tag without the replica prefix, tensor, serialized metadata)
+        self._items = []  # (tag without the replica prefix, tensor, serialized metadata, step)
         self._bytes = 0
 
-    def add(self, tag, tensor, metadata_bytes, nbytes):
-        """Keeps one value of `nbytes`; True when FLUSH_BYTES are pending (time to `write`)."""
-        self._items.append((tag, tensor, metadata_bytes))
+    def add(self, tag, tensor, metadata_bytes, nbytes, step):
+        """Keeps one value of `nbytes` to write at `step`; True when FLUSH_BYTES are pending (time to `write`)."""
+        self._items.append((tag, tensor, metadata_bytes, step))
         self._bytes += nbytes
         return self._bytes >= FLUSH_BYTES
 
-    def write(self, writer, step, replica):
-        """Writes the pending values (tags prefixed with `replica`) to `writer` as one summary event at `step`."""
+    def write(self, writer, replica):
+        """Writes the pending values (tags prefixed with `replica`) to `writer`, in order.
+
+        Raises the OSError of an earlier failed write to `writer`'s run
+        (`direct_writer`), even when nothing is pending.
+        """
+        direct = direct_writer.for_summary_writer(writer)
+        if direct is not None:
+            direct.check()
         if not self._items:
             return
         items, self._items, self._bytes = self._items, [], 0
-        with capture_context.writing(), tf_internals.writer_as_default(writer):
-            event = _RawEvents(step)
-            for tag, tensor, metadata_bytes in items:
-                event.add(replica + tag, tensor, metadata_bytes)
-            event.write()
+        with capture_context.writing():
+            _write([(replica + tag, tensor, metadata, step) for tag, tensor, metadata, step in items], writer)
 
 
 def write_full(items, step, writer, replica):
     """Writes [(tag, tensor, source, description, lineage)] (tags with the `replica` prefix) in full at `step`.
 
-    Flushes the writer after.
-
     The flight recorder's path: a health block's kept values, written when a
-    NaN appears.
+    NaN appears. Returns once they are on disk (in the kernel's hands: the
+    process may be killed next), with everything written to `writer` before.
     """
-    with capture_context.writing(), tf_internals.writer_as_default(writer):
-        event = _RawEvents(step)
+    values = []
+    with capture_context.writing():
         for tag, tensor, source, description, facts in items:
             if nbytes(tensor) > DIRECT_BYTES:  # chunked if needed; `write` adds this thread's replica prefix again
+                _write(values, writer)
+                values = []
                 summary.write(tensor, tag[len(replica) :], step, description, writer, source, facts)
                 continue
-            event.add(tag, tensor, lineage.serialized_metadata(source, description, facts))
-        event.write()
+            values.append((tag, tensor, lineage.serialized_metadata(source, description, facts), step))
+        _write(values, writer)
+    direct = direct_writer.for_summary_writer(writer)
+    if direct is not None:
+        direct.flush()
     writer.flush()
 
 
+def _write(values, writer):
+    """Writes [(full tag, tensor, serialized metadata, step)] in order, as events per run of one step."""
+    direct = direct_writer.for_summary_writer(writer)
+    if direct is not None and not tf_internals.user_records_now():
+        return
+    events = None
+    with tf_internals.writer_as_default(writer):
+        for tag, tensor, metadata_bytes, step in values:
+            if events is None or events.step != step:
+                if events is not None:
+                    events.write()
+                events = _DirectEvents(direct, step) if direct is not None else _RawEvents(step)
+            events.add(tag, tensor, metadata_bytes)
+        if events is not None:
+            events.write()
+
+
+class _DirectEvents:
+    """Values at one step, queued to `direct_writer` as one `EventBatch`."""
+
+    def __init__(self, direct, step):
+        self.step = step
+        self._direct, self._batch = direct, direct_writer.EventBatch(step)
+
+    def add(self, tag, tensor, metadata_bytes):
+        self._batch.add(tag, _array(tensor), tensor.dtype.as_datatype_enum, metadata_bytes)
+
+    def write(self):
+        self._direct.write(self._batch.finish())
+
+
 class _RawEvents:
-    """Summary values gathered into raw summary events at one step, to the default writer.
+    """Values at one step gathered into raw summary events, through the default ``tf.summary`` writer.
 
     An event is written when FLUSH_BYTES are gathered, and before a tag it
-    already holds: the reader finds a value by its record and tag, so one
-    event never holds two values of one tag (a tag captured twice in a block
-    is a repeat, kept in an event of its own).
+    already holds (as `direct_writer.EventBatch` does).
     """
 
     def __init__(self, step):
-        self._step = step
+        self.step = step
         self._pieces, self._tags, self._bytes = [], set(), 0
 
     def add(self, tag, tensor, metadata_bytes):
         if tag in self._tags or self._bytes >= FLUSH_BYTES:
             self.write()
-        _encode(self._pieces, tag, tensor, metadata_bytes)
+        codec.encode_summary_value(self._pieces, tag, _array(tensor), tensor.dtype.as_datatype_enum, metadata_bytes)
         self._tags.add(tag)
         self._bytes += nbytes(tensor)
 
     def write(self):
         if self._pieces:
-            tf.summary.experimental.write_raw_pb(b"".join(self._pieces), step=self._step)
+            tf.summary.experimental.write_raw_pb(b"".join(self._pieces), step=self.step)
         self._pieces, self._tags, self._bytes = [], set(), 0
 
 
@@ -96,8 +139,8 @@ def nbytes(tensor):
     return numel * (tensor.dtype.size if tensor.dtype != tf.string else 64)
 
 
-def _encode(pieces, tag, tensor, metadata_bytes):
-    """Appends one eager value's serialized summary value to `pieces` (`codec.encode_summary_value`)."""
-    # `_numpy()` shares the tensor's buffer (no copy); the caller holds the tensors until written.
-    array = np.asarray(tensor._numpy() if hasattr(tensor, "_numpy") else tensor)
-    codec.encode_summary_value(pieces, tag, array, tensor.dtype.as_datatype_enum, metadata_bytes)
+def _array(tensor):
+    """An eager value as numpy, sharing its buffer (`_numpy()`: no copy); it keeps the buffer alive."""
+    return np.asarray(
+        tensor._numpy() if hasattr(tensor, "_numpy") else tensor, object if tensor.dtype == tf.string else None
+    )

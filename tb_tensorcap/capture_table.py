@@ -14,7 +14,7 @@ split into chunks keeps its first record in file/offset and every record in
 `chunk_locations`. `CaptureInfo` objects are built from rows only when asked for.
 
 Lookups by (tag, step) go through a `TagSteps` view, rebuilt when rows are
-added: rows sorted by (tag, step, order), from which steps, repeats (several
+added: rows sorted by (tag, step, when written), from which steps, repeats (several
 captures of one tag at one step) and the last capture at each step are
 slices, never per-capture dictionaries.
 """
@@ -148,7 +148,8 @@ class CaptureTable:
     def tag_steps(self):
         """The `TagSteps` view of the current rows (built once per change)."""
         if self._tag_steps is None:
-            self._tag_steps = TagSteps(self.columns["tag"], self.columns["step"])
+            columns = self.columns
+            self._tag_steps = TagSteps(columns["tag"], columns["step"], columns["wall_time"], columns["file"])
         return self._tag_steps
 
     # -- statistics --------------------------------------------------------
@@ -210,6 +211,25 @@ class CaptureTable:
         return total
 
 
+def _written_order(positions, wall_times, files):
+    """Sort keys (least significant first) that put rows in the order they were written.
+
+    In one event file that is the file's order. A run can have several
+    files written at once (`direct_writer`'s beside ``tf.summary``'s), which
+    the reader scans one after the other, so across files rows go by wall
+    time, made non-decreasing within each file so that a file's own order
+    is never undone (and a clock stepping back cannot reorder it).
+    """
+    present = np.flatnonzero(np.bincount(files)) if len(files) else ()
+    if len(present) < 2:
+        return (positions,)
+    written = np.empty(len(wall_times), np.float64)
+    for file in present:
+        rows = np.flatnonzero(files == file)
+        written[rows] = np.maximum.accumulate(wall_times[rows])
+    return (positions, written)
+
+
 def _grown(stats, rows):
     """Statistics columns for `rows` rows: the known ones kept, new rows unknown."""
     grown = {name: np.zeros(rows, dtype) for name, dtype in STATS_COLUMNS.items()}
@@ -221,19 +241,19 @@ def _grown(stats, rows):
 
 
 class TagSteps:
-    """Rows sorted by (tag, step, order), and what follows from that order.
+    """Rows sorted by (tag, step, when written), and what follows from that order.
 
     For each tag, `bounds[tag] = (start, end)` delimits its rows in `rows`;
     within them `steps` ascends, and captures sharing a step are contiguous in
-    capture order. `last[i]` marks the last capture at its step (the one
-    TensorBoard shows); `repeat[row]` is how many earlier captures of the run
-    share row's tag and step.
+    the order they were written (`_written_order`). `last[i]` marks the last
+    capture at its step (the one TensorBoard shows); `repeat[row]` is how many
+    earlier captures of the run share row's tag and step.
     """
 
-    def __init__(self, tags, steps):
+    def __init__(self, tags, steps, wall_times, files):
         count = len(steps)
         positions = np.arange(count)
-        self.rows = np.lexsort((positions, steps, tags)).astype(np.int32)
+        self.rows = np.lexsort(_written_order(positions, wall_times, files) + (steps, tags)).astype(np.int32)
         sorted_tags, self.steps = tags[self.rows], steps[self.rows]
         new_tag = np.ones(count, bool)
         new_tag[1:] = sorted_tags[1:] != sorted_tags[:-1]

@@ -11,6 +11,7 @@ bfloat16 needs ``ml_dtypes`` (installed with TensorFlow and with tb_tensorcap).
 """
 
 import math
+import struct
 import sys
 
 import numpy as np
@@ -320,3 +321,23 @@ def encode_summary_value(pieces, tag, array, dtype_enum, metadata_bytes):
     pieces.append(b"\x0a" + varint(value_length) + value_head)
     pieces.extend(tensor_pieces)
     pieces.append(value_tail)
+
+
+_UINT64 = (1 << 64) - 1
+
+
+def encode_event_head(wall_time, step, summary_length):
+    """The bytes of a serialized ``Event`` before its ``summary``: wall time, step, summary length.
+
+    Followed by `summary_length` bytes of serialized ``Summary`` (the pieces
+    of `encode_summary_value`), they make the event ``tf.summary.write``
+    writes. A negative step is encoded as protobuf encodes an int64.
+    """
+    return (
+        b"\x09"
+        + struct.pack("<d", wall_time)
+        + b"\x10"
+        + _encode_varint(int(step) & _UINT64)
+        + b"\x2a"
+        + _encode_varint(summary_length)
+    )

@@ -32,7 +32,10 @@ _MASK_DELTA = 0xA282EAD8
 
 def masked_crc32c(data):
     """TFRecord's masked CRC-32C of `data`."""
-    crc = crc32c.crc32c(data)
+    return _mask(crc32c.crc32c(data))
+
+
+def _mask(crc):
     return (((crc >> 15) | (crc << 17)) + _MASK_DELTA) & 0xFFFFFFFF
 
 
@@ -40,6 +43,20 @@ def frame_record(data):
     """`data` framed as one TFRecord (the format above), ready to append to an event file."""
     header = struct.pack("<Q", len(data))
     return b"".join((header, struct.pack("<I", masked_crc32c(header)), data, struct.pack("<I", masked_crc32c(data))))
+
+
+def framed_pieces(pieces, length):
+    """Bytes-like `pieces` (`length` bytes in all) framed as one TFRecord, as a list of buffers to write in order.
+
+    The same bytes as `frame_record` of their concatenation, without joining
+    them: the data's CRC is computed piece by piece (the C `crc32c` releases
+    the GIL on large buffers).
+    """
+    header = struct.pack("<Q", length)
+    crc = 0
+    for piece in pieces:
+        crc = crc32c.crc32c(piece, crc)
+    return [header, struct.pack("<I", masked_crc32c(header)), *pieces, struct.pack("<I", _mask(crc))]
 
 
 def is_local(path):

@@ -1,8 +1,13 @@
 """Capturing tensors: `capture()`, `Capturer`, `flush()`.
 
-A capture is written as a TensorBoard summary event through
-``tf.summary.write`` (format in `metadata.py`). This module needs TensorFlow;
-everything that reads captures back does not.
+A capture is written as a TensorBoard summary event (format in
+`metadata.py`): eagerly, for a ``tf.summary`` file writer on a local logdir,
+to TensorCap's own event file in that run directory, framed from the
+tensor's buffer and written by a background thread (`direct_writer`;
+``flush()`` and the writer's own ``flush()`` wait for it); otherwise (inside
+`tf.function`, other writers: `direct_writer` says which) through
+``tf.summary.write``. This module needs TensorFlow; everything that reads
+captures back does not.
 
 Rules, in order of precedence:
 
@@ -38,6 +43,7 @@ from tb_tensorcap import (
     capture_context,
     capture_core,
     capture_values,
+    direct_writer,
     event_writer,
     metadata,
     plain_capture,
@@ -76,7 +82,8 @@ def capture(value, name, step=None, *, description=None, writer=None, axes=None)
 
 
 def flush():
-    """Flushes every writer TensorCap has written captures to."""
+    """Flushes every writer TensorCap has written captures to (TensorCap's own event files first)."""
+    direct_writer.flush_all()
     writers.flush_all()
     plain_capture.flush()
 
@@ -189,11 +196,33 @@ def _validate_and_write(value, tag, step, description, writer, source, lineage_f
                 metadata_bytes = metadata.create_summary_metadata(source, description, axes=axes, **lineage_facts)
             else:
                 metadata_bytes = capture_context.serialized_metadata(source, description, axes)
-            tf.summary.write(tag, tensor, step=step, metadata=metadata_bytes)
+            parts = [(None, metadata_bytes)]
+        else:
+            dtype, shape = tensor.dtype.name, tensor.shape.as_list()
+            parts = []
+            for index, bounds in enumerate(plan):
+                chunk = {"index": index, "count": len(plan), "dtype": dtype, "shape": shape}
+                parts.append(
+                    (bounds, metadata.create_summary_metadata(source, description, chunk, axes=axes, **lineage_facts))
+                )
+        direct = direct_writer.for_summary_writer(writer) if tf.executing_eagerly() else None
+        if direct is not None:
+            if tf_internals.user_records_now():
+                _write_direct(direct, tag, tensor, step, parts)
             return
-        flat = tf.reshape(tensor, [-1])
-        dtype, shape = tensor.dtype.name, tensor.shape.as_list()
-        for index, (start, stop) in enumerate(plan):
-            chunk = {"index": index, "count": len(plan), "dtype": dtype, "shape": shape}
-            md = metadata.create_summary_metadata(source, description, chunk, axes=axes, **lineage_facts)
-            tf.summary.write(tag, flat[start:stop], step=step, metadata=md)
+        flat = tf.reshape(tensor, [-1]) if plan is not None else None
+        for bounds, part_metadata in parts:
+            part = tensor if bounds is None else flat[bounds[0] : bounds[1]]
+            tf.summary.write(tag, part, step=step, metadata=part_metadata)
+
+
+def _write_direct(direct, tag, tensor, step, parts):
+    """Queues an eager capture to `direct_writer`: `parts` [(flat (start, stop) or None, metadata)], an event each."""
+    array = np.asarray(tensor._numpy(), dtype=object if tensor.dtype == tf.string else None)
+    batch = direct_writer.EventBatch(int(np.asarray(step)))
+    for bounds, part_metadata in parts:
+        if not isinstance(part_metadata, bytes):
+            part_metadata = part_metadata.SerializeToString()
+        part = array if bounds is None else array.reshape(-1)[bounds[0] : bounds[1]]
+        batch.add(tag, part, tensor.dtype.as_datatype_enum, part_metadata)
+    direct.write(batch.finish())

@@ -11,6 +11,8 @@ TensorFlow upgrade is checked in one module. No other module imports
 test_distribute.py, test_keras.py) passes on that version.
 """
 
+import functools
+import os
 import sys
 import weakref
 
@@ -117,6 +119,64 @@ def write_raw_summary(serialized, step):
             _gen_summary_ops.write_raw_proto_summary(state.writer._resource, step, serialized)
         return
     tf.summary.experimental.write_raw_pb(serialized, step=step)
+
+
+def user_records_now():
+    """Whether the user's `tf.summary.record_if` lets an eager write happen now (no condition: True)."""
+    condition = user_recording_condition()
+    return condition is None or bool(condition)
+
+
+# -- where a `tf.summary` file writer writes (checked: TF 2.21) ----------------
+# `tf.summary.create_file_writer` gives the logdir to its init op only (a
+# `functools.partial` keyword); the writer object does not keep it. TensorCap
+# wraps `_ResourceSummaryWriter.__init__` to note it on the writer, and its
+# `flush` and `close` to flush TensorCap's own event file in the same run
+# (`direct_writer`) first, so that ``writer.flush()`` still means "every
+# capture written to this writer is on disk". Writers created before
+# tb_tensorcap was imported have no logdir noted.
+
+
+def summary_writer_logdir(writer):
+    """The logdir a `tf.summary.create_file_writer` writer was created with (absolute if local), or None."""
+    return getattr(writer, "_tensorcap_logdir", None)
+
+
+def hook_summary_writers(before_flush):
+    """Calls `before_flush(writer, closing)` before every eager `flush()` and `close()` of a `tf.summary` file writer.
+
+    Installed once; also makes new writers note their logdir (`summary_writer_logdir`).
+    """
+    cls = _summary_ops_v2._ResourceSummaryWriter
+    if getattr(cls, "_tensorcap_hooked", False):
+        return
+    init, flush, close = cls.__init__, cls.flush, cls.close
+
+    def __init__(self, create_fn, init_op_fn, *args, **kwargs):
+        init(self, create_fn, init_op_fn, *args, **kwargs)
+        logdir = getattr(init_op_fn, "keywords", {}).get("logdir")
+        if isinstance(logdir, _ops.EagerTensor):
+            logdir = logdir.numpy().decode("utf-8", "replace")
+            self._tensorcap_logdir = logdir if "://" in logdir else os.path.abspath(logdir)
+
+    def hooked(method, closing):
+        @functools.wraps(method)
+        def call(self):
+            error = None
+            if tf.executing_eagerly() and not getattr(self, "_closed", False):
+                try:
+                    before_flush(self, closing)
+                except OSError as e:  # raised after TensorFlow's own flush or close has run
+                    error = e
+            result = method(self)
+            if error is not None:
+                raise error
+            return result
+
+        return call
+
+    cls.__init__, cls.flush, cls.close = __init__, hooked(flush, False), hooked(close, True)
+    cls._tensorcap_hooked = True
 
 
 class writer_as_default:

@@ -116,6 +116,14 @@ def event_files_of(run_dir):
     return sorted(os.path.join(run_dir, n) for n in os.listdir(run_dir) if "tfevents" in n)
 
 
+def capture_file_of(run_dir):
+    """The event file of `run_dir` holding its captures: TensorCap's own beside a tf.summary writer's
+    (`direct_writer`), else the only one."""
+    files = event_files_of(run_dir)
+    (path,) = [f for f in files if f.endswith(".tensorcap")] or files
+    return path
+
+
 def record_spans(path):
     """[(start, end)] of each complete record, from the TFRecord framing alone."""
     with open(path, "rb") as f:

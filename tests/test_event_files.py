@@ -24,10 +24,14 @@ pytestmark = pytest.mark.usefixtures("isolated_capture")
 
 
 def write_run(run_dir, tags_and_steps, files=1):
-    """Writes `files` event files in `run_dir`; each holds every (tag, step) of its share."""
+    """Writes `files` event files in `run_dir`; each holds every (tag, step) of its share.
+
+    Through `tensorcap.Writer`s (a file each): through tf.summary writers, one
+    process's captures in one run all go to one TensorCap file (`direct_writer`).
+    """
     written = {}
     for f in range(files):
-        writer = tf.summary.create_file_writer(str(run_dir), filename_suffix=".f%d" % f)
+        writer = tensorcap.Writer(str(run_dir))
         for tag, step in tags_and_steps[f::files]:
             value = np.arange(64, dtype=np.float32) * (step + 1) + hash(tag) % 97
             tensorcap.capture(value, tag, step=step, writer=writer)

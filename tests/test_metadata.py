@@ -19,6 +19,7 @@ import ml_dtypes
 import numpy as np
 import pytest
 import tensorflow as tf
+from support import capture_file_of
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.compat.proto import event_pb2, summary_pb2
 from tensorboard.util import tensor_util
@@ -556,7 +557,7 @@ def test_capture_with_a_missing_chunk_is_not_listed(tmp_path, writer_at, monkeyp
     tensorcap.capture(np.float32(1.5), "small", step=0, writer=w)
     tensorcap.capture(value, "big", step=0, writer=w)
     w.close()
-    (path,) = [os.path.join(tmp_path, n) for n in os.listdir(tmp_path)]
+    path = capture_file_of(tmp_path)
     data = open(path, "rb").read()
     # Record spans of the file; the last record is the last chunk.
     spans, pos = [], 0

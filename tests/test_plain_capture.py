@@ -75,14 +75,14 @@ def test_values_match_the_tensorflow_path_event_for_event(tmp_path, writer_at):
 
 
 def _values_by_tag(run_dir):
-    """{tag: (step, Summary.Value)} of the one event file in `run_dir`."""
-    (path,) = event_files.list_event_files(str(run_dir))
+    """{tag: (step, Summary.Value)} of the event files in `run_dir` (the tf.summary writer's and TensorCap's own)."""
     found = {}
-    for _, _, data in event_files.scan_records(path, 0):
-        event = event_pb2.Event.FromString(data)
-        for value in event.summary.value:
-            assert value.tag not in found
-            found[value.tag] = (event.step, value)
+    for path in event_files.list_event_files(str(run_dir)):
+        for _, _, data in event_files.scan_records(path, 0):
+            event = event_pb2.Event.FromString(data)
+            for value in event.summary.value:
+                assert value.tag not in found
+                found[value.tag] = (event.step, value)
     return found
 
 

@@ -18,7 +18,7 @@ import time
 import numpy as np
 import pytest
 import tensorflow as tf
-from support import flip_byte
+from support import capture_file_of, event_files_of, flip_byte
 from tensorboard.compat.proto import summary_pb2
 
 import tb_tensorcap
@@ -26,11 +26,6 @@ import tb_tensorcap as tensorcap
 from tb_tensorcap import analysis, event_files
 
 pytestmark = pytest.mark.usefixtures("isolated_capture")
-
-
-def event_file(run_dir):
-    (name,) = [n for n in os.listdir(run_dir) if "tfevents" in n]
-    return os.path.join(run_dir, name)
 
 
 def record_spans(path):
@@ -207,13 +202,14 @@ def test_values_are_read_lazily(tmp_path, writer_at, monkeypatch):
     assert {step: v[0] for step, v in values.items()} == {0: 0.0, 1: 1.0, 2: 2.0, 3: 3.0}
     assert set(reads) == {reader.info(".", "x", s).locations[0][1] for s in range(4)}
     assert len(set(reads)) == 4
-    # A refresh reads on from where the last one stopped.
-    assert scans == [0]
-    end = os.path.getsize(event_file(tmp_path))
+    # A refresh reads on from where the last one stopped, in each event file (the writer's and TensorCap's).
+    files = event_files_of(tmp_path)
+    assert scans == [0] * len(files)
+    ends = [os.path.getsize(f) for f in files]
     tensorcap.capture(np.zeros(1), "x", step=4, writer=w)
     w.flush()
     assert reader.refresh() == 1
-    assert scans == [0, end]
+    assert scans == [0] * len(files) + ends
 
 
 def test_returned_values_are_read_only(tmp_path, writer_at):
@@ -304,7 +300,7 @@ def test_truncated_last_record_is_tolerated_then_completed(tmp_path, writer_at, 
     for step in range(3):
         tensorcap.capture(np.arange(50, dtype=np.float32) + step, "x", step=step, writer=w)
     w.close()
-    path = event_file(tmp_path)
+    path = capture_file_of(tmp_path)
     data = open(path, "rb").read()
     start, end = record_spans(path)[-1]
     cut = {"header": start + 5, "data": (start + end) // 2, "footer": end - 2}[where]
@@ -449,7 +445,7 @@ def captures_a_b_c(tmp_path, writer_at):
     for i, tag in enumerate("abc"):
         tensorcap.capture(np.full(8, i, np.int32), tag, step=0, writer=w)
     w.close()
-    return event_file(tmp_path), tb_tensorcap.load(str(tmp_path)).info(".", "b", 0).locations[0][1]
+    return capture_file_of(tmp_path), tb_tensorcap.load(str(tmp_path)).info(".", "b", 0).locations[0][1]
 
 
 def test_corrupt_data_crc_skips_only_that_record(tmp_path, writer_at, caplog):
@@ -482,7 +478,7 @@ def test_value_of_a_record_damaged_after_listing_raises_oserror(tmp_path, writer
     w.close()
     reader = tb_tensorcap.load(str(tmp_path))
     offset = reader.info(".", "x", 0).locations[0][1]
-    flip_byte(path := event_file(tmp_path), offset + 20)
+    flip_byte(path := capture_file_of(tmp_path), offset + 20)
     with pytest.raises(OSError, match="CRC"):
         reader.value(".", "x", 0)
     os.remove(path)

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -18,6 +19,7 @@ import tensorflow as tf
 
 import tb_tensorcap
 import tb_tensorcap as tensorcap
+from tb_tensorcap import direct_writer
 
 pytestmark = pytest.mark.usefixtures("isolated_capture")
 
@@ -212,16 +214,19 @@ def test_capture_does_not_leave_its_writer_as_the_default(tmp_path, writer_at):
     assert not tf.summary.scalar("s", 1.0, step=0)  # no default writer: not written
 
 
-def test_flush_flushes_every_writer_captures_went_to(tmp_path, writer_at):
+def test_flush_flushes_every_writer_captures_went_to(tmp_path, writer_at, monkeypatch):
     big = dict(max_queue=10000, flush_millis=10**8)
     w1, w2, w3 = (writer_at(tmp_path / n, **big) for n in ("explicit", "default", "capturer"))
+    # TensorCap's own event files are written by a background thread: a slow disk keeps them queued.
+    write_all = direct_writer._write_all
+    monkeypatch.setattr(direct_writer, "_write_all", lambda fd, buffers: time.sleep(0.2) or write_all(fd, buffers))
     # Checked inside the block: leaving `as_default()` flushes by itself.
     with w2.as_default():
         tensorcap.capture(1, "a", step=0, writer=w1)
         tensorcap.capture(2, "b", step=0)
         with tensorcap.Capturer("c", writer=w3) as cap:
             cap.capture(3, "z", step=0)
-        # Still queued in the writers: nothing on disk yet.
+        # Still queued: nothing on disk yet.
         assert [on_disk(tmp_path / n) for n in ("explicit", "default", "capturer")] == [[], [], []]
         tensorcap.flush()
         assert [[t for t, _, _ in on_disk(tmp_path / n)] for n in ("explicit", "default", "capturer")] == [
@@ -256,8 +261,12 @@ LAZY_SCRIPT = textwrap.dedent("""
     import os, sys
     import numpy as np
     import tensorflow as tf
+    import time
     import tb_tensorcap as tensorcap
+    from tb_tensorcap import direct_writer
 
+    write_all = direct_writer._write_all
+    direct_writer._write_all = lambda fd, buffers: time.sleep(0.3) or write_all(fd, buffers)
     lazy = os.environ["TENSORCAP_LOGDIR"]
     other = sys.argv[1]
     # An explicit writer or an active default writer never creates the lazy one.
@@ -272,7 +281,8 @@ LAZY_SCRIPT = textwrap.dedent("""
         tensorcap.capture(np.arange(3, dtype=np.int32) + i, "x")
     with tensorcap.Capturer("blk"):
         tensorcap.capture(b"\\xff\\x00", "s")
-    # Not flushed yet (flush interval 1 hour, fewer events than the queue):
+    # Not flushed yet (flush interval 1 hour, fewer events than the queue; TensorCap's own file is
+    # written by a background thread, slowed down here as by a slow disk):
     print("listed-before-exit", tensorcap.load(lazy).runs())
     # No flush() call: the writer must be flushed at interpreter exit.
 """)

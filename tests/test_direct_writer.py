@@ -1,0 +1,256 @@
+"""TensorCap's own event file beside a tf.summary writer's (`direct_writer`): record() eagerly and in tf.function."""
+
+import errno
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import ml_dtypes
+import numpy as np
+import pytest
+import tensorflow as tf
+from support import capture_file_of, event_files_of
+from tensorboard.backend.event_processing import event_file_loader
+from tensorboard.util import tensor_util
+from test_writers import mount_tmpfs
+
+import tb_tensorcap as tensorcap
+from tb_tensorcap import direct_writer
+
+pytestmark = pytest.mark.usefixtures("isolated_capture")
+
+# Values of every kind, with the bits that a lossy path would change (NaN payloads, -0.0, NUL bytes).
+VALUES = {
+    "f32": np.array([[1.5, -0.0, np.nan], [np.inf, -np.inf, 3e-39]], np.float32),
+    "f16": np.array([65504, -1e-7, np.nan], np.float16),
+    "bf16": np.array([1.5, -2.25, np.inf], ml_dtypes.bfloat16),
+    "i64": np.array([-(2**63), 2**63 - 1, 0], np.int64),
+    "u8": np.arange(7, dtype=np.uint8),
+    "flags": np.array([True, False, True]),
+    "c64": np.array([1 + 2j, -0.5j], np.complex64),
+    "words": np.array([b"caf\xc3\xa9", b"nul\x00", b""], object),
+}
+
+
+def same_bits(a, b):
+    a, b = np.asarray(a), np.asarray(b)
+    if a.dtype == object:
+        return a.shape == b.shape and a.tolist() == b.tolist()
+    return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+
+
+def _reshaped(values):
+    """Reshapes each value to its own shape: one op output per value, captured by record() (Identity is not)."""
+    return {name: tf.reshape(value, value.shape) for name, value in values.items()}
+
+
+def test_record_values_read_back_bit_exact_eagerly_and_in_a_tf_function(tmp_path, writer_at):
+    writer = writer_at(tmp_path)
+    traced = tf.function(_reshaped)
+    constants = {name: tf.constant(value) for name, value in VALUES.items()}
+    with tensorcap.record("eager", step=3, writer=writer):
+        _reshaped(constants)
+    with tensorcap.record("graph", step=5, writer=writer):
+        traced(constants)
+    writer.flush()
+
+    # Every capture went to TensorCap's own file; the writer's holds no capture.
+    own = capture_file_of(tmp_path)
+    assert own.endswith(".tensorcap") and len(event_files_of(tmp_path)) == 2
+    reader = tensorcap.load(str(tmp_path))
+    assert {loc[0] for i in reader.captures(".") for loc in i.locations} == {own}
+    for prefix, step in (("eager", 3), ("graph", 5)):
+        reshaped = sorted(t for t in reader.tags(".") if t.startswith(prefix + "/Reshape"))
+        assert len(reshaped) == len(VALUES), reshaped
+        got = [reader.value(".", tag, step) for tag in reshaped]
+        for name, value in VALUES.items():
+            assert sum(same_bits(v, value) for v in got) == 1, (prefix, name)
+
+
+def test_tensorboard_and_tensorflow_read_the_file_crcs_included(tmp_path, writer_at):
+    writer = writer_at(tmp_path)
+    x = tf.constant(np.linspace(-1, 1, 4096, dtype=np.float32).reshape(64, 64))
+    for step in range(3):
+        with tensorcap.record("b", step=step, writer=writer):
+            tf.nn.relu(x * float(step))
+    writer.flush()
+    path = capture_file_of(tmp_path)
+    # TensorFlow's TFRecord reader checks both CRCs of every record.
+    records = [r.numpy() for r in tf.data.TFRecordDataset(path)]
+    events = list(event_file_loader.EventFileLoader(path).Load())  # TensorBoard's own loader
+    assert len(records) == len(events) == 4
+    assert events[0].file_version == "brain.Event:2"
+    for step, event in enumerate(events[1:]):
+        assert event.step == step and event.wall_time > 0
+        relu = {v.tag: tensor_util.make_ndarray(v.tensor) for v in event.summary.value}["b/Relu"]
+        assert same_bits(relu, tf.nn.relu(x * float(step)).numpy())
+
+
+def test_repeats_in_the_two_files_keep_the_order_they_were_written(tmp_path, writer_at):
+    writer = writer_at(tmp_path)
+
+    @tf.function
+    def in_graph(v):
+        return tensorcap.capture(v, "x", step=0, writer=writer)  # a summary op: the writer's own file
+
+    tensorcap.capture(np.float32(1), "x", step=0, writer=writer)  # TensorCap's file
+    time.sleep(0.01)
+    in_graph(tf.constant(2.0))
+    time.sleep(0.01)
+    tensorcap.capture(np.float32(3), "x", step=0, writer=writer)
+    writer.flush()
+    sources = {
+        os.path.basename(loc[0]).rsplit(".", 1)[-1]
+        for i in tensorcap.load(str(tmp_path)).captures(".")
+        for loc in i.locations
+    }
+    assert sources == {"v2", "tensorcap"}  # both files hold a capture of x
+    reader = tensorcap.load(str(tmp_path))  # a fresh scan reads the files one after the other
+    assert [reader.value(".", "x", 0, repeat=k).item() for k in range(3)] == [1.0, 2.0, 3.0]
+    assert reader.value(".", "x", 0).item() == 3.0  # the last written, as TensorBoard shows
+
+
+def test_record_if_is_obeyed_eagerly_and_by_a_traced_condition(tmp_path, writer_at):
+    writer = writer_at(tmp_path)
+    x = tf.constant([1.0, -2.0])
+    with tf.summary.record_if(False), tensorcap.record("off", step=0, writer=writer):
+        tf.abs(x)
+    even = tf.Variable(0, dtype=tf.int64)
+    square = tf.function(lambda v: tf.square(v))
+    with tf.summary.record_if(lambda: tf.equal(even % 2, 0)):
+        for step in range(4):
+            even.assign(step)
+            with tensorcap.record("traced", step=step, writer=writer):
+                square(x)
+    writer.flush()
+    reader = tensorcap.load(str(tmp_path))
+    assert not any(t.startswith("off/") for t in reader.tags("."))
+    assert reader.steps(".", "traced/Square") == [0, 2]
+    np.testing.assert_array_equal(reader.value(".", "traced/Square", 2), [1.0, 4.0])
+
+
+def test_a_failed_write_raises_naming_the_logdir_and_keeps_what_reached_the_disk(tmp_path):
+    disk = mount_tmpfs(tmp_path / "tiny", "256k")
+    try:
+        logdir = disk / "run"
+        writer = tf.summary.create_file_writer(str(logdir))
+        error, done = None, []
+        for step in range(40):  # 40 x 16 KiB on a 256 KiB disk
+            try:
+                with tensorcap.record("b", step=step, writer=writer):
+                    tf.fill([4096], float(step))
+            except OSError as e:
+                error = e
+                break
+            done.append(step)
+        with pytest.raises(OSError) as flushed:
+            tensorcap.flush()
+        for raised in [e for e in (error, flushed.value) if e is not None]:
+            assert raised.errno == errno.ENOSPC and str(logdir) in str(raised), str(raised)
+            assert "may be lost" in str(raised)
+        reader = tensorcap.load(str(logdir))
+        steps = reader.steps(".", "b/Fill")
+        assert 0 < len(steps) < len(done) + 1 and steps == list(range(len(steps)))
+        for step in steps:
+            np.testing.assert_array_equal(reader.value(".", "b/Fill", step), np.full(4096, step, np.float32))
+        with pytest.raises(OSError):
+            writer.close()  # raised a last time, then the writer is closed
+    finally:
+        subprocess.run(["umount", "-l", str(tmp_path / "tiny")], check=False)
+
+
+def test_the_queue_is_bounded_in_bytes(tmp_path, writer_at, monkeypatch):
+    monkeypatch.setattr(direct_writer, "QUEUE_BYTES", 1 << 20)
+    write_all, most = direct_writer._write_all, []
+
+    def slow_write(fd, buffers):
+        most.append(direct_writer._queue._queued_bytes)
+        time.sleep(0.02)
+        write_all(fd, buffers)
+
+    monkeypatch.setattr(direct_writer, "_write_all", slow_write)
+    writer = writer_at(tmp_path)
+    for step in range(12):  # 400 KB a block
+        with tensorcap.record("b", step=step, writer=writer):
+            tf.zeros([100_000])
+    writer.flush()
+    assert max(most) <= (1 << 20) + 400_100, max(most)
+    assert tensorcap.load(str(tmp_path)).steps(".", "b/Fill") == list(range(12))
+
+
+KILL_SCRIPT = textwrap.dedent("""
+    import sys
+    import tensorflow as tf
+    import tb_tensorcap as tensorcap
+
+    writer = tf.summary.create_file_writer(sys.argv[1])
+    w = tf.Variable(tf.ones([256, 256]))
+    step_fn = tf.function(lambda i: tf.matmul(w, w) * i)
+    step = 0
+    while True:
+        with tensorcap.record("b", step=step, writer=writer):
+            tf.fill([128, 128], float(step))
+            step_fn(float(step))
+        if step % 3 == 2:
+            tensorcap.flush()
+            print(step, flush=True)
+        step += 1
+""")
+
+
+def test_kill9_after_flush_keeps_every_flushed_block(tmp_path):
+    logdir = tmp_path / "killed"
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", KILL_SCRIPT, str(logdir)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
+    printed = []
+    try:
+        while not printed or printed[-1] < 20:
+            line = proc.stdout.readline()
+            assert line, "the capturing process died: %s" % proc.poll()
+            printed.append(int(line))
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(30)
+    printed += [int(line) for line in proc.stdout.read().split()]
+    reader = tensorcap.load(str(logdir))
+    w = np.ones([256, 256], np.float32)
+    for tag in ("b/Fill", "b/MatMul"):
+        steps = reader.steps(".", tag)
+        assert steps == list(range(len(steps))) and len(steps) >= printed[-1] + 1, (tag, steps, printed[-1])
+    for step in range(printed[-1] + 1):
+        np.testing.assert_array_equal(reader.value(".", "b/Fill", step), np.full([128, 128], step, np.float32))
+        np.testing.assert_array_equal(reader.value(".", "b/Mul", step), (w @ w) * step)
+
+
+def test_tensorboard_serves_the_users_scalars_and_the_captures_of_one_run(tmp_path, tensorboard_server, writer_at):
+    writer = writer_at(tmp_path / "run")
+    x = tf.constant(np.arange(6, dtype=np.float32))
+    with writer.as_default():
+        for step in range(5):
+            tf.summary.scalar("loss", 1.0 / (step + 1), step=step)
+            with tensorcap.record("b", step=step):
+                tf.square(x + step)
+    writer.close()
+    for load_fast in (True, False):
+        server = tensorboard_server(tmp_path, load_fast=load_fast)
+        for _ in range(120):
+            status, scalars = server.get_json("/data/plugin/scalars/scalars?run=run&tag=loss")
+            if status == 200 and len(scalars) == 5:
+                break
+            time.sleep(0.25)
+        assert [row[1] for row in scalars] == list(range(5)), scalars
+        status, _, body = server.get("/data/plugin/tensorcap/value?run=run&tag=b/Square&step=4&format=binary")
+        assert status == 200 and np.frombuffer(body, "<f4").tolist() == ((np.arange(6) + 4.0) ** 2).tolist()
+        status, listing = server.get_json("/data/plugins_listing")
+        assert listing["tensorcap"]["enabled"] is True, json.dumps(listing)[:500]
+        server.stop()
