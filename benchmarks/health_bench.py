@@ -150,6 +150,7 @@ def child(mode, graph, steps, repeats, workdir):
             with block:
                 step_fn()
         writer.flush()
+        tensorcap.flush()  # record() writes from a background thread: the timing includes all of it
         if recorder is not None and recorder.triggered:
             raise AssertionError("the flight recorder fired on a clean step")
 

@@ -64,7 +64,8 @@ def test_reopening_reads_the_saved_index_and_statistics(tmp_path, writer_at, cou
     first = tb_tensorcap.load(str(logdir), cache_dir=cache)
     assert first.compute_stats() == 7
     expected = _facts(first)
-    assert counting["stats"] == 7 and len(counting["scans"]) == 2
+    files = event_files.list_event_files(str(logdir / "a")) + event_files.list_event_files(str(logdir / "b"))
+    assert counting["stats"] == 7 and len(counting["scans"]) == len(files) == 4  # the writers' files and TensorCap's
 
     counting["scans"].clear()
     reopened = tb_tensorcap.load(str(logdir), cache_dir=cache)
@@ -83,29 +84,30 @@ def test_a_grown_file_is_read_on_from_where_the_saved_index_stops(tmp_path, writ
     writer = writer_at(logdir / "run")
     _write_steps(writer, range(3))
     tb_tensorcap.load(str(logdir), cache_dir=cache)
-    size = os.path.getsize(event_files.list_event_files(str(logdir / "run"))[0])
+    sizes = [os.path.getsize(f) for f in event_files.list_event_files(str(logdir / "run"))]  # the writer's, TensorCap's
     _write_steps(writer, range(3, 6))
 
     counting["scans"].clear()
     reopened = tb_tensorcap.load(str(logdir), cache_dir=cache)
     assert reopened.steps("run", "x") == list(range(6))
-    assert [offset for _, offset in counting["scans"]] == [size]
+    assert [offset for _, offset in counting["scans"]] == sizes
     assert _facts(reopened) == _facts(tb_tensorcap.load(str(logdir), cache_dir=None))
 
 
 @pytest.mark.parametrize("change", ["replaced", "truncated", "rewritten_in_place", "deleted"])
-def test_a_changed_file_discards_the_saved_index(tmp_path, writer_at, change):
+def test_a_changed_file_discards_the_saved_index(tmp_path, change):
+    # tensorcap.Writers: a file each (one process's captures through tf.summary writers share one file).
     logdir, cache = tmp_path / "logs", str(tmp_path / "cache")
-    writer = writer_at(logdir / "run")
-    _write_steps(writer, range(5))
-    writer.close()
-    _write_steps(writer_at(logdir / "run", filename_suffix=".second"), range(5, 7), tag="z")
+    for steps, tag in ((range(5), "x"), (range(5, 7), "z")):
+        with tb_tensorcap.Writer(str(logdir / "run")) as writer:
+            _write_steps(writer, steps, tag=tag)
     first, second = event_files.list_event_files(str(logdir / "run"))
     saved = tb_tensorcap.load(str(logdir), cache_dir=cache)
     saved.compute_stats()
     if change == "replaced":  # another run's file under the same name, with more captures
         other = tmp_path / "other"
-        _write_steps(writer_at(other), range(9), scale=-1.0)
+        with tb_tensorcap.Writer(str(other)) as writer:
+            _write_steps(writer, range(9), scale=-1.0)
         shutil.copyfile(event_files.list_event_files(str(other))[0], first)
     elif change == "truncated":  # a writer restarted over the file: its first 2 captures only
         offsets = [o for o, _, _ in event_files.scan_records(first, 0)]
@@ -185,8 +187,9 @@ def test_progress_counts_bytes_scanned_and_statistics_known(tmp_path, writer_at)
     reader = tb_tensorcap.Reader(str(logdir), cache_dir=None)
     seen = []
     reader.refresh(progress=lambda done, total: seen.append((done, total)))
-    size = os.path.getsize(event_files.list_event_files(str(logdir / "run"))[0])
-    assert seen == [(size, size)]
+    sizes = [os.path.getsize(f) for f in event_files.list_event_files(str(logdir / "run"))]  # the writer's, TensorCap's
+    size = sum(sizes)
+    assert seen == [(sizes[0], size), (size, size)]
     progress = reader.progress()
     assert progress["index"] == {"done": size, "total": size, "unit": "bytes", "running": False}
     assert progress["statistics"] == {"done": 0, "total": 4, "unit": "captures", "running": False}
