@@ -89,7 +89,7 @@ def _write(values, writer):
             if events is None or events.step != step:
                 if events is not None:
                     events.write()
-                events = _DirectEvents(direct, step) if direct is not None else _RawEvents(step)
+                events = _DirectEvents(direct, writer, step) if direct is not None else _RawEvents(step)
             events.add(tag, tensor, metadata_bytes)
         if events is not None:
             events.write()
@@ -98,15 +98,15 @@ def _write(values, writer):
 class _DirectEvents:
     """Values at one step, queued to `direct_writer` as one `EventBatch`."""
 
-    def __init__(self, direct, step):
+    def __init__(self, direct, writer, step):
         self.step = step
-        self._direct, self._batch = direct, direct_writer.EventBatch(step)
+        self._direct, self._writer, self._batch = direct, writer, direct_writer.EventBatch(step)
 
     def add(self, tag, tensor, metadata_bytes):
         self._batch.add(tag, _array(tensor), tensor.dtype.as_datatype_enum, metadata_bytes)
 
     def write(self):
-        self._direct.write(self._batch.finish())
+        self._direct.write(self._batch.finish(), self._writer)
 
 
 class _RawEvents:

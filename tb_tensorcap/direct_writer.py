@@ -31,7 +31,9 @@ Guarantees:
   file (the kernel's: a process killed after it loses nothing).
   ``tensorcap.flush()``, the ``tf.summary`` writer's own ``flush()`` and
   ``close()`` (`tf_internals.hook_summary_writers`) and interpreter exit
-  flush.
+  flush; a writer created with ``flush_millis=0`` or ``max_queue=0`` (which
+  TensorFlow flushes on every write) has every capture written before the
+  capture returns.
 * ``tf.summary.record_if`` is for the callers to check
   (`tf_internals.user_records_now`), as they know when a write happens.
 
@@ -112,11 +114,18 @@ class DirectWriter:
         self._lost = 0  # events not written since the error
         self._last_queued = 0  # sequence number of this writer's last queued batch
 
-    def write(self, batch):
-        """Queues `batch` (an `EventBatch`); raises the OSError of an earlier failed write instead."""
+    def write(self, batch, summary_writer=None):
+        """Queues `batch` (an `EventBatch`); raises the OSError of an earlier failed write instead.
+
+        For a ``tf.summary`` writer made to flush every write (``flush_millis=0``
+        or ``max_queue=0``, as TensorCap's own with ``$TENSORCAP_FLUSH_SECS=0``),
+        waits until the batch is in the file, raising its write error.
+        """
         self.check()
         if batch.events:
             _queue.put(self, batch)
+            if summary_writer is not None and tf_internals.summary_writer_flushes_each_write(summary_writer):
+                self.flush()
 
     def flush(self):
         """Waits until every batch queued so far is in the file; raises a write error (module docstring)."""

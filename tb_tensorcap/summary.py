@@ -208,7 +208,7 @@ def _validate_and_write(value, tag, step, description, writer, source, lineage_f
         direct = direct_writer.for_summary_writer(writer) if tf.executing_eagerly() else None
         if direct is not None:
             if tf_internals.user_records_now():
-                _write_direct(direct, tag, tensor, step, parts)
+                _write_direct(direct, writer, tag, tensor, step, parts)
             return
         flat = tf.reshape(tensor, [-1]) if plan is not None else None
         for bounds, part_metadata in parts:
@@ -216,7 +216,7 @@ def _validate_and_write(value, tag, step, description, writer, source, lineage_f
             tf.summary.write(tag, part, step=step, metadata=part_metadata)
 
 
-def _write_direct(direct, tag, tensor, step, parts):
+def _write_direct(direct, writer, tag, tensor, step, parts):
     """Queues an eager capture to `direct_writer`: `parts` [(flat (start, stop) or None, metadata)], an event each."""
     array = np.asarray(tensor._numpy(), dtype=object if tensor.dtype == tf.string else None)
     batch = direct_writer.EventBatch(int(np.asarray(step)))
@@ -225,4 +225,4 @@ def _write_direct(direct, tag, tensor, step, parts):
             part_metadata = part_metadata.SerializeToString()
         part = array if bounds is None else array.reshape(-1)[bounds[0] : bounds[1]]
         batch.add(tag, part, tensor.dtype.as_datatype_enum, part_metadata)
-    direct.write(batch.finish())
+    direct.write(batch.finish(), writer)

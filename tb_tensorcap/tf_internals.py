@@ -142,6 +142,11 @@ def summary_writer_logdir(writer):
     return getattr(writer, "_tensorcap_logdir", None)
 
 
+def summary_writer_flushes_each_write(writer):
+    """Whether a writer was created with ``flush_millis=0`` or ``max_queue=0``: TensorFlow then flushes every write."""
+    return getattr(writer, "_tensorcap_flushes_each_write", False)
+
+
 def hook_summary_writers(before_flush):
     """Calls `before_flush(writer, closing)` before every eager `flush()` and `close()` of a `tf.summary` file writer.
 
@@ -154,10 +159,15 @@ def hook_summary_writers(before_flush):
 
     def __init__(self, create_fn, init_op_fn, *args, **kwargs):
         init(self, create_fn, init_op_fn, *args, **kwargs)
-        logdir = getattr(init_op_fn, "keywords", {}).get("logdir")
+        keywords = getattr(init_op_fn, "keywords", {})
+        logdir = keywords.get("logdir")
         if isinstance(logdir, _ops.EagerTensor):
             logdir = logdir.numpy().decode("utf-8", "replace")
             self._tensorcap_logdir = logdir if "://" in logdir else os.path.abspath(logdir)
+            limits = [keywords.get(name) for name in ("flush_millis", "max_queue")]
+            self._tensorcap_flushes_each_write = any(
+                isinstance(limit, _ops.EagerTensor) and int(limit.numpy()) == 0 for limit in limits
+            )
 
     def hooked(method, closing):
         @functools.wraps(method)
