@@ -17,7 +17,7 @@ dropped first; said once on stderr). The device ring is sized to
 ``max_bytes`` when the function is traced: a tensor that does not fit is
 left out of it (said on stderr then, and again when a trigger writes only its
 statistics). With ``health=False`` and the "nonfinite" trigger a step costs
-one sum per captured output (a finite sum means every element is finite),
+one dot product per captured output (finite only when every element is),
 not its statistics.
 
 When the trigger fires, the recorder writes the full values of the kept

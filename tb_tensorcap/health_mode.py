@@ -8,7 +8,8 @@ and writes them all as one health record at the block's step. Under a
 flight recorder the block's values (references to the eager tensors, what
 the traced calls kept) then go to the recorder, which keeps or writes them
 (`flight.py`). A flight recorder that writes no health record and triggers
-on non-finite values only needs one sum per tensor, not its statistics.
+on non-finite values only needs one dot product per tensor
+(`host_stats.host_nonfinite`), not its statistics.
 """
 
 import math
