@@ -33,7 +33,7 @@ import threading
 import numpy as np
 import tensorflow as tf
 
-from tb_tensorcap import capture_context, codec, host_stats, metadata, tf_internals
+from tb_tensorcap import capture_context, codec, direct_writer, host_stats, metadata, tf_internals
 
 _REDUCED_IN_FLOAT32 = frozenset([tf.float16, tf.bfloat16, tf.float32, tf.bool])
 
@@ -343,13 +343,25 @@ def write_record(tag, metadata_proto, rows, step, writer):
     """Writes one health record: the float64 `rows` under `tag` at `step`.
 
     Encoded by hand (`codec.encode_summary_value`, the bytes ``tf.summary.write``
-    would write) and written as one raw summary event by one op
-    (`tf_internals.write_raw_summary`), not the half-dozen ops of a summary
-    write at every step. Runs as TensorCap's own write (a `record()` block does not
-    capture its ops); ``tf.summary.record_if(False)`` still suppresses it.
+    would write) and queued to TensorCap's own event file of the writer's run
+    (`direct_writer`: framed and written by its background thread, in order
+    with the block's other writes); for a writer it cannot serve, written as
+    one raw summary event by one op (`tf_internals.write_raw_summary`), not
+    the half-dozen ops of a summary write at every step. Runs as TensorCap's
+    own write (a `record()` block does not capture its ops);
+    ``tf.summary.record_if(False)`` still suppresses it.
     """
-    pieces = []
     rows = np.ascontiguousarray(rows, np.float64)
-    codec.encode_summary_value(pieces, tag, rows, tf.float64.as_datatype_enum, metadata_proto.SerializeToString())
+    metadata_bytes = metadata_proto.SerializeToString()
+    direct = direct_writer.for_summary_writer(writer)
+    if direct is not None:
+        if not tf_internals.user_records_now():
+            return
+        batch = direct_writer.EventBatch(step)
+        batch.add(tag, rows, tf.float64.as_datatype_enum, metadata_bytes)
+        direct.write(batch.finish(), writer)
+        return
+    pieces = []
+    codec.encode_summary_value(pieces, tag, rows, tf.float64.as_datatype_enum, metadata_bytes)
     with capture_context.writing(), tf_internals.writer_as_default(writer):
         tf_internals.write_raw_summary(b"".join(pieces), step)

@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 import tb_tensorcap as tensorcap
-from tb_tensorcap import analysis, answers, health, host_stats, metadata
+from tb_tensorcap import analysis, answers, direct_writer, health, host_stats, metadata
 from tb_tensorcap.reader import StatisticsOnlyError
 
 _RNG = np.random.default_rng(7)
@@ -179,8 +179,11 @@ def test_metadata_refuses_a_malformed_health_description():
         metadata.parse_plugin_metadata(bad_row)
 
 
+@pytest.mark.parametrize("direct", [True, False], ids=["own_event_file", "through_tf_summary"])
 @pytest.mark.parametrize("condition", [False, lambda: False, True, lambda: True])
-def test_health_record_follows_record_if(tmp_path, writer_at, condition):
+def test_health_record_follows_record_if(tmp_path, writer_at, monkeypatch, condition, direct):
+    if not direct:  # a writer direct_writer cannot serve (made before the import, or a gs:// logdir)
+        monkeypatch.setattr(direct_writer, "for_summary_writer", lambda writer: None)
     writer = writer_at(tmp_path / "run")
     with writer.as_default(), tf.summary.record_if(condition):
         with tensorcap.record("blk", step=4, mode="health"):
