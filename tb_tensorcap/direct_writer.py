@@ -10,12 +10,17 @@ its buffer), and one thread, shared by the process, frames it as a TFRecord
 the pieces to ``os.writev``: one copy, into the kernel, overlapping the
 user's next ops on another core.
 
-Where: ``<logdir>/events.out.tfevents.<secs>.<host>.<pid>.tensorcap``,
+Where: ``<logdir>/events.out.tfevents.0000000000.tensorcap.<host>.<pid>``,
 beside the event file of the ``tf.summary`` file writer the capture was
 meant for (its logdir is noted when the writer is created:
-`tf_internals.summary_writer_logdir`). TensorCap's reader and TensorBoard
-read every event file of a run directory; repeats of one tag at one step in
-two files are ordered by wall time (`capture_table.TagSteps`).
+`tf_internals.summary_writer_logdir`). TensorCap's reader and TensorBoard's
+default (Rust) loader read every event file of a run directory; repeats of
+one tag at one step in two files are ordered by wall time
+(`capture_table.TagSteps`). The name sorts before every file TensorFlow
+names (``events.out.tfevents.<secs>...``): TensorBoard's Python loader
+(``--load_fast=false``) follows only the last file of a run by name, and
+must keep following the writer's, where the user's own summaries go (it
+reads TensorCap's file when it starts; the TensorCap tab has its own reader).
 
 Guarantees:
 
@@ -173,7 +178,7 @@ class DirectWriter:
     def _open(self):
         if self.path is None:
             os.makedirs(self.logdir, exist_ok=True)
-            name = "events.out.tfevents.%010d.%s.%d.tensorcap" % (time.time(), socket.gethostname(), os.getpid())
+            name = "events.out.tfevents.0000000000.tensorcap.%s.%d" % (socket.gethostname(), os.getpid())
             self.path = os.path.join(self.logdir, name)
         self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o666)
         if os.fstat(self._fd).st_size == 0:  # TensorFlow's first event names the format version

@@ -120,7 +120,7 @@ def capture_file_of(run_dir):
     """The event file of `run_dir` holding its captures: TensorCap's own beside a tf.summary writer's
     (`direct_writer`), else the only one."""
     files = event_files_of(run_dir)
-    (path,) = [f for f in files if f.endswith(".tensorcap")] or files
+    (path,) = [f for f in files if ".tensorcap." in os.path.basename(f)] or files
     return path
 
 

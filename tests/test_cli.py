@@ -336,7 +336,7 @@ def test_errors_name_the_wrong_thing_and_exit_2(data, args, message):
 def test_unreadable_event_file_is_reported_without_traceback(data):
     run = data["root"] / "corrupt" / "run"
     shutil.copytree(os.path.join(data["logdir"], "healthy"), run)
-    [path] = [p for p in run.iterdir() if p.name.endswith(".tensorcap")]  # TensorCap's own file, beside the writer's
+    [path] = [p for p in run.iterdir() if ".tensorcap." in p.name]  # TensorCap's own file, beside the writer's
     damaged = bytearray(path.read_bytes())
     damaged[100] ^= 0xFF  # inside the first capture's record: its CRC no longer matches
     path.write_bytes(bytes(damaged))
