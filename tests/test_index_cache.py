@@ -84,7 +84,7 @@ def test_a_grown_file_is_read_on_from_where_the_saved_index_stops(tmp_path, writ
     writer = writer_at(logdir / "run")
     _write_steps(writer, range(3))
     tb_tensorcap.load(str(logdir), cache_dir=cache)
-    sizes = [os.path.getsize(f) for f in event_files.list_event_files(str(logdir / "run"))]  # the writer's, TensorCap's
+    sizes = [os.path.getsize(f) for f in event_files.list_event_files(str(logdir / "run"))]  # TensorCap's and the writer's
     _write_steps(writer, range(3, 6))
 
     counting["scans"].clear()
@@ -187,7 +187,7 @@ def test_progress_counts_bytes_scanned_and_statistics_known(tmp_path, writer_at)
     reader = tb_tensorcap.Reader(str(logdir), cache_dir=None)
     seen = []
     reader.refresh(progress=lambda done, total: seen.append((done, total)))
-    sizes = [os.path.getsize(f) for f in event_files.list_event_files(str(logdir / "run"))]  # the writer's, TensorCap's
+    sizes = [os.path.getsize(f) for f in event_files.list_event_files(str(logdir / "run"))]  # TensorCap's and the writer's
     size = sum(sizes)
     assert seen == [(sizes[0], size), (size, size)]
     progress = reader.progress()
