@@ -8,6 +8,8 @@ import textwrap
 import numpy as np
 import pytest
 import tensorflow as tf
+from support import capture_file_of
+from tensorboard.compat.proto import event_pb2
 
 import tb_tensorcap as tensorcap
 from tb_tensorcap import event_files, host_stats, metadata, traced_store
@@ -30,8 +32,6 @@ def _health_steps(logdir, run="run"):
     found = {}
     for path in event_files.list_event_files(os.path.join(logdir, run)):
         for _, _, data in event_files.scan_records(path, 0):
-            from tensorboard.compat.proto import event_pb2
-
             event = event_pb2.Event.FromString(data)
             for value in event.summary.value:
                 content = (
@@ -173,6 +173,23 @@ def test_tf_function_keeps_its_values_by_reference_or_in_a_device_ring(tmp_path,
     for step in (3, 4, 5):
         np.testing.assert_array_equal(reader.value("run", log_tag, step), outputs[step].numpy())
     assert _health_steps(tmp_path) == {}
+
+
+def test_a_steps_health_record_and_its_full_values_share_tensorcaps_own_file_in_order(tmp_path, writer_at):
+    recorder = tensorcap.FlightRecorder(keep_steps=1, writer=writer_at(tmp_path / "run"))
+    function = tf.function(_step)
+    for step in range(3):
+        with recorder.record("fn", step=step):
+            function(tf.constant(X), tf.constant(W), 100.0 if step == 2 else 0.0)
+    written = []  # (kind, step) in file order
+    for _, _, data in event_files.scan_records(capture_file_of(tmp_path / "run"), 0):
+        event = event_pb2.Event.FromString(data)
+        for value in event.summary.value:
+            if value.tag == "fn/Log":
+                written.append(("full", event.step))
+            elif value.tag == "fn/_health":
+                written.append(("health", event.step))
+    assert written == [("health", 0), ("health", 1), ("health", 2), ("full", 1), ("full", 2)]
 
 
 def test_custom_trigger_and_later_triggers(tmp_path, writer_at):
