@@ -37,7 +37,7 @@ def is_writing():
 
 def user_frame(frame):
     """The innermost frame from `frame` outwards that is user code, not a library's, or None."""
-    while frame is not None and frame.f_code.co_filename.startswith(capture_core.LIBRARY_DIRS):
+    while frame is not None and capture_core.is_library(frame.f_code.co_filename):
         frame = frame.f_back
     return frame
 
