@@ -170,7 +170,7 @@ def add_gated_write(tag, tensor, writer, metadata_bytes):
     summary write op of its own. Both obey the user's ``tf.summary.record_if``.
     """
     direct = direct_writer.for_summary_writer(writer)
-    if direct is not None and health.is_host_device(tensor.device) and traced_store._trace_end_works():
+    if direct is not None and health.is_host_device(tensor.device) and traced_store.trace_end_works():
         writes = _trace_writes.get(tensor.graph)
         if writes is None:
             writes = _trace_writes[tensor.graph] = _TraceWrites(tensor.graph, direct)

@@ -85,7 +85,7 @@ needs = Needs()
 
 def store_for(tensor, slots, max_bytes):
     """A new store for the graph `tensor` is being traced in: host or device (module docstring)."""
-    if health.is_host_device(tensor.device) and _trace_end_works():
+    if health.is_host_device(tensor.device) and trace_end_works():
         return HostStore(tensor.graph)
     return DeviceStore(slots, max_bytes)
 
@@ -93,7 +93,7 @@ def store_for(tensor, slots, max_bytes):
 _probe = {}
 
 
-def _trace_end_works():
+def trace_end_works():
     """Whether `tf_internals.at_trace_end` works in this TensorFlow (probed once, on a tiny function)."""
     if "ok" not in _probe:
         ran = []

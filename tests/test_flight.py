@@ -155,7 +155,7 @@ def test_a_nan_on_a_shared_buffer_fires_the_flight_recorder(tmp_path, writer_at,
 @pytest.mark.parametrize("store", ["host", "device"])
 def test_tf_function_keeps_its_values_by_reference_or_in_a_device_ring(tmp_path, writer_at, capfd, monkeypatch, store):
     if store == "device":  # what an accelerator gets: statistics and a ring of variables on the device
-        monkeypatch.setattr(traced_store, "_trace_end_works", lambda: False)
+        monkeypatch.setattr(traced_store, "trace_end_works", lambda: False)
     writer = writer_at(tmp_path / "run")
     recorder = tensorcap.FlightRecorder(keep_steps=2, writer=writer, health=False)
     function = tf.function(_step)
@@ -251,7 +251,7 @@ def test_max_bytes_drops_the_oldest_steps_first(tmp_path, writer_at, capfd):
 
 
 def test_max_bytes_bounds_the_device_ring(tmp_path, writer_at, capfd, monkeypatch):
-    monkeypatch.setattr(traced_store, "_trace_end_works", lambda: False)
+    monkeypatch.setattr(traced_store, "trace_end_works", lambda: False)
     writer = writer_at(tmp_path / "run")
     # Per slot, the arguments x (48 bytes) and w (24), kept for the lineage, then MatMul and Relu (4 x 2
     # float32, 32 bytes each): two slots fill 272 bytes. A step also holds its eager values (240 bytes with

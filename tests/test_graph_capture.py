@@ -42,7 +42,8 @@ def test_a_step_frozen_at_trace_time_warns_once_naming_the_capture_and_the_fix(t
 
     @tf.function
     def forward(x):
-        return tensorcap.capture(tf.math.log(x), "logp")  # the frozen capture
+        # A tag no other test uses: the warning is said once per tag and process.
+        return tensorcap.capture(tf.math.log(x), "frozen_logp")  # the frozen capture
 
     with writer.as_default(), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -54,10 +55,10 @@ def test_a_step_frozen_at_trace_time_warns_once_naming_the_capture_and_the_fix(t
     frozen = [w for w in caught if "frozen" in str(w.message)]
     assert len(frozen) == 1, [str(w.message) for w in caught]
     message = str(frozen[0].message)
-    assert "'logp'" in message and "tf.Variable" in message and "step 0" in message
+    assert "'frozen_logp'" in message and "tf.Variable" in message and "step 0" in message
     assert (frozen[0].filename, frozen[0].lineno) == (__file__, _line_of("# the frozen capture"))
     # Every call is still on disk, and says so.
-    listing = json.loads(_tensorcap("ls", tmp_path, "--json").stdout)["runs"]["frozen"]["logp"]
+    listing = json.loads(_tensorcap("ls", tmp_path, "--json").stdout)["runs"]["frozen"]["frozen_logp"]
     assert (listing["steps"], listing["repeats"]) == ([0], 3)
 
 
