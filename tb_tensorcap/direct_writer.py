@@ -43,8 +43,9 @@ Guarantees:
   (`tf_internals.user_records_now`), as they know when a write happens.
 
 Not served (`for_summary_writer` gives None, and callers keep writing
-through ``tf.summary``): writers created before tb_tensorcap was imported or
-not by ``tf.summary.create_file_writer`` (their logdir is unknown), and
+through ``tf.summary``): writers created before tb_tensorcap was imported (a
+RuntimeWarning says so once) or not by ``tf.summary.create_file_writer``
+(their logdir is unknown), and
 logdirs that are URLs (``gs://``, ``s3://``: TensorFlow's filesystems write
 those). Values over `block_writer.DIRECT_BYTES` keep ``tf.summary`` too (it
 splits them into chunks), and so does the TensorFlow-free `tensorcap.Writer`.
@@ -57,6 +58,7 @@ import socket
 import sys
 import threading
 import time
+import warnings
 
 from tensorboard.compat.proto import event_pb2
 
@@ -287,6 +289,8 @@ _by_logdir_lock = threading.Lock()
 def for_summary_writer(writer):
     """The `DirectWriter` of a ``tf.summary`` writer's run directory, or None when it cannot serve it."""
     logdir = tf_internals.summary_writer_logdir(writer)
+    if logdir is None and tf_internals.created_before_hook(writer) and not _said_unknown_logdir:
+        _say_unknown_logdir()
     if logdir is None or not event_files.is_local(logdir):
         return None
     with _by_logdir_lock:
@@ -294,6 +298,22 @@ def for_summary_writer(writer):
         if direct is None:
             direct = _by_logdir[logdir] = DirectWriter(logdir)
     return direct
+
+
+_said_unknown_logdir = False
+
+
+def _say_unknown_logdir():
+    """Says once that a writer's captures take the slower path: it was made before TensorCap followed writers."""
+    global _said_unknown_logdir
+    _said_unknown_logdir = True
+    warnings.warn(
+        "tensorcap: this tf.summary file writer was created before tb_tensorcap was imported, so TensorCap does "
+        "not know its logdir and writes its captures through tf.summary, several times slower than to its own "
+        "event file. Import tb_tensorcap before creating the writer. (Said once.)",
+        RuntimeWarning,
+        stacklevel=4,
+    )
 
 
 def _before_flush(writer, closing):

@@ -142,9 +142,24 @@ def summary_writer_logdir(writer):
     return getattr(writer, "_tensorcap_logdir", None)
 
 
+def created_before_hook(writer):
+    """Whether `writer` is a `tf.summary` file writer made before `hook_summary_writers` (its logdir unknown)."""
+    return isinstance(writer, _summary_ops_v2._ResourceSummaryWriter) and not hasattr(writer, "_tensorcap_logdir")
+
+
 def summary_writer_flushes_each_write(writer):
     """Whether a writer was created with ``flush_millis=0`` or ``max_queue=0``: TensorFlow then flushes every write."""
     return getattr(writer, "_tensorcap_flushes_each_write", False)
+
+
+def _is_zero(limit):
+    """Whether a `create_file_writer` limit is 0: a Python number stays one (only None becomes a tensor)."""
+    if isinstance(limit, _ops.EagerTensor):
+        limit = limit.numpy()
+    try:
+        return limit is not None and int(limit) == 0
+    except (TypeError, ValueError):
+        return False
 
 
 def hook_summary_writers(before_flush):
@@ -159,15 +174,14 @@ def hook_summary_writers(before_flush):
 
     def __init__(self, create_fn, init_op_fn, *args, **kwargs):
         init(self, create_fn, init_op_fn, *args, **kwargs)
+        self._tensorcap_logdir = None  # known below for a file writer created eagerly
         keywords = getattr(init_op_fn, "keywords", {})
         logdir = keywords.get("logdir")
         if isinstance(logdir, _ops.EagerTensor):
             logdir = logdir.numpy().decode("utf-8", "replace")
             self._tensorcap_logdir = logdir if "://" in logdir else os.path.abspath(logdir)
             limits = [keywords.get(name) for name in ("flush_millis", "max_queue")]
-            self._tensorcap_flushes_each_write = any(
-                isinstance(limit, _ops.EagerTensor) and int(limit.numpy()) == 0 for limit in limits
-            )
+            self._tensorcap_flushes_each_write = any(_is_zero(limit) for limit in limits)
 
     def hooked(method, closing):
         @functools.wraps(method)

@@ -199,6 +199,56 @@ KILL_SCRIPT = textwrap.dedent("""
 """)
 
 
+def test_a_writer_that_flushes_every_write_is_known_however_its_limits_were_given(tmp_path):
+    # TensorFlow keeps a Python number given for flush_millis or max_queue as it is (only None becomes a
+    # tensor): TensorCap's default writer passes flush_millis=int(...), which was taken for "not 0", so its
+    # captures were queued and a full disk lost them after they had returned.
+    from tb_tensorcap import tf_internals
+
+    def flushes_each_write(**limits):
+        return tf_internals.summary_writer_flushes_each_write(tf.summary.create_file_writer(str(tmp_path), **limits))
+
+    assert flushes_each_write(flush_millis=0) and flushes_each_write(max_queue=0)
+    assert flushes_each_write(flush_millis=tf.constant(0))
+    assert not flushes_each_write(flush_millis=10) and not flushes_each_write()
+
+
+EARLY_WRITER_SCRIPT = textwrap.dedent("""
+    import json, sys, warnings
+    import tensorflow as tf
+    early = tf.summary.create_file_writer(sys.argv[1] + "/early")  # before TensorCap follows writers
+    import tb_tensorcap as tensorcap
+    late = tf.summary.create_file_writer(sys.argv[1] + "/late")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for step, writer in enumerate((late, early, early)):
+            with tensorcap.record("b", step=step, writer=writer):
+                tf.constant([1.0, 2.0]) * float(step)
+        tensorcap.flush()
+        early.flush()
+    print(json.dumps([str(w.message) for w in caught if "tensorcap" in str(w.message)]))
+""")
+
+
+def test_a_writer_made_before_import_is_said_once_and_still_written(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-c", EARLY_WRITER_SCRIPT, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    said = json.loads(done.stdout.splitlines()[-1])
+    assert len(said) == 1 and "created before tb_tensorcap was imported" in said[0], said
+    reader = tensorcap.load(str(tmp_path))
+    np.testing.assert_array_equal(reader.value("late", "b/Mul", 0), [0.0, 0.0])
+    for step in (1, 2):  # through tf.summary, nothing lost
+        np.testing.assert_array_equal(reader.value("early", "b/Mul", step), [step, 2.0 * step])
+    assert [n for n in os.listdir(tmp_path / "early") if "tensorcap" in n] == []
+    assert [n for n in os.listdir(tmp_path / "late") if "tensorcap" in n]
+
+
 def test_kill9_after_flush_keeps_every_flushed_block(tmp_path):
     logdir = tmp_path / "killed"
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
