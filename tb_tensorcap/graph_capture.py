@@ -173,7 +173,7 @@ def add_gated_write(tag, tensor, writer, metadata_bytes):
     if direct is not None and health.is_host_device(tensor.device) and traced_store.trace_end_works():
         writes = _trace_writes.get(tensor.graph)
         if writes is None:
-            writes = _trace_writes[tensor.graph] = _TraceWrites(tensor.graph, direct)
+            writes = _trace_writes[tensor.graph] = _TraceWrites(tensor.graph, direct, writer)
         writes.add(tag, tensor, metadata_bytes)
         return
     with capture_context.writing():
@@ -200,8 +200,8 @@ class _TraceWrites:
     condition, copy, serialisation and CRC.
     """
 
-    def __init__(self, graph, direct):
-        self._graph, self._direct = graph, direct
+    def __init__(self, graph, direct, writer):
+        self._graph, self._direct, self._writer = graph, direct, writer
         self._tensors, self._specs = [], []  # spec: (tag, dtype enum, metadata, index of its condition or None)
         self._conditions = []  # the user's record_if conditions (graph tensors), each once
 
@@ -249,7 +249,7 @@ class _TraceWrites:
             if condition is None or conditions[condition]:
                 batch.add(tag, array, dtype_enum, metadata_bytes)
         try:
-            self._direct.write(batch.finish())
+            self._direct.write(batch.finish(), self._writer)  # waits for the disk if the writer flushes each write
         except OSError:
             return np.bool_(False)
         return np.bool_(True)

@@ -213,6 +213,30 @@ def test_a_writer_that_flushes_every_write_is_known_however_its_limits_were_give
     assert not flushes_each_write(flush_millis=10) and not flushes_each_write()
 
 
+def test_a_traced_functions_values_are_on_disk_when_its_call_returns_for_a_writer_flushing_each_write(
+    tmp_path, monkeypatch
+):
+    slow_write = direct_writer.DirectWriter._write_batch
+
+    def slowly(self, batch):  # a slow disk: queued values are not in the file until well after
+        time.sleep(0.3)
+        slow_write(self, batch)
+
+    monkeypatch.setattr(direct_writer.DirectWriter, "_write_batch", slowly)
+    writer = tf.summary.create_file_writer(str(tmp_path / "run"), flush_millis=0)
+
+    @tf.function
+    def double(x):
+        return x * 2.0
+
+    for step in range(2):
+        x = tf.constant([1.0, 2.0]) + step
+        with tensorcap.record("b", ops="Mul", step=step, writer=writer):  # only the traced Mul: no eager write
+            double(x)
+        reader = tensorcap.load(str(tmp_path))  # no flush: read what is on disk now
+        np.testing.assert_array_equal(reader.value("run", "b/Mul", step), [2.0 + 2 * step, 4.0 + 2 * step])
+
+
 EARLY_WRITER_SCRIPT = textwrap.dedent("""
     import json, sys, warnings
     import tensorflow as tf
