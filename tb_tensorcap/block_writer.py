@@ -72,25 +72,34 @@ def write_full(items, step, writer, replica):
                 continue
             values.append((tag, tensor, lineage.serialized_metadata(source, description, facts), step))
         _write(values, writer)
-    direct = direct_writer.for_summary_writer(writer)
-    if direct is not None:
-        direct.flush()
-    writer.flush()
+    writer.flush()  # TensorCap's own file first (`direct_writer` hooks the writer's flush)
 
 
 def _write(values, writer):
-    """Writes [(full tag, tensor, serialized metadata, step)] in order, as events per run of one step."""
+    """Writes [(full tag, eager tensor, serialized metadata, step)] in order (`write_arrays`)."""
+    arrays = [(tag, _array(t), t.dtype.as_datatype_enum, metadata, step) for tag, t, metadata, step in values]
+    write_arrays(arrays, writer)
+
+
+def write_arrays(values, writer):
+    """Writes [(full tag, numpy array, dtype enum, serialized metadata, step)] in order, one event per step.
+
+    To TensorCap's own event file of `writer`'s run when `direct_writer`
+    serves it, else as raw summary events through `writer`;
+    ``tf.summary.record_if(False)`` suppresses both. The arrays are kept by
+    reference until written.
+    """
     direct = direct_writer.for_summary_writer(writer)
     if direct is not None and not tf_internals.user_records_now():
         return
     events = None
     with tf_internals.writer_as_default(writer):
-        for tag, tensor, metadata_bytes, step in values:
+        for tag, array, dtype_enum, metadata_bytes, step in values:
             if events is None or events.step != step:
                 if events is not None:
                     events.write()
                 events = _DirectEvents(direct, writer, step) if direct is not None else _RawEvents(step)
-            events.add(tag, tensor, metadata_bytes)
+            events.add(tag, array, dtype_enum, metadata_bytes)
         if events is not None:
             events.write()
 
@@ -102,8 +111,8 @@ class _DirectEvents:
         self.step = step
         self._direct, self._writer, self._batch = direct, writer, direct_writer.EventBatch(step)
 
-    def add(self, tag, tensor, metadata_bytes):
-        self._batch.add(tag, _array(tensor), tensor.dtype.as_datatype_enum, metadata_bytes)
+    def add(self, tag, array, dtype_enum, metadata_bytes):
+        self._batch.add(tag, array, dtype_enum, metadata_bytes)
 
     def write(self):
         self._direct.write(self._batch.finish(), self._writer)
@@ -120,16 +129,16 @@ class _RawEvents:
         self.step = step
         self._pieces, self._tags, self._bytes = [], set(), 0
 
-    def add(self, tag, tensor, metadata_bytes):
+    def add(self, tag, array, dtype_enum, metadata_bytes):
         if tag in self._tags or self._bytes >= FLUSH_BYTES:
             self.write()
-        codec.encode_summary_value(self._pieces, tag, _array(tensor), tensor.dtype.as_datatype_enum, metadata_bytes)
+        codec.encode_summary_value(self._pieces, tag, array, dtype_enum, metadata_bytes)
         self._tags.add(tag)
-        self._bytes += nbytes(tensor)
+        self._bytes += array.size * 64 if array.dtype == object else array.nbytes
 
     def write(self):
         if self._pieces:
-            tf.summary.experimental.write_raw_pb(b"".join(self._pieces), step=self.step)
+            tf_internals.write_raw_summary(b"".join(self._pieces), self.step)
         self._pieces, self._tags, self._bytes = [], set(), 0
 
 

@@ -33,7 +33,7 @@ import threading
 import numpy as np
 import tensorflow as tf
 
-from tb_tensorcap import capture_context, codec, direct_writer, host_stats, metadata, tf_internals
+from tb_tensorcap import block_writer, capture_context, host_stats, metadata
 
 _REDUCED_IN_FLOAT32 = frozenset([tf.float16, tf.bfloat16, tf.float32, tf.bool])
 
@@ -352,16 +352,6 @@ def write_record(tag, metadata_proto, rows, step, writer):
     ``tf.summary.record_if(False)`` still suppresses it.
     """
     rows = np.ascontiguousarray(rows, np.float64)
-    metadata_bytes = metadata_proto.SerializeToString()
-    direct = direct_writer.for_summary_writer(writer)
-    if direct is not None:
-        if not tf_internals.user_records_now():
-            return
-        batch = direct_writer.EventBatch(step)
-        batch.add(tag, rows, tf.float64.as_datatype_enum, metadata_bytes)
-        direct.write(batch.finish(), writer)
-        return
-    pieces = []
-    codec.encode_summary_value(pieces, tag, rows, tf.float64.as_datatype_enum, metadata_bytes)
-    with capture_context.writing(), tf_internals.writer_as_default(writer):
-        tf_internals.write_raw_summary(b"".join(pieces), step)
+    value = (tag, rows, tf.float64.as_datatype_enum, metadata_proto.SerializeToString(), step)
+    with capture_context.writing():
+        block_writer.write_arrays([value], writer)
